@@ -1,0 +1,73 @@
+/*
+ * config.h - warden's whole configuration: one plain struct, filled from one
+ * table of settings (environment WARDEN_* and an optional WARDEN_CONFIG JSON
+ * file; the environment wins), validated once at load.
+ *
+ * There is no global config: the loaded struct is passed to whoever needs it
+ * and is never changed after load (threads read it freely).
+ */
+#ifndef WARDEN_CONFIG_H
+#define WARDEN_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/err.h"
+#include "agent/limits.h"
+#include "agent/log.h"
+#include "probes/probe.h"
+
+/* Who may see details (output, targets, errors) in health bodies and /status. */
+enum expose_details {
+	EXPOSE_LOOPBACK, /* "loopback" (default): clients on 127.0.0.0/8 or ::1 */
+	EXPOSE_ALWAYS,   /* "always" */
+	EXPOSE_NEVER,    /* "never" */
+};
+
+const char *expose_details_str(enum expose_details expose);
+
+struct wd_config {
+	char config_file[WD_PATH_MAX + 1]; /* WARDEN_CONFIG; "" if none */
+
+	/* Health listener. WARDEN_LISTEN "host:port" | "[v6]:port" | "port". */
+	char listen[WD_LISTEN_MAX + 1]; /* default "0.0.0.0:8089" */
+	char listen_host[WD_HOST_MAX + 1];
+	int listen_port;
+
+	enum log_level log_level;      /* WARDEN_LOG_LEVEL, default info */
+	int64_t drain_ms;              /* WARDEN_DRAIN_SECONDS (integer, 0..3600), default 10 */
+	enum expose_details expose_details; /* WARDEN_EXPOSE_DETAILS */
+
+	unsigned http_threads;                /* WARDEN_HTTP_THREADS, default 2, 1..64 */
+	unsigned http_max_connections;        /* WARDEN_HTTP_MAX_CONNECTIONS, default 1024 */
+	unsigned http_max_connections_per_ip; /* WARDEN_HTTP_MAX_CONNECTIONS_PER_IP, default 128, 0 = no limit */
+	int64_t http_idle_timeout_ms;         /* WARDEN_HTTP_IDLE_TIMEOUT, default 10s, whole seconds */
+
+	size_t probe_count;
+	struct probe_config probes[WD_PROBES_MAX]; /* sorted by name */
+};
+
+/*
+ * Load the configuration from envp (NULL-terminated "KEY=VALUE" strings; the
+ * file named by WARDEN_CONFIG in it, if any, is read first) into *cfg, and
+ * validate it. Returns 0, or -EINVAL (or -errno for an unreadable file) with
+ * err holding one line that names the bad key or probe and what is wrong.
+ * cfg is caller-owned (it is large: allocate it). Blocks only on file reads.
+ */
+int config_load(struct wd_config *cfg, char *const *envp, struct wd_err *err);
+
+/*
+ * Parse a listener "host:port", "[v6]:port" or "port" (host 0.0.0.0).
+ * Returns 0 or -EINVAL with err.
+ */
+int config_parse_listen(const char *text, char *host, size_t host_size, int *port,
+			struct wd_err *err);
+
+/*
+ * The effective config as pretty JSON, every password and credential
+ * redacted, for `warden config`. Returns a malloc'd string the caller frees,
+ * or NULL on allocation failure.
+ */
+char *config_to_json(const struct wd_config *cfg);
+
+#endif

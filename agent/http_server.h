@@ -1,0 +1,27 @@
+/*
+ * http_server.h - the health listener (libmicrohttpd).
+ *
+ * Serves /livez, /readyz, /readyz/<probe>, /status and /metrics from the
+ * published snapshots only: a handler never touches a dependency and never
+ * waits on anything but the state's short lock.
+ */
+#ifndef WARDEN_HTTP_SERVER_H
+#define WARDEN_HTTP_SERVER_H
+
+#include "agent/config.h"
+#include "agent/err.h"
+#include "agent/state.h"
+
+struct http_server;
+
+/*
+ * Bind cfg->listen and start serving (cfg->http_threads threads). cfg and
+ * state must outlive the server. Returns NULL with err (naming the address)
+ * when the port cannot be bound.
+ */
+struct http_server *http_server_new(const struct wd_config *cfg, struct wd_state *state,
+				    struct wd_err *err);
+/* Stop serving and free. NULL is a no-op. */
+void http_server_free(struct http_server *server);
+
+#endif

@@ -1,0 +1,221 @@
+/*
+ * main.c - command-line dispatch and the `serve` lifecycle.
+ *
+ *   warden [serve]        run the agent
+ *   warden check [URL]    exit 0 if URL (default /livez) answers 2xx within 2s
+ *   warden config         print the effective config, or exit 2 naming the bad key
+ *   warden version        version and linked libraries
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "agent/check.h"
+#include "agent/clock.h"
+#include "agent/config.h"
+#include "agent/http_server.h"
+#include "agent/log.h"
+#include "agent/state.h"
+#include "agent/version.h"
+#include "probes/engine.h"
+
+#define EXIT_CONFIG 2
+#define CHECK_TIMEOUT_MS 2000
+#define DEFAULT_LISTEN "0.0.0.0:8089"
+
+extern char **environ;
+
+/* The one global: which signal asked us to stop (0 = none yet). */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: warden [serve]\n"
+		     "       warden check [URL]\n"
+		     "       warden config\n"
+		     "       warden version\n");
+}
+
+/* Load the config, or print one line naming the problem. */
+static struct wd_config *load_config(void)
+{
+	struct wd_config *cfg = malloc(sizeof(*cfg));
+	struct wd_err err = {0};
+
+	if (cfg == NULL) {
+		fprintf(stderr, "warden: out of memory\n");
+		return NULL;
+	}
+	if (config_load(cfg, environ, &err) < 0) {
+		fprintf(stderr, "warden: config: %s\n", err.msg);
+		free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+static int cmd_config(void)
+{
+	struct wd_config *cfg = load_config();
+	char *json;
+
+	if (cfg == NULL)
+		return EXIT_CONFIG;
+	json = config_to_json(cfg);
+	free(cfg);
+	if (json == NULL) {
+		fprintf(stderr, "warden: out of memory\n");
+		return 1;
+	}
+	printf("%s\n", json);
+	free(json);
+	return 0;
+}
+
+/* The default URL: /livez on loopback, at the port of WARDEN_LISTEN. */
+static int cmd_check(int argc, char **argv)
+{
+	const char *listen = getenv("WARDEN_LISTEN");
+	char host[WD_HOST_MAX + 1];
+	char url[WD_LISTEN_MAX + 64];
+	struct wd_err err = {0};
+	int port;
+
+	if (argc > 3) {
+		usage(stderr);
+		return EXIT_CONFIG;
+	}
+	if (argc == 3)
+		return check_run(argv[2], CHECK_TIMEOUT_MS);
+	if (config_parse_listen(listen && *listen ? listen : DEFAULT_LISTEN, host, sizeof(host),
+				&port, &err) < 0) {
+		fprintf(stderr, "warden check: WARDEN_LISTEN: %s\n", err.msg);
+		return 1;
+	}
+	snprintf(url, sizeof(url), "http://%s:%d/livez", strchr(host, ':') ? "[::1]" : "127.0.0.1",
+		 port);
+	return check_run(url, CHECK_TIMEOUT_MS);
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* Sleep up to ms, waking early when a (new) signal arrives. */
+static void nap_ms(int64_t ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+
+	nanosleep(&ts, NULL);
+}
+
+static int cmd_serve(void)
+{
+	struct wd_config *cfg = load_config();
+	struct wd_state *state = NULL;
+	struct probe_engine *engine = NULL;
+	struct http_server *server = NULL;
+	struct wd_err err = {0};
+	struct log_line line;
+	int64_t drain_end;
+	int rc = 1;
+
+	if (cfg == NULL)
+		return EXIT_CONFIG;
+	log_set_level(cfg->log_level);
+	install_signals();
+	state = wd_state_new(cfg->probe_count);
+	if (state == NULL) {
+		log_msg(LOG_ERROR, "agent.error", "out of memory");
+		goto out;
+	}
+	engine = probe_engine_new(cfg, state, &err);
+	if (engine == NULL) {
+		log_msg(LOG_ERROR, "agent.error", "probes: %s", err.msg);
+		goto out;
+	}
+	server = http_server_new(cfg, state, &err);
+	if (server == NULL) {
+		log_msg(LOG_ERROR, "agent.error", "health listener: %s", err.msg);
+		goto out;
+	}
+	if (probe_engine_start(engine) < 0) {
+		log_msg(LOG_ERROR, "agent.error", "cannot start probe threads");
+		goto out;
+	}
+	log_begin(&line, LOG_INFO, "agent.start");
+	log_str(&line, "version", version_str());
+	log_str(&line, "listen", cfg->listen);
+	log_int(&line, "probes", (int64_t)cfg->probe_count);
+	log_end(&line, "warden %s serving health on %s", version_str(), cfg->listen);
+
+	while (stop_signal == 0)
+		nap_ms(1000);
+
+	/* Lame duck: /readyz fails at once, everything else keeps serving. */
+	wd_state_set_draining(state);
+	log_begin(&line, LOG_INFO, "agent.drain");
+	log_str(&line, "signal", strsignal(stop_signal));
+	log_int(&line, "drain_ms", cfg->drain_ms);
+	log_end(&line, "draining for %lld ms before exit", (long long)cfg->drain_ms);
+	drain_end = clock_mono_ms() + cfg->drain_ms;
+	while (clock_mono_ms() < drain_end)
+		nap_ms(drain_end - clock_mono_ms() < 100 ? drain_end - clock_mono_ms() : 100);
+	rc = 0;
+out:
+	http_server_free(server);
+	probe_engine_free(engine);
+	wd_state_free(state);
+	if (rc == 0)
+		log_msg(LOG_INFO, "agent.stop", "stopped");
+	free(cfg);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : "serve";
+	int rc;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "warden: cannot initialise libcurl\n");
+		return 1;
+	}
+	if (strcmp(cmd, "serve") == 0 && argc <= 2)
+		rc = cmd_serve();
+	else if (strcmp(cmd, "check") == 0)
+		rc = cmd_check(argc, argv);
+	else if (strcmp(cmd, "config") == 0 && argc == 2)
+		rc = cmd_config();
+	else if (strcmp(cmd, "version") == 0 && argc == 2) {
+		version_print(stdout);
+		rc = 0;
+	} else if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		usage(stdout);
+		rc = 0;
+	} else {
+		usage(stderr);
+		rc = EXIT_CONFIG;
+	}
+	curl_global_cleanup();
+	return rc;
+}

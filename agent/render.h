@@ -1,0 +1,37 @@
+/*
+ * render.h - the bodies the health listener serves, as pure functions of the
+ * config and a copy of the snapshots, so that they are unit-tested directly.
+ *
+ * `details` says whether outputs, targets and error texts may be shown (see
+ * DESIGN.md: ?verbose from loopback, or WARDEN_EXPOSE_DETAILS=always).
+ * Nothing rendered ever holds a secret: targets come from the redacted
+ * probe_config.target.
+ */
+#ifndef WARDEN_RENDER_H
+#define WARDEN_RENDER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/buf.h"
+#include "agent/config.h"
+#include "agent/health.h"
+#include "agent/state.h"
+
+/*
+ * The application/health+json body of /readyz (only < 0: every probe) or of
+ * /readyz/<probe> (only = that probe's index). Appends to out and sets
+ * *status to the status rendered. Returns 0 or -E2BIG/-ENOMEM.
+ */
+int render_health(const struct wd_config *cfg, const struct probe_snapshot *snaps, int only,
+		  bool draining, bool details, struct wd_buf *out, enum health_status *status);
+
+/* The /status JSON (probes, config summary, build, uptime). 0 or -errno. */
+int render_status(const struct wd_config *cfg, const struct probe_snapshot *snaps, bool draining,
+		  bool details, int64_t started_wall_ms, struct wd_buf *out);
+
+/* The /metrics body, Prometheus text format 0.0.4. 0 or -errno. */
+int render_metrics(const struct wd_config *cfg, const struct probe_snapshot *snaps, bool draining,
+		   struct wd_buf *out);
+
+#endif

@@ -1,0 +1,72 @@
+#include "probes/probe.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "probes/http.h"
+#include "probes/postgres.h"
+#include "probes/redis.h"
+#include "probes/tcp.h"
+
+const char *probe_kind_str(enum probe_kind kind)
+{
+	static const char *const names[PROBE_KIND_COUNT] = {
+		[PROBE_KIND_POSTGRES] = "postgres",
+		[PROBE_KIND_REDIS] = "redis",
+		[PROBE_KIND_HTTP] = "http",
+		[PROBE_KIND_TCP] = "tcp",
+	};
+
+	if ((unsigned)kind >= PROBE_KIND_COUNT)
+		return "unknown";
+	return names[kind];
+}
+
+const char *probe_expect_role_str(enum probe_expect_role role)
+{
+	switch (role) {
+	case EXPECT_ROLE_WRITER_WHEN_ACTIVE: return "writer-when-active";
+	case EXPECT_ROLE_WRITER: return "writer";
+	case EXPECT_ROLE_READER: return "reader";
+	case EXPECT_ROLE_ANY: return "any";
+	}
+	return "unknown";
+}
+
+const char *db_role_str(enum db_role role)
+{
+	switch (role) {
+	case DB_ROLE_WRITER: return "writer";
+	case DB_ROLE_READER: return "reader";
+	case DB_ROLE_UNKNOWN: break;
+	}
+	return "unknown";
+}
+
+const struct probe_ops *probe_ops_for(enum probe_kind kind)
+{
+	switch (kind) {
+	case PROBE_KIND_POSTGRES: return &probe_pg_ops;
+	case PROBE_KIND_REDIS: return &probe_redis_ops;
+	case PROBE_KIND_HTTP: return &probe_http_ops;
+	case PROBE_KIND_TCP: return &probe_tcp_ops;
+	case PROBE_KIND_COUNT: break;
+	}
+	return NULL;
+}
+
+enum probe_outcome probe_fail(struct probe_observation *obs, enum probe_outcome outcome,
+			      const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	obs->outcome = outcome;
+	va_start(ap, fmt);
+	n = vsnprintf(obs->detail, sizeof(obs->detail), fmt, ap);
+	va_end(ap);
+	if (n >= (int)sizeof(obs->detail))
+		memcpy(obs->detail + sizeof(obs->detail) - 4, "...", 4);
+	return outcome;
+}
