@@ -92,9 +92,25 @@ int wd_buf_printf(struct wd_buf *buf, const char *fmt, ...)
 	return 0;
 }
 
+/* Bytes that log_json_escape writes for text. */
+static size_t json_escaped_len(const char *text)
+{
+	size_t n = 0;
+
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (*p == '"' || *p == '\\' || *p == '\n' || *p == '\r' || *p == '\t')
+			n += 2;
+		else if (*p < 0x20 || *p == 0x7f)
+			n += 6;
+		else
+			n += 1;
+	}
+	return n;
+}
+
 int wd_buf_json_str(struct wd_buf *buf, const char *text)
 {
-	size_t need = strlen(text) * 6 + 2;
+	size_t need = json_escaped_len(text) + 2;
 	size_t len;
 	int rc = reserve(buf, need);
 
@@ -102,7 +118,7 @@ int wd_buf_json_str(struct wd_buf *buf, const char *text)
 		return rc;
 	buf->data[buf->len++] = '"';
 	len = buf->len;
-	/* Cannot fail: room for the worst case (\u00XX per byte) was reserved. */
+	/* Cannot fail: exactly the room it needs was reserved. */
 	log_json_escape(buf->data, buf->cap, &len, text);
 	buf->len = len;
 	buf->data[buf->len++] = '"';
