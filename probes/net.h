@@ -1,0 +1,68 @@
+/*
+ * net.h - deadline-bounded name resolution and TCP connect, shared by the
+ * probe kinds that open their own sockets (tcp, redis) and by postgres (which
+ * resolves first so that libpq never does a blocking lookup).
+ *
+ * Nothing here blocks past the deadline it is given, whatever the resolver
+ * or the peer does.
+ */
+#ifndef WARDEN_PROBES_NET_H
+#define WARDEN_PROBES_NET_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "probes/probe.h"
+
+/* One resolved address. */
+struct net_addr {
+	struct sockaddr_storage sa;
+	socklen_t len;
+};
+
+#define NET_ADDRS_MAX 8
+
+/*
+ * Resolve host (a name or a literal v4/v6 address) and port to at most
+ * NET_ADDRS_MAX TCP addresses, in resolver order, before deadline_mono_ms.
+ * Uses getaddrinfo_a, so a hung resolver costs at most the deadline; a lookup
+ * abandoned at the deadline is freed when it completes (no leak, no
+ * use-after-free). Returns the number of addresses (> 0), or a negative
+ * value with obs filled: PROBE_DNS (no such name, resolver error) or
+ * PROBE_TIMEOUT.
+ */
+int net_resolve(const char *host, int port, int64_t deadline_mono_ms, struct net_addr *addrs,
+		struct probe_observation *obs);
+
+/*
+ * Connect a non-blocking TCP socket to the first address that accepts,
+ * before deadline_mono_ms. Returns the connected fd (O_NONBLOCK, CLOEXEC,
+ * TCP_NODELAY), or -1 with obs filled: PROBE_REFUSED, PROBE_TIMEOUT,
+ * PROBE_NETWORK (unreachable, reset...).
+ */
+int net_connect(const struct net_addr *addrs, int count, int64_t deadline_mono_ms,
+		struct probe_observation *obs);
+
+/*
+ * Wait until fd is ready for `events` (POLLIN/POLLOUT) or the deadline.
+ * Returns 0 when ready, -1 with obs = PROBE_TIMEOUT at the deadline (or
+ * PROBE_NETWORK on a poll error / hang-up with nothing to read).
+ */
+int net_wait(int fd, short events, int64_t deadline_mono_ms, struct probe_observation *obs);
+
+/* Write all n bytes before the deadline. 0, or -1 with obs filled. */
+int net_write_all(int fd, const void *data, size_t n, int64_t deadline_mono_ms,
+		  struct probe_observation *obs);
+
+/*
+ * Read what is available (waiting for at least one byte) before the
+ * deadline. Returns bytes read (> 0), or -1 with obs filled (PROBE_TIMEOUT,
+ * PROBE_NETWORK for a reset or an early close).
+ */
+ssize_t net_read_some(int fd, void *buf, size_t size, int64_t deadline_mono_ms,
+		      struct probe_observation *obs);
+
+/* Format an address as "1.2.3.4:5" or "[::1]:5" into buf. */
+void net_addr_str(const struct net_addr *addr, char *buf, size_t size);
+
+#endif
