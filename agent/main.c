@@ -30,12 +30,18 @@
 
 extern char **environ;
 
-/* The one global: which signal asked us to stop (0 = none yet). */
+/*
+ * The one global: the first signal that asked us to stop (0 = none yet), and
+ * how many stop signals came. A second one ends the drain at once.
+ */
 static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_count;
 
 static void on_signal(int sig)
 {
-	stop_signal = sig;
+	if (stop_signal == 0)
+		stop_signal = sig;
+	stop_count++;
 }
 
 static void usage(FILE *out)
@@ -178,8 +184,10 @@ static int cmd_serve(void)
 	log_int(&line, "drain_ms", cfg->drain_ms);
 	log_end(&line, "draining for %lld ms before exit", (long long)cfg->drain_ms);
 	drain_end = clock_mono_ms() + cfg->drain_ms;
-	while (clock_mono_ms() < drain_end)
+	while (clock_mono_ms() < drain_end && stop_count < 2)
 		nap_ms(drain_end - clock_mono_ms() < 100 ? drain_end - clock_mono_ms() : 100);
+	if (stop_count >= 2)
+		log_msg(LOG_WARN, "agent.drain", "second signal: drain cut short");
 	rc = 0;
 out:
 	http_server_free(server);
