@@ -15,7 +15,7 @@ FUZZ_SECONDS ?= 60
 DEPS_BUILD := build-essential cmake pkg-config clang clang-format libclang-rt-14-dev \
 	libmicrohttpd-dev libpq-dev libhiredis-dev libcurl4-openssl-dev \
 	libjansson-dev libssl-dev libcmocka-dev ca-certificates
-DEPS_RUN := postgresql redis-server openssl python3 procps iproute2
+DEPS_RUN := postgresql redis-server openssl python3 python3-botocore awscli procps iproute2
 DEPS_BENCH := nginx wrk haproxy
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -1,0 +1,99 @@
+/*
+ * fence.h - the fence decision: may this task write, now?
+ *
+ * The flag loop records every valid read of every source; anyone may ask for
+ * the verdict at any time. The verdict is computed when asked, from the reads
+ * and the monotonic clock, never kept up to date by a timer: a flag loop that
+ * hangs cannot leave a task writable, because its last read simply expires.
+ *
+ * The rules (DESIGN.md, "States and the write rule"):
+ * - a read is valid for ttl from the moment its request was SENT;
+ * - one source: the epoch is the JSON "epoch" if present, else the source's
+ *   version (SSM Version; 0 for a file). Several sources: every value must
+ *   carry a JSON epoch, else `conflict`;
+ * - among valid reads the highest epoch wins; two different regions at that
+ *   epoch are a `conflict`;
+ * - epochs never go back: a winner below the highest epoch ever recorded is
+ *   not trusted (`stale`), so a lagging source or an old answer arriving late
+ *   can never re-activate a task;
+ * - `active` is writable only if the database role check holds;
+ * - an operator fence (`forced`) wins over everything and is never writable.
+ */
+#ifndef WARDEN_FENCING_FENCE_H
+#define WARDEN_FENCING_FENCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/limits.h"
+#include "fencing/flag_value.h"
+
+#define FENCE_SOURCES_MAX 8
+
+enum fence_state {
+	FENCE_UNKNOWN,  /* "unknown": no valid read yet since start */
+	FENCE_ACTIVE,   /* "active": the newest valid read names this region */
+	FENCE_PASSIVE,  /* "passive": it names another region */
+	FENCE_STALE,    /* "stale": no valid read for longer than ttl */
+	FENCE_CONFLICT, /* "conflict": sources disagree at one epoch, or lack epochs */
+	FENCE_FORCED,   /* "forced": an operator fenced this task */
+	FENCE_STATE_COUNT
+};
+
+const char *fence_state_str(enum fence_state state);
+
+/* What the database role check says, at the time of asking. */
+enum fence_db {
+	FENCE_DB_NO_CHECK,   /* no postgres probe with expect=writer-when-active */
+	FENCE_DB_WRITER,     /* that database is a writer now */
+	FENCE_DB_NOT_WRITER, /* a reader, unreachable, or not known yet */
+};
+
+struct fence_config {
+	char region[FLAG_REGION_MAX + 1]; /* this task's region */
+	int64_t ttl_ms;
+	bool on_stale_hold;  /* WARDEN_ON_STALE=hold: unsafe, keeps the last verdict */
+	size_t source_count; /* 1..FENCE_SOURCES_MAX */
+};
+
+struct fence_verdict {
+	enum fence_state state;
+	bool writable;
+	int64_t writable_until_mono_ms;          /* when writable: the instant it stops; else 0 */
+	char active_region[FLAG_REGION_MAX + 1]; /* "" when no read decides it */
+	uint64_t epoch;
+	bool split_brain; /* passive, yet the database is a writer */
+	char reason[WD_ERR_MSG_MAX];
+};
+
+struct fence;
+
+/* A fence with no reads yet (`unknown`). NULL on allocation failure. */
+struct fence *fence_new(const struct fence_config *cfg);
+/* NULL is a no-op. */
+void fence_free(struct fence *fence);
+
+/*
+ * Record a valid read of source `source`: its value, the source's version
+ * (SSM Version, 0 for a file) and when its request was sent. A read sent
+ * before the source's current one is ignored (a late answer never wins).
+ * Thread-safe; never blocks beyond a short lock.
+ */
+void fence_record_read(struct fence *fence, size_t source, const struct flag_value *value,
+                       uint64_t version, int64_t sent_mono_ms);
+
+/* Set or lift the operator fence. Thread-safe. */
+void fence_set_forced(struct fence *fence, bool forced);
+
+/*
+ * The verdict at now_mono_ms, given the database role check. Thread-safe,
+ * cheap (no I/O, a short lock).
+ */
+void fence_decide(struct fence *fence, int64_t now_mono_ms, enum fence_db db,
+                  struct fence_verdict *out);
+
+/* The highest epoch ever recorded (0 if none). */
+uint64_t fence_highest_epoch(struct fence *fence);
+
+#endif

@@ -1,0 +1,497 @@
+/*
+ * test_fence.c - the fence decision as a table: (reads, times, db role,
+ * operator fence) -> (state, writable, writable_until, epoch). Covers every
+ * row of DESIGN.md's states table, the epoch rules, conflicts, TTL expiry
+ * exactly at the boundary, late answers, and a hung flag loop (reads stop:
+ * the verdict expires by itself).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "fencing/fence.h"
+
+#define TTL 30000
+
+/* One read to record before deciding. */
+struct step {
+	size_t source;
+	const char *value; /* flag text, parsed with flag_value_parse */
+	uint64_t version;
+	int64_t sent;
+};
+
+struct row {
+	const char *name;
+	size_t sources;
+	bool hold;
+	struct step reads[4];
+	size_t read_count;
+	bool forced;
+	enum fence_db db;
+	int64_t now;
+	/* expected */
+	enum fence_state state;
+	bool writable;
+	int64_t until; /* checked when writable */
+	uint64_t epoch;
+	const char *active_region; /* NULL: not checked */
+	bool split_brain;
+};
+
+static const struct row rows[] = {
+        {"no read yet is unknown",
+         1,
+         false,
+         {{0}},
+         0,
+         false,
+         FENCE_DB_NO_CHECK,
+         1000,
+         FENCE_UNKNOWN,
+         false,
+         0,
+         0,
+         "",
+         false},
+        {"this region is active and writable",
+         1,
+         false,
+         {{0, "us-east-1", 7, 1000}},
+         1,
+         false,
+         FENCE_DB_NO_CHECK,
+         2000,
+         FENCE_ACTIVE,
+         true,
+         1000 + TTL,
+         7,
+         "us-east-1",
+         false},
+        {"another region is passive",
+         1,
+         false,
+         {{0, "us-west-2", 8, 1000}},
+         1,
+         false,
+         FENCE_DB_NO_CHECK,
+         2000,
+         FENCE_PASSIVE,
+         false,
+         0,
+         8,
+         "us-west-2",
+         false},
+        {"valid one ms before the TTL ends",
+         1,
+         false,
+         {{0, "us-east-1", 1, 1000}},
+         1,
+         false,
+         FENCE_DB_NO_CHECK,
+         1000 + TTL - 1,
+         FENCE_ACTIVE,
+         true,
+         1000 + TTL,
+         1,
+         "us-east-1",
+         false},
+        {"stale exactly at the TTL boundary",
+         1,
+         false,
+         {{0, "us-east-1", 1, 1000}},
+         1,
+         false,
+         FENCE_DB_NO_CHECK,
+         1000 + TTL,
+         FENCE_STALE,
+         false,
+         0,
+         0,
+         NULL,
+         false},
+        {"hung flag loop: last read long ago",
+         1,
+         false,
+         {{0, "us-east-1", 1, 1000}},
+         1,
+         false,
+         FENCE_DB_NO_CHECK,
+         1000 + 10 * TTL,
+         FENCE_STALE,
+         false,
+         0,
+         0,
+         NULL,
+         false},
+        {"hold keeps the last verdict when stale (unsafe)",
+         1,
+         true,
+         {{0, "us-east-1", 1, 1000}},
+         1,
+         false,
+         FENCE_DB_NO_CHECK,
+         1000 + TTL,
+         FENCE_STALE,
+         true,
+         INT64_MAX,
+         1,
+         "us-east-1",
+         false},
+        {"hold keeps passive passive",
+         1,
+         true,
+         {{0, "us-west-2", 1, 1000}},
+         1,
+         false,
+         FENCE_DB_NO_CHECK,
+         1000 + TTL,
+         FENCE_STALE,
+         false,
+         0,
+         1,
+         "us-west-2",
+         false},
+        {"active but the database is a reader",
+         1,
+         false,
+         {{0, "us-east-1", 1, 1000}},
+         1,
+         false,
+         FENCE_DB_NOT_WRITER,
+         2000,
+         FENCE_ACTIVE,
+         false,
+         0,
+         1,
+         "us-east-1",
+         false},
+        {"active with a writer database",
+         1,
+         false,
+         {{0, "us-east-1", 1, 1000}},
+         1,
+         false,
+         FENCE_DB_WRITER,
+         2000,
+         FENCE_ACTIVE,
+         true,
+         1000 + TTL,
+         1,
+         "us-east-1",
+         false},
+        {"passive with a writer database is split brain",
+         1,
+         false,
+         {{0, "us-west-2", 1, 1000}},
+         1,
+         false,
+         FENCE_DB_WRITER,
+         2000,
+         FENCE_PASSIVE,
+         false,
+         0,
+         1,
+         "us-west-2",
+         true},
+        {"operator fence wins over active",
+         1,
+         false,
+         {{0, "us-east-1", 1, 1000}},
+         1,
+         true,
+         FENCE_DB_NO_CHECK,
+         2000,
+         FENCE_FORCED,
+         false,
+         0,
+         1,
+         "us-east-1",
+         false},
+        {"operator fence on a stale task",
+         1,
+         false,
+         {{0, "us-east-1", 1, 1000}},
+         1,
+         true,
+         FENCE_DB_NO_CHECK,
+         1000 + TTL,
+         FENCE_FORCED,
+         false,
+         0,
+         0,
+         NULL,
+         false},
+        {"JSON epoch beats the SSM version",
+         1,
+         false,
+         {{0, "{\"active_region\":\"us-east-1\",\"epoch\":42}", 3, 1000}},
+         1,
+         false,
+         FENCE_DB_NO_CHECK,
+         2000,
+         FENCE_ACTIVE,
+         true,
+         1000 + TTL,
+         42,
+         "us-east-1",
+         false},
+        {"newer read replaces the older",
+         1,
+         false,
+         {{0, "us-east-1", 1, 1000}, {0, "us-west-2", 2, 6000}},
+         2,
+         false,
+         FENCE_DB_NO_CHECK,
+         7000,
+         FENCE_PASSIVE,
+         false,
+         0,
+         2,
+         "us-west-2",
+         false},
+        {"a late answer (sent earlier) never wins",
+         1,
+         false,
+         {{0, "us-west-2", 2, 6000}, {0, "us-east-1", 1, 1000}},
+         2,
+         false,
+         FENCE_DB_NO_CHECK,
+         7000,
+         FENCE_PASSIVE,
+         false,
+         0,
+         2,
+         "us-west-2",
+         false},
+        {"the epoch never goes back (parameter recreated)",
+         1,
+         false,
+         {{0, "us-west-2", 5, 1000}, {0, "us-east-1", 1, 6000}},
+         2,
+         false,
+         FENCE_DB_NO_CHECK,
+         7000,
+         FENCE_STALE,
+         false,
+         0,
+         0,
+         NULL,
+         false},
+        {"two sources: the highest epoch wins",
+         2,
+         false,
+         {{0, "{\"active_region\":\"us-east-1\",\"epoch\":4}", 0, 1000},
+          {1, "{\"active_region\":\"us-west-2\",\"epoch\":5}", 0, 1000}},
+         2,
+         false,
+         FENCE_DB_NO_CHECK,
+         2000,
+         FENCE_PASSIVE,
+         false,
+         0,
+         5,
+         "us-west-2",
+         false},
+        {"two sources agree: writable until the later expiry",
+         2,
+         false,
+         {{0, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 1000},
+          {1, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 4000}},
+         2,
+         false,
+         FENCE_DB_NO_CHECK,
+         5000,
+         FENCE_ACTIVE,
+         true,
+         4000 + TTL,
+         5,
+         "us-east-1",
+         false},
+        {"two sources, one down: the other still decides",
+         2,
+         false,
+         {{1, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 1000}},
+         1,
+         false,
+         FENCE_DB_NO_CHECK,
+         2000,
+         FENCE_ACTIVE,
+         true,
+         1000 + TTL,
+         5,
+         "us-east-1",
+         false},
+        {"two regions at one epoch are a conflict",
+         2,
+         false,
+         {{0, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 1000},
+          {1, "{\"active_region\":\"us-west-2\",\"epoch\":5}", 0, 1000}},
+         2,
+         false,
+         FENCE_DB_NO_CHECK,
+         2000,
+         FENCE_CONFLICT,
+         false,
+         0,
+         0,
+         NULL,
+         false},
+        {"multi-source value without an epoch is a conflict",
+         2,
+         false,
+         {{0, "us-east-1", 9, 1000}},
+         1,
+         false,
+         FENCE_DB_NO_CHECK,
+         2000,
+         FENCE_CONFLICT,
+         false,
+         0,
+         0,
+         NULL,
+         false},
+        {"newer epoch expired, older one alone is not trusted",
+         2,
+         false,
+         {{0, "{\"active_region\":\"us-east-1\",\"epoch\":4}", 0, 20000},
+          {1, "{\"active_region\":\"us-west-2\",\"epoch\":5}", 0, 1000}},
+         2,
+         false,
+         FENCE_DB_NO_CHECK,
+         1000 + TTL,
+         FENCE_STALE,
+         false,
+         0,
+         0,
+         NULL,
+         false},
+        {"file with a plain value has epoch 0",
+         1,
+         false,
+         {{0, "us-east-1\n", 0, 1000}},
+         1,
+         false,
+         FENCE_DB_NO_CHECK,
+         2000,
+         FENCE_ACTIVE,
+         true,
+         1000 + TTL,
+         0,
+         "us-east-1",
+         false},
+};
+
+static void run_row(const struct row *row)
+{
+	struct fence_config cfg = {.region = "us-east-1",
+	                           .ttl_ms = TTL,
+	                           .on_stale_hold = row->hold,
+	                           .source_count = row->sources};
+	struct fence *fence = fence_new(&cfg);
+	struct fence_verdict verdict;
+
+	assert_non_null(fence);
+	for (size_t i = 0; i < row->read_count; i++) {
+		const struct step *step = &row->reads[i];
+		struct flag_value value;
+		struct wd_err err = {0};
+
+		if (flag_value_parse(step->value, strlen(step->value), &value, &err) < 0)
+			fail_msg("%s: bad test value: %s", row->name, err.msg);
+		fence_record_read(fence, step->source, &value, step->version, step->sent);
+	}
+	fence_set_forced(fence, row->forced);
+	fence_decide(fence, row->now, row->db, &verdict);
+	if (verdict.state != row->state || verdict.writable != row->writable)
+		fail_msg("%s: got %s writable=%d (%s), want %s writable=%d", row->name,
+		         fence_state_str(verdict.state), verdict.writable, verdict.reason,
+		         fence_state_str(row->state), row->writable);
+	if (row->writable)
+		assert_int_equal(verdict.writable_until_mono_ms, row->until);
+	else
+		assert_int_equal(verdict.writable_until_mono_ms, 0);
+	if (row->active_region != NULL) {
+		assert_string_equal(verdict.active_region, row->active_region);
+		assert_int_equal(verdict.epoch, row->epoch);
+	}
+	assert_int_equal(verdict.split_brain, row->split_brain);
+	assert_true(verdict.reason[0] != '\0');
+	fence_free(fence);
+}
+
+static void test_states_table(void **unused)
+{
+	(void)unused;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		printf("  row: %s\n", rows[i].name);
+		run_row(&rows[i]);
+	}
+}
+
+static void test_unfence_never_makes_passive_writable(void **unused)
+{
+	struct fence_config cfg = {.region = "us-east-1", .ttl_ms = TTL, .source_count = 1};
+	struct fence *fence = fence_new(&cfg);
+	struct flag_value value;
+	struct fence_verdict verdict;
+
+	(void)unused;
+	assert_int_equal(flag_value_parse("us-west-2", 9, &value, NULL), 0);
+	fence_record_read(fence, 0, &value, 1, 0);
+	fence_set_forced(fence, true);
+	fence_set_forced(fence, false);
+	fence_decide(fence, 10, FENCE_DB_NO_CHECK, &verdict);
+	assert_int_equal(verdict.state, FENCE_PASSIVE);
+	assert_false(verdict.writable);
+	fence_free(fence);
+}
+
+static void test_writability_expires_without_any_call(void **unused)
+{
+	/* The verdict is a function of time: no timer has to run for it to end. */
+	struct fence_config cfg = {.region = "us-east-1", .ttl_ms = TTL, .source_count = 1};
+	struct fence *fence = fence_new(&cfg);
+	struct flag_value value;
+	struct fence_verdict verdict;
+
+	(void)unused;
+	assert_int_equal(flag_value_parse("us-east-1", 9, &value, NULL), 0);
+	fence_record_read(fence, 0, &value, 1, 100);
+	fence_decide(fence, 100, FENCE_DB_NO_CHECK, &verdict);
+	assert_true(verdict.writable);
+	fence_decide(fence, 100 + TTL, FENCE_DB_NO_CHECK, &verdict);
+	assert_false(verdict.writable);
+	assert_int_equal(verdict.state, FENCE_STALE);
+	assert_int_equal(fence_highest_epoch(fence), 1);
+	fence_free(fence);
+}
+
+static void test_state_names(void **unused)
+{
+	(void)unused;
+	assert_string_equal(fence_state_str(FENCE_UNKNOWN), "unknown");
+	assert_string_equal(fence_state_str(FENCE_ACTIVE), "active");
+	assert_string_equal(fence_state_str(FENCE_PASSIVE), "passive");
+	assert_string_equal(fence_state_str(FENCE_STALE), "stale");
+	assert_string_equal(fence_state_str(FENCE_CONFLICT), "conflict");
+	assert_string_equal(fence_state_str(FENCE_FORCED), "forced");
+	assert_string_equal(fence_state_str(FENCE_STATE_COUNT), "unknown");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_states_table),
+	        cmocka_unit_test(test_unfence_never_makes_passive_writable),
+	        cmocka_unit_test(test_writability_expires_without_any_call),
+	        cmocka_unit_test(test_state_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
