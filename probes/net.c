@@ -145,10 +145,10 @@ static int copy_addrs(const struct addrinfo *list, struct net_addr *addrs)
 static int resolve_numeric(const char *host, const char *service, struct net_addr *addrs)
 {
 	struct addrinfo hints = {
-		.ai_family = AF_UNSPEC,
-		.ai_socktype = SOCK_STREAM,
-		.ai_protocol = IPPROTO_TCP,
-		.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+	        .ai_family = AF_UNSPEC,
+	        .ai_socktype = SOCK_STREAM,
+	        .ai_protocol = IPPROTO_TCP,
+	        .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
 	};
 	struct addrinfo *list = NULL;
 	int count;
@@ -179,14 +179,14 @@ static bool is_invalid_tld(const char *host)
 static struct timespec mono_ts(int64_t mono_ms)
 {
 	struct timespec ts = {
-		.tv_sec = (time_t)(mono_ms / 1000),
-		.tv_nsec = (long)(mono_ms % 1000) * 1000000L,
+	        .tv_sec = (time_t)(mono_ms / 1000),
+	        .tv_nsec = (long)(mono_ms % 1000) * 1000000L,
 	};
 	return ts;
 }
 
 int net_resolve(const char *host, int port, int64_t deadline_mono_ms, struct net_addr *addrs,
-		struct probe_observation *obs)
+                struct probe_observation *obs)
 {
 	struct resolve_request *req;
 	struct sigevent sev;
@@ -339,7 +339,7 @@ fail:
 }
 
 int net_connect(const struct net_addr *addrs, int count, int64_t deadline_mono_ms,
-		struct probe_observation *obs)
+                struct probe_observation *obs)
 {
 	char where[INET6_ADDRSTRLEN + 8];
 	char refused_where[INET6_ADDRSTRLEN + 8] = "";
@@ -395,7 +395,7 @@ int net_wait(int fd, short events, int64_t deadline_mono_ms, struct probe_observ
 	}
 	if (rc == 0) {
 		probe_fail(obs, PROBE_TIMEOUT, "no %s before the deadline",
-			   (events & POLLOUT) ? "progress" : "answer");
+		           (events & POLLOUT) ? "progress" : "answer");
 		return -1;
 	}
 	if (revents & events)
@@ -407,14 +407,14 @@ int net_wait(int fd, short events, int64_t deadline_mono_ms, struct probe_observ
 	error = socket_error(fd);
 	if (error != 0)
 		probe_fail(obs, error == ECONNREFUSED ? PROBE_REFUSED : PROBE_NETWORK, "%s",
-			   strerror(error));
+		           strerror(error));
 	else
 		probe_fail(obs, PROBE_NETWORK, "connection closed by peer");
 	return -1;
 }
 
 int net_write_all(int fd, const void *data, size_t n, int64_t deadline_mono_ms,
-		  struct probe_observation *obs)
+                  struct probe_observation *obs)
 {
 	const char *p = data;
 
@@ -439,14 +439,14 @@ int net_write_all(int fd, const void *data, size_t n, int64_t deadline_mono_ms,
 			continue;
 		}
 		probe_fail(obs, PROBE_NETWORK, "write: %s",
-			   sent < 0 ? strerror(errno) : "nothing written");
+		           sent < 0 ? strerror(errno) : "nothing written");
 		return -1;
 	}
 	return 0;
 }
 
 ssize_t net_read_some(int fd, void *buf, size_t size, int64_t deadline_mono_ms,
-		      struct probe_observation *obs)
+                      struct probe_observation *obs)
 {
 	if (size == 0) {
 		probe_fail(obs, PROBE_INTERNAL, "read into an empty buffer");
