@@ -7,23 +7,24 @@
 #ifndef WARDEN_LIMITS_H
 #define WARDEN_LIMITS_H
 
-#define WD_PROBES_MAX 32            /* probes in one config */
-#define WD_PROBE_NAME_MAX 32        /* [a-z0-9_]{1,32} */
-#define WD_URI_MAX 2048             /* a probe target URI, fragment excluded */
-#define WD_FRAGMENT_MAX 1024        /* a probe's option fragment */
-#define WD_SECRET_MAX 1024          /* a password from env or file */
-#define WD_HOST_MAX 255             /* a host name (RFC 1035) */
-#define WD_PATH_MAX 4096            /* a file path in config */
+#define WD_PROBES_MAX      32        /* probes in one config */
+#define WD_PROBE_NAME_MAX  32        /* [a-z0-9_]{1,32} */
+#define WD_URI_MAX         2048      /* a probe target URI, fragment excluded */
+#define WD_FRAGMENT_MAX    1024      /* a probe's option fragment */
+#define WD_SECRET_MAX      1024      /* a password from env or file */
+#define WD_HOST_MAX        255       /* a host name (RFC 1035) */
+#define WD_PATH_MAX        4096      /* a file path in config */
 #define WD_CONFIG_FILE_MAX (1 << 20) /* a WARDEN_CONFIG JSON file */
-#define WD_ERR_MSG_MAX 160          /* struct wd_err and probe detail text */
-#define WD_LOG_LINE_MAX 4096        /* one JSON log line */
-#define WD_LISTEN_MAX 300           /* "host:port" of a listener */
+#define WD_ERR_MSG_MAX     160       /* struct wd_err and probe detail text */
+#define WD_LOG_LINE_MAX    4096      /* one JSON log line */
+#define WD_LISTEN_MAX      300       /* "host:port" of a listener */
 
-#define WD_REPLY_MAX (64 * 1024)     /* a probe's reply: INFO, HTTP headers+body read */
-#define WD_HTTP_PROBE_BODY_MAX (64 * 1024) /* bytes of an HTTP probe body kept (rest discarded) */
+#define WD_REPLY_MAX (64 * 1024) /* a probe's reply: INFO, HTTP headers+body read */
+#define WD_HTTP_PROBE_BODY_MAX                                                                     \
+	(64 * 1024) /* body bytes an HTTP probe reads (none kept) before it cuts the transfer */
 
 /* Histogram buckets of warden_probe_duration_seconds, in seconds. */
-#define WD_DURATION_BUCKETS 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
+#define WD_DURATION_BUCKETS      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 #define WD_DURATION_BUCKET_COUNT 13
 
 #endif

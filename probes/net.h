@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "probes/probe.h"
 
@@ -28,11 +29,14 @@ struct net_addr {
  * Uses getaddrinfo_a, so a hung resolver costs at most the deadline; a lookup
  * abandoned at the deadline is freed when it completes (no leak, no
  * use-after-free). Returns the number of addresses (> 0), or a negative
- * value with obs filled: PROBE_DNS (no such name, resolver error) or
- * PROBE_TIMEOUT.
+ * value with obs filled: PROBE_DNS (no such name, resolver error),
+ * PROBE_TIMEOUT, or PROBE_INTERNAL (bad port, out of memory). Names in
+ * ".invalid" fail at once without asking the resolver (RFC 6761). A
+ * lookup abandoned at the deadline keeps one of glibc's resolver threads
+ * until the system resolver gives up on it.
  */
 int net_resolve(const char *host, int port, int64_t deadline_mono_ms, struct net_addr *addrs,
-		struct probe_observation *obs);
+                struct probe_observation *obs);
 
 /*
  * Connect a non-blocking TCP socket to the first address that accepts,
@@ -41,7 +45,7 @@ int net_resolve(const char *host, int port, int64_t deadline_mono_ms, struct net
  * PROBE_NETWORK (unreachable, reset...).
  */
 int net_connect(const struct net_addr *addrs, int count, int64_t deadline_mono_ms,
-		struct probe_observation *obs);
+                struct probe_observation *obs);
 
 /*
  * Wait until fd is ready for `events` (POLLIN/POLLOUT) or the deadline.
@@ -52,7 +56,7 @@ int net_wait(int fd, short events, int64_t deadline_mono_ms, struct probe_observ
 
 /* Write all n bytes before the deadline. 0, or -1 with obs filled. */
 int net_write_all(int fd, const void *data, size_t n, int64_t deadline_mono_ms,
-		  struct probe_observation *obs);
+                  struct probe_observation *obs);
 
 /*
  * Read what is available (waiting for at least one byte) before the
@@ -60,7 +64,7 @@ int net_write_all(int fd, const void *data, size_t n, int64_t deadline_mono_ms,
  * PROBE_NETWORK for a reset or an early close).
  */
 ssize_t net_read_some(int fd, void *buf, size_t size, int64_t deadline_mono_ms,
-		      struct probe_observation *obs);
+                      struct probe_observation *obs);
 
 /* Format an address as "1.2.3.4:5" or "[::1]:5" into buf. */
 void net_addr_str(const struct net_addr *addr, char *buf, size_t size);

@@ -56,9 +56,9 @@ const char *db_role_str(enum db_role role);
 struct probe_config {
 	char name[WD_PROBE_NAME_MAX + 1];
 	enum probe_kind kind;
-	char uri[WD_URI_MAX + 1];    /* the target, fragment removed; may hold a password */
-	char target[WD_URI_MAX + 1]; /* uri with every credential replaced by "***" */
-	struct wd_uri parsed;        /* uri parsed (not for postgres: libpq parses its own) */
+	char uri[WD_URI_MAX + 1];         /* the target, fragment removed; may hold a password */
+	char target[WD_URI_MAX + 1];      /* uri with every credential replaced by "***" */
+	struct wd_uri parsed;             /* uri parsed (not for postgres: libpq parses its own) */
 	char password[WD_SECRET_MAX + 1]; /* WARDEN_PROBE_<NAME>_PASSWORD[_FILE]; "" if none */
 	bool critical;                    /* default true */
 	int64_t interval_ms;              /* default 5000 */
@@ -96,6 +96,10 @@ struct probe_observation {
  *           deadline obs->outcome is PROBE_TIMEOUT. May keep a connection open
  *           in ctx for the next run.
  * destroy:  close and free ctx; NULL is a no-op.
+ *
+ * The process ignores SIGPIPE (agent/main.c): OpenSSL writes with plain
+ * write(2), so a kind doing TLS relies on it; a test driving a kind directly
+ * must ignore SIGPIPE too.
  */
 struct probe_ops {
 	enum probe_kind kind;
@@ -113,6 +117,6 @@ const struct probe_ops *probe_ops_for(enum probe_kind kind);
  * kind can write `return probe_fail(obs, PROBE_TLS, "...")`.
  */
 enum probe_outcome probe_fail(struct probe_observation *obs, enum probe_outcome outcome,
-			      const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+                              const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif
