@@ -3,7 +3,7 @@
  * SSM client. No AWS SDK: OpenSSL's EVP SHA-256 and HMAC do the crypto.
  *
  * Why not libcurl's CURLOPT_AWS_SIGV4? The brief allowed it only if it passes
- * every case of AWS's conformance suite (/work/shared/sigv4-suite). It does
+ * every case of AWS's conformance suite (../shared/sigv4-suite). It does
  * not: driving the Debian 12 libcurl 7.88.1 (curl --aws-sigv4, same code)
  * over the 26 cases against a loopback listener matched 17 of 26, and only
  * after pre-folding the multiline header and pre-encoding the space for it.
