@@ -5,6 +5,8 @@
  *   warden check [URL]    exit 0 if URL (default /livez) answers 2xx within 2s
  *   warden config         print the effective config, or exit 2 naming the bad key
  *   warden version        version and linked libraries
+ *   warden gate [--singleton NAME] [--grace 30s] [--sidecar URL] -- CMD ARGS...
+ *                         run CMD only while the sidecar says this task may write
  */
 #include <errno.h>
 #include <signal.h>
@@ -22,11 +24,12 @@
 #include "agent/log.h"
 #include "agent/state.h"
 #include "agent/version.h"
+#include "fencing/gate.h"
 #include "probes/engine.h"
 
-#define EXIT_CONFIG 2
+#define EXIT_CONFIG      2
 #define CHECK_TIMEOUT_MS 2000
-#define DEFAULT_LISTEN "0.0.0.0:8089"
+#define DEFAULT_LISTEN   "0.0.0.0:8089"
 
 extern char **environ;
 
@@ -47,9 +50,11 @@ static void on_signal(int sig)
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: warden [serve]\n"
-		     "       warden check [URL]\n"
-		     "       warden config\n"
-		     "       warden version\n");
+	             "       warden check [URL]\n"
+	             "       warden config\n"
+	             "       warden version\n"
+	             "       warden gate [--singleton NAME] [--grace 30s] [--sidecar URL] -- CMD "
+	             "ARGS...\n");
 }
 
 /* Load the config, or print one line naming the problem. */
@@ -104,13 +109,25 @@ static int cmd_check(int argc, char **argv)
 	if (argc == 3)
 		return check_run(argv[2], CHECK_TIMEOUT_MS);
 	if (config_parse_listen(listen && *listen ? listen : DEFAULT_LISTEN, host, sizeof(host),
-				&port, &err) < 0) {
+	                        &port, &err) < 0) {
 		fprintf(stderr, "warden check: WARDEN_LISTEN: %s\n", err.msg);
 		return 1;
 	}
 	snprintf(url, sizeof(url), "http://%s:%d/livez", strchr(host, ':') ? "[::1]" : "127.0.0.1",
-		 port);
+	         port);
 	return check_run(url, CHECK_TIMEOUT_MS);
+}
+
+static int cmd_gate(int argc, char **argv)
+{
+	struct gate_options opts;
+	struct wd_err err = {0};
+
+	if (gate_parse_args(argc - 1, argv + 1, &opts, &err) < 0) {
+		fprintf(stderr, "warden gate: %s\n", err.msg);
+		return EXIT_CONFIG;
+	}
+	return gate_run(&opts);
 }
 
 static void install_signals(void)
@@ -212,12 +229,15 @@ int main(int argc, char **argv)
 		rc = cmd_serve();
 	else if (strcmp(cmd, "check") == 0)
 		rc = cmd_check(argc, argv);
+	else if (strcmp(cmd, "gate") == 0)
+		rc = cmd_gate(argc, argv);
 	else if (strcmp(cmd, "config") == 0 && argc == 2)
 		rc = cmd_config();
 	else if (strcmp(cmd, "version") == 0 && argc == 2) {
 		version_print(stdout);
 		rc = 0;
-	} else if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+	} else if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+	           strcmp(cmd, "-h") == 0) {
 		usage(stdout);
 		rc = 0;
 	} else {
