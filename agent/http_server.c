@@ -1,19 +1,575 @@
-/* STUB: replaced by the real libmicrohttpd server. */
+/*
+ * http_server.c - the health listener, on libmicrohttpd.
+ *
+ * One daemon: epoll, an internal polling thread (a pool of cfg->http_threads
+ * when more than one), turbo mode. Handlers read the state (atomics for
+ * /livez, a copy of the snapshots under the state's short lock for the rest),
+ * render into a bounded wd_buf and hand the bytes to MHD. They never touch a
+ * dependency and never wait on anything else.
+ *
+ * Keep-alive: MHD closes the connection when a response is queued on the
+ * first call of the access handler for a request (before it knows whether a
+ * body follows). So the first call only marks the request; the response is
+ * queued on the second call, after any body has been discarded.
+ *
+ * Bodies are not expected. A body is read and thrown away in the connection's
+ * own buffer (no allocation) up to HTTP_BODY_DISCARD_MAX bytes; a larger
+ * declared body gets 413 (and the connection closes), and a chunked one that
+ * grows past the cap closes the connection without a reply.
+ *
+ * Decisions (DESIGN.md, HTTP endpoints):
+ * - Listening on "::" is dual-stack; any other IPv6 address is IPv6 only.
+ * - /readyz/<unknown> is 404 whatever the method; a known path with another
+ *   method than GET or HEAD is 405 with `Allow: GET, HEAD`.
+ * - `?verbose` is present when the query holds the key `verbose`, with or
+ *   without a value.
+ */
 #include "agent/http_server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
-#include <stddef.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "agent/buf.h"
+#include "agent/clock.h"
+#include "agent/log.h"
+#include "agent/render.h"
+
+/* Caps of the listener (candidates for limits.h). */
+#define HTTP_BODY_MAX          (1 << 20)  /* a rendered response body */
+#define HTTP_BODY_DISCARD_MAX  (64 << 10) /* a request body read and dropped */
+#define HTTP_CONNECTION_MEMORY (8 << 10)  /* MHD's per-connection pool: request head, reply head */
+#define HTTP_LISTEN_BACKLOG    1024       /* capped by net.core.somaxconn */
+#define HTTP_LOG_INTERVAL_MS   1000       /* at most one MHD message a second after start-up */
+
+#define CONTENT_TYPE_TEXT    "text/plain; charset=utf-8"
+#define CONTENT_TYPE_HEALTH  "application/health+json"
+#define CONTENT_TYPE_JSON    "application/json"
+#define CONTENT_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
+
+static const char livez_ok_body[] = "ok\n";
+static const char not_found_body[] = "not found\n";
+static const char method_body[] = "method not allowed\n";
+static const char too_large_body[] = "request body too large\n";
+static const char internal_body[] = "internal error\n";
+
+struct http_server {
+	const struct wd_config *cfg;
+	struct wd_state *state;
+	struct MHD_Daemon *daemon;
+
+	/* Built once, queued many times (MHD counts references). */
+	struct MHD_Response *livez_ok;
+	struct MHD_Response *not_found;
+	struct MHD_Response *method_not_allowed;
+	struct MHD_Response *too_large;
+	struct MHD_Response *internal_error;
+
+	/* MHD's messages: kept for the start-up error, then logged, rate-limited. */
+	atomic_bool starting;
+	char start_error[WD_ERR_MSG_MAX];
+	_Atomic int64_t last_log_mono_ms;
+	_Atomic uint64_t suppressed_logs;
+};
+
+/* MHD's error log, turned into our JSON lines. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct http_server *server = cls;
+	char text[WD_ERR_MSG_MAX];
+	size_t len;
+	int64_t now;
+	int64_t last;
+	uint64_t suppressed;
+	struct log_line line;
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	len = strlen(text);
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		text[--len] = '\0';
+	if (atomic_load(&server->starting)) {
+		snprintf(server->start_error, sizeof(server->start_error), "%s", text);
+		return;
+	}
+	/* A flood of connections must not become a flood of log lines. */
+	now = clock_mono_ms();
+	last = atomic_load(&server->last_log_mono_ms);
+	if (now - last < HTTP_LOG_INTERVAL_MS ||
+	    !atomic_compare_exchange_strong(&server->last_log_mono_ms, &last, now)) {
+		atomic_fetch_add(&server->suppressed_logs, 1);
+		return;
+	}
+	suppressed = atomic_exchange(&server->suppressed_logs, 0);
+	log_begin(&line, LOG_WARN, "http.error");
+	log_int(&line, "suppressed", (int64_t)suppressed);
+	log_end(&line, "health listener: %s", text);
+}
+
+/* True for 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
+static bool client_is_loopback(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info;
+	const struct sockaddr *sa;
+
+	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (info == NULL || info->client_addr == NULL)
+		return false;
+	sa = info->client_addr;
+	if (sa->sa_family == AF_INET) {
+		struct sockaddr_in in;
+
+		memcpy(&in, sa, sizeof(in));
+		return (ntohl(in.sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		struct sockaddr_in6 in6;
+
+		memcpy(&in6, sa, sizeof(in6));
+		if (IN6_IS_ADDR_LOOPBACK(&in6.sin6_addr))
+			return true;
+		return IN6_IS_ADDR_V4MAPPED(&in6.sin6_addr) && in6.sin6_addr.s6_addr[12] == 127;
+	}
+	return false;
+}
+
+/*
+ * Whether this request may see details: never with EXPOSE_NEVER; else only
+ * with ?verbose (when need_verbose) and from loopback unless EXPOSE_ALWAYS.
+ */
+static bool details_allowed(const struct http_server *server, struct MHD_Connection *conn,
+                            bool need_verbose)
+{
+	const char *value = NULL;
+	size_t value_len = 0;
+
+	if (server->cfg->expose_details == EXPOSE_NEVER)
+		return false;
+	if (need_verbose &&
+	    MHD_lookup_connection_value_n(conn, MHD_GET_ARGUMENT_KIND, "verbose", strlen("verbose"),
+	                                  &value, &value_len) != MHD_YES)
+		return false;
+	return server->cfg->expose_details == EXPOSE_ALWAYS || client_is_loopback(conn);
+}
+
+/* A response over static bytes, with its Content-Type (and extra header). */
+static struct MHD_Response *static_response(const char *body, const char *content_type,
+                                            const char *header, const char *value)
+{
+	struct MHD_Response *response;
+
+	response =
+	        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+	if (response == NULL)
+		return NULL;
+	if (MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) !=
+	            MHD_YES ||
+	    (header != NULL && MHD_add_response_header(response, header, value) != MHD_YES)) {
+		MHD_destroy_response(response);
+		return NULL;
+	}
+	return response;
+}
+
+/* Queue a rendered body (taken from buf) with status and content type. */
+static enum MHD_Result queue_body(struct http_server *server, struct MHD_Connection *conn,
+                                  unsigned int status, const char *content_type, struct wd_buf *buf)
+{
+	struct MHD_Response *response;
+	enum MHD_Result ret;
+	size_t len = buf->len;
+	char *body = wd_buf_take(buf);
+
+	if (body == NULL)
+		return MHD_queue_response(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		                          server->internal_error);
+	response = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (response == NULL) {
+		free(body);
+		return MHD_queue_response(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		                          server->internal_error);
+	}
+	if (MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) !=
+	            MHD_YES ||
+	    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") !=
+	            MHD_YES) {
+		MHD_destroy_response(response);
+		return MHD_queue_response(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		                          server->internal_error);
+	}
+	ret = MHD_queue_response(conn, status, response);
+	MHD_destroy_response(response);
+	return ret;
+}
+
+/* A renderer failed (E2BIG, ENOMEM): 500, and say so once in the log. */
+static enum MHD_Result render_failed(struct http_server *server, struct MHD_Connection *conn,
+                                     const char *path, int rc, struct wd_buf *buf)
+{
+	struct log_line line;
+
+	wd_buf_free(buf);
+	log_begin(&line, LOG_ERROR, "http.render");
+	log_str(&line, "path", path);
+	log_str(&line, "error", strerror(-rc));
+	log_end(&line, "cannot render %s: %s", path, strerror(-rc));
+	return MHD_queue_response(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, server->internal_error);
+}
+
+/* /livez: no lock, no allocation on the healthy path. */
+static enum MHD_Result serve_livez(struct http_server *server, struct MHD_Connection *conn)
+{
+	const char *stuck = wd_state_stuck_loop(server->state, clock_mono_ms());
+	struct wd_buf buf;
+
+	if (stuck == NULL)
+		return MHD_queue_response(conn, MHD_HTTP_OK, server->livez_ok);
+	wd_buf_init(&buf, HTTP_BODY_MAX);
+	if (wd_buf_printf(&buf, "stuck: %s\n", stuck) < 0) {
+		wd_buf_free(&buf);
+		return MHD_queue_response(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		                          server->internal_error);
+	}
+	return queue_body(server, conn, MHD_HTTP_SERVICE_UNAVAILABLE, CONTENT_TYPE_TEXT, &buf);
+}
+
+/* The index of probe `name`, or -1. */
+static int find_probe(const struct wd_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->probe_count; i++)
+		if (strcmp(cfg->probes[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static enum MHD_Result serve_readyz(struct http_server *server, struct MHD_Connection *conn,
+                                    const char *path, int only)
+{
+	struct probe_snapshot snaps[WD_PROBES_MAX];
+	enum health_status status = HEALTH_FAIL;
+	struct wd_buf buf;
+	bool draining = wd_state_draining(server->state);
+	int rc;
+
+	wd_state_read_all(server->state, snaps);
+	wd_buf_init(&buf, HTTP_BODY_MAX);
+	rc = render_health(server->cfg, snaps, only, draining, details_allowed(server, conn, true),
+	                   &buf, &status);
+	if (rc < 0)
+		return render_failed(server, conn, path, rc, &buf);
+	return queue_body(server, conn, (unsigned int)health_http_code(status), CONTENT_TYPE_HEALTH,
+	                  &buf);
+}
+
+static enum MHD_Result serve_status(struct http_server *server, struct MHD_Connection *conn)
+{
+	struct probe_snapshot snaps[WD_PROBES_MAX];
+	struct wd_buf buf;
+	bool draining = wd_state_draining(server->state);
+	int rc;
+
+	wd_state_read_all(server->state, snaps);
+	wd_buf_init(&buf, HTTP_BODY_MAX);
+	rc = render_status(server->cfg, snaps, draining, details_allowed(server, conn, false),
+	                   wd_state_started_wall_ms(server->state), &buf);
+	if (rc < 0)
+		return render_failed(server, conn, "/status", rc, &buf);
+	return queue_body(server, conn, MHD_HTTP_OK, CONTENT_TYPE_JSON, &buf);
+}
+
+static enum MHD_Result serve_metrics(struct http_server *server, struct MHD_Connection *conn)
+{
+	struct probe_snapshot snaps[WD_PROBES_MAX];
+	struct wd_buf buf;
+	bool draining = wd_state_draining(server->state);
+	int rc;
+
+	wd_state_read_all(server->state, snaps);
+	wd_buf_init(&buf, HTTP_BODY_MAX);
+	rc = render_metrics(server->cfg, snaps, draining, &buf);
+	if (rc < 0)
+		return render_failed(server, conn, "/metrics", rc, &buf);
+	return queue_body(server, conn, MHD_HTTP_OK, CONTENT_TYPE_METRICS, &buf);
+}
+
+enum route {
+	ROUTE_NONE,
+	ROUTE_LIVEZ,
+	ROUTE_READYZ,
+	ROUTE_STATUS,
+	ROUTE_METRICS,
+};
+
+/* Map a path to its route; *probe is the index for /readyz/<probe>, else -1. */
+static enum route find_route(const struct wd_config *cfg, const char *path, int *probe)
+{
+	static const char readyz_prefix[] = "/readyz/";
+
+	*probe = -1;
+	if (strcmp(path, "/livez") == 0)
+		return ROUTE_LIVEZ;
+	if (strcmp(path, "/readyz") == 0)
+		return ROUTE_READYZ;
+	if (strncmp(path, readyz_prefix, sizeof(readyz_prefix) - 1) == 0) {
+		*probe = find_probe(cfg, path + sizeof(readyz_prefix) - 1);
+		return *probe < 0 ? ROUTE_NONE : ROUTE_READYZ;
+	}
+	if (strcmp(path, "/status") == 0)
+		return ROUTE_STATUS;
+	if (strcmp(path, "/metrics") == 0)
+		return ROUTE_METRICS;
+	/*
+	 * FENCING: GET|HEAD /activez and /fence, and POST /admin/drain,
+	 * /admin/fence, /admin/unfence (Bearer WARDEN_ADMIN_TOKEN; 404 while no
+	 * token is set) are routed here. Until then they are unknown paths.
+	 */
+	return ROUTE_NONE;
+}
+
+static enum MHD_Result serve(struct http_server *server, struct MHD_Connection *conn,
+                             const char *path, const char *method)
+{
+	int probe;
+	enum route route = find_route(server->cfg, path, &probe);
+
+	if (route == ROUTE_NONE)
+		return MHD_queue_response(conn, MHD_HTTP_NOT_FOUND, server->not_found);
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return MHD_queue_response(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+		                          server->method_not_allowed);
+	switch (route) {
+	case ROUTE_LIVEZ: return serve_livez(server, conn);
+	case ROUTE_READYZ: return serve_readyz(server, conn, path, probe);
+	case ROUTE_STATUS: return serve_status(server, conn);
+	case ROUTE_METRICS: return serve_metrics(server, conn);
+	case ROUTE_NONE: break;
+	}
+	return MHD_queue_response(conn, MHD_HTTP_NOT_FOUND, server->not_found);
+}
+
+/* A declared body larger than we are willing to read and drop. */
+static bool declared_body_too_large(struct MHD_Connection *conn)
+{
+	const char *length =
+	        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	char *end = NULL;
+	unsigned long long n;
+
+	if (length == NULL)
+		return false;
+	errno = 0;
+	n = strtoull(length, &end, 10);
+	return errno != 0 || end == length || n > HTTP_BODY_DISCARD_MAX;
+}
+
+/*
+ * MHD's access handler. *req_cls counts the request's calls: NULL on the
+ * first, then 1 + the body bytes discarded so far (an integer in the
+ * pointer, so that a request costs no allocation).
+ */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
+{
+	struct http_server *server = cls;
+	uintptr_t seen = (uintptr_t)*req_cls;
+
+	(void)version;
+	(void)upload_data;
+	if (seen == 0) {
+		/* Queueing now would close the connection: wait for the next call. */
+		if (declared_body_too_large(conn))
+			return MHD_queue_response(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+			                          server->too_large);
+		*req_cls = (void *)(uintptr_t)1;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		/* Past the cap (a chunked body): MHD 0.9.75 cannot reply mid-body, so close. */
+		if (*upload_data_size > HTTP_BODY_DISCARD_MAX - (seen - 1))
+			return MHD_NO;
+		seen += *upload_data_size;
+		*upload_data_size = 0;
+		*req_cls = (void *)seen;
+		return MHD_YES;
+	}
+	return serve(server, conn, url, method);
+}
+
+static void free_responses(struct http_server *server)
+{
+	struct MHD_Response **all[] = {&server->livez_ok, &server->not_found,
+	                               &server->method_not_allowed, &server->too_large,
+	                               &server->internal_error};
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (*all[i] != NULL)
+			MHD_destroy_response(*all[i]);
+		*all[i] = NULL;
+	}
+}
+
+static int build_responses(struct http_server *server)
+{
+	server->livez_ok = static_response(livez_ok_body, CONTENT_TYPE_TEXT, NULL, NULL);
+	server->not_found = static_response(not_found_body, CONTENT_TYPE_TEXT, NULL, NULL);
+	server->method_not_allowed =
+	        static_response(method_body, CONTENT_TYPE_TEXT, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	server->too_large = static_response(too_large_body, CONTENT_TYPE_TEXT,
+	                                    MHD_HTTP_HEADER_CONNECTION, "close");
+	server->internal_error = static_response(internal_body, CONTENT_TYPE_TEXT, NULL, NULL);
+	if (server->livez_ok == NULL || server->not_found == NULL ||
+	    server->method_not_allowed == NULL || server->too_large == NULL ||
+	    server->internal_error == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+/* cfg->listen_host:listen_port as a socket address. Blocks on DNS for a host name. */
+static int resolve_listen(const struct wd_config *cfg, struct sockaddr_storage *addr,
+                          struct wd_err *err)
+{
+	struct addrinfo hints;
+	struct addrinfo *res = NULL;
+	char port[16];
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%d", cfg->listen_port);
+	rc = getaddrinfo(cfg->listen_host[0] != '\0' ? cfg->listen_host : NULL, port, &hints, &res);
+	if (rc != 0 || res == NULL)
+		return wd_err_set(err, -EINVAL, "cannot listen on %s: %s", cfg->listen,
+		                  rc != 0 ? gai_strerror(rc) : "no address");
+	memset(addr, 0, sizeof(*addr));
+	memcpy(addr, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+}
+
+static bool is_any_v6(const struct sockaddr_storage *addr)
+{
+	struct sockaddr_in6 in6;
+
+	if (addr->ss_family != AF_INET6)
+		return false;
+	memcpy(&in6, addr, sizeof(in6));
+	return IN6_IS_ADDR_UNSPECIFIED(&in6.sin6_addr);
+}
+
+/*
+ * Start the daemon with the signals that stop warden blocked, so that MHD's
+ * threads (which inherit the mask) never take them and main sees them at once.
+ */
+static struct MHD_Daemon *start_daemon(struct http_server *server,
+                                       const struct sockaddr_storage *addr)
+{
+	const struct wd_config *cfg = server->cfg;
+	unsigned int flags =
+	        MHD_USE_EPOLL | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+	struct MHD_OptionItem opts[12];
+	struct MHD_Daemon *daemon;
+	sigset_t block;
+	sigset_t saved;
+	size_t n = 0;
+
+	if (addr->ss_family == AF_INET6)
+		flags |= is_any_v6(addr) ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, (void *)addr};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
+	                                    (intptr_t)cfg->http_max_connections, NULL};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	                                    (intptr_t)cfg->http_max_connections_per_ip, NULL};
+	opts[n++] =
+	        (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
+	                                (intptr_t)((cfg->http_idle_timeout_ms + 999) / 1000), NULL};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	                                    (intptr_t)HTTP_CONNECTION_MEMORY, NULL};
+	opts[n++] =
+	        (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, HTTP_LISTEN_BACKLOG, NULL};
+	if (cfg->http_threads > 1)
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
+		                                    (intptr_t)cfg->http_threads, NULL};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &block, &saved);
+	daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, server,
+	                          MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, server, MHD_OPTION_ARRAY,
+	                          opts, MHD_OPTION_END);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	return daemon;
+}
 
 struct http_server *http_server_new(const struct wd_config *cfg, struct wd_state *state,
-				    struct wd_err *err)
+                                    struct wd_err *err)
 {
-	(void)cfg;
-	(void)state;
-	wd_err_set(err, -ENOSYS, "not implemented");
+	struct http_server *server;
+	struct sockaddr_storage addr;
+
+	if (cfg->probe_count > WD_PROBES_MAX || wd_state_probe_count(state) != cfg->probe_count) {
+		wd_err_set(err, -EINVAL, "health listener: state and config disagree on probes");
+		return NULL;
+	}
+	if (resolve_listen(cfg, &addr, err) < 0)
+		return NULL;
+	server = calloc(1, sizeof(*server));
+	if (server == NULL) {
+		wd_err_set(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	server->cfg = cfg;
+	server->state = state;
+	atomic_init(&server->starting, true);
+	atomic_init(&server->last_log_mono_ms, 0);
+	atomic_init(&server->suppressed_logs, 0);
+	if (build_responses(server) < 0) {
+		wd_err_set(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	errno = 0;
+	server->daemon = start_daemon(server, &addr);
+	if (server->daemon == NULL) {
+		int code = errno != 0 ? -errno : -EADDRNOTAVAIL;
+
+		/* errno names the bind error; MHD's message is the fallback. */
+		wd_err_set(err, code, "cannot listen on %s: %s", cfg->listen,
+		           errno != 0 || server->start_error[0] == '\0' ? strerror(-code)
+		                                                        : server->start_error);
+		goto fail;
+	}
+	atomic_store(&server->starting, false);
+	return server;
+fail:
+	free_responses(server);
+	free(server);
 	return NULL;
 }
 
 void http_server_free(struct http_server *server)
 {
-	(void)server;
+	if (server == NULL)
+		return;
+	if (server->daemon != NULL)
+		MHD_stop_daemon(server->daemon);
+	free_responses(server);
+	free(server);
 }

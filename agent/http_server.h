@@ -20,7 +20,7 @@ struct http_server;
  * when the port cannot be bound.
  */
 struct http_server *http_server_new(const struct wd_config *cfg, struct wd_state *state,
-				    struct wd_err *err);
+                                    struct wd_err *err);
 /* Stop serving and free. NULL is a no-op. */
 void http_server_free(struct http_server *server);
 

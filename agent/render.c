@@ -1,31 +1,428 @@
-/* STUB: replaced by the real renderers. */
+/*
+ * render.c - the bodies of /readyz, /status and /metrics.
+ *
+ * Pure functions of (config, a copy of the snapshots): no clock but the wall
+ * clock for uptime, no lock, no I/O. Every append goes through a small
+ * writer with a sticky error, so a renderer reads like its output and stops
+ * at the first -E2BIG/-ENOMEM.
+ *
+ * Secrets: only probe_config.name, .target (redacted by the loader) and
+ * probe_observation.detail (no secret by contract) are ever rendered; uri
+ * and password are never read here.
+ *
+ * Decisions (see DESIGN.md, HTTP endpoints):
+ * - componentType is "datastore" for postgres and redis, "component" for
+ *   http and tcp.
+ * - /readyz/<probe> answers `fail` while draining, like /readyz: a task
+ *   that is going away is not ready for anything.
+ * - A pending probe has no `time` (and, with details, output "pending").
+ */
 #include "agent/render.h"
 
-int render_health(const struct wd_config *cfg, const struct probe_snapshot *snaps, int only,
-		  bool draining, bool details, struct wd_buf *out, enum health_status *status)
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/clock.h"
+#include "agent/version.h"
+
+#define RFC3339_SIZE 32
+
+/* A wd_buf with a sticky error: after the first failure every append is a no-op. */
+struct writer {
+	struct wd_buf *buf;
+	int rc;
+};
+
+static void put(struct writer *w, const char *text)
 {
-	(void)only;
-	(void)details;
-	*status = health_overall(cfg, snaps, draining);
-	return wd_buf_printf(out, "{\"status\":\"%s\"}", health_status_str(*status));
+	if (w->rc == 0)
+		w->rc = wd_buf_puts(w->buf, text);
+}
+
+static void putf(struct writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(struct writer *w, const char *fmt, ...)
+{
+	char small[256];
+	va_list ap;
+	int n;
+
+	if (w->rc != 0)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		w->rc = -EINVAL;
+		return;
+	}
+	if ((size_t)n >= sizeof(small)) {
+		w->rc = -E2BIG; /* every caller formats short fields only */
+		return;
+	}
+	w->rc = wd_buf_append(w->buf, small, (size_t)n);
+}
+
+/* A JSON string, quoted and escaped. */
+static void put_json_str(struct writer *w, const char *text)
+{
+	if (w->rc == 0)
+		w->rc = wd_buf_json_str(w->buf, text);
+}
+
+/* "key": "value" (key is a literal without quotes to escape). */
+static void put_json_field_str(struct writer *w, const char *key, const char *value)
+{
+	putf(w, "\"%s\":", key);
+	put_json_str(w, value);
+}
+
+/* A JSON number; NaN and infinities (which JSON has not) become 0. */
+static void put_json_number(struct writer *w, double value)
+{
+	if (!isfinite(value))
+		value = 0;
+	putf(w, "%.3f", value);
+}
+
+static void put_time(struct writer *w, const char *key, int64_t wall_ms)
+{
+	char when[RFC3339_SIZE];
+
+	clock_format_rfc3339(wall_ms, when, sizeof(when));
+	put_json_field_str(w, key, when);
+}
+
+static const char *component_type(enum probe_kind kind)
+{
+	switch (kind) {
+	case PROBE_KIND_POSTGRES:
+	case PROBE_KIND_REDIS: return "datastore";
+	case PROBE_KIND_HTTP:
+	case PROBE_KIND_TCP:
+	case PROBE_KIND_COUNT: break;
+	}
+	return "component";
+}
+
+/*
+ * The human output of a probe, for details only: "pending", the outcome and
+ * its detail ("timeout: no answer in 2000ms"), or, for a probe whose last run
+ * was fine but whose health is not up yet, "ok, rising 1/2".
+ */
+static void put_probe_output(struct writer *w, const struct probe_config *cfg,
+                             const struct probe_snapshot *snap)
+{
+	char text[WD_ERR_MSG_MAX + 64];
+	const struct probe_observation *last = &snap->last;
+
+	if (!snap->has_result)
+		snprintf(text, sizeof(text), "pending: no result yet");
+	else if (last->outcome != PROBE_OK && last->detail[0] != '\0')
+		snprintf(text, sizeof(text), "%s: %s", probe_outcome_str(last->outcome),
+		         last->detail);
+	else if (last->outcome != PROBE_OK)
+		snprintf(text, sizeof(text), "%s", probe_outcome_str(last->outcome));
+	else if (snap->health != PROBE_HEALTH_UP)
+		snprintf(text, sizeof(text), "ok, rising %u/%u", snap->ok_streak, cfg->rise);
+	else
+		text[0] = '\0';
+	if (text[0] != '\0') {
+		put(w, ",");
+		put_json_field_str(w, "output", text);
+	}
+}
+
+/* "<probe>:responseTime":[{...}] and, with details and a lag, "<probe>:replicationLag". */
+static void put_health_checks(struct writer *w, const struct probe_config *cfg,
+                              const struct probe_snapshot *snap, bool details)
+{
+	enum health_status status = health_probe_status(cfg, snap);
+	char key[WD_PROBE_NAME_MAX + 32];
+
+	snprintf(key, sizeof(key), "%s:responseTime", cfg->name);
+	put_json_str(w, key);
+	put(w, ":[{");
+	put_json_field_str(w, "componentType", component_type(cfg->kind));
+	put(w, ",");
+	put_json_field_str(w, "status", health_status_str(status));
+	if (snap->has_result) {
+		put(w, ",");
+		put_time(w, "time", snap->last_wall_ms);
+	}
+	if (details) {
+		if (snap->has_result) {
+			put(w, ",\"observedValue\":");
+			put_json_number(w, (double)snap->last_duration_us / 1000.0);
+			put(w, ",\"observedUnit\":\"ms\"");
+		}
+		put_probe_output(w, cfg, snap);
+	}
+	put(w, "}]");
+
+	if (!details || !snap->has_result || !snap->last.has_lag)
+		return;
+	snprintf(key, sizeof(key), "%s:replicationLag", cfg->name);
+	put(w, ",");
+	put_json_str(w, key);
+	put(w, ":[{");
+	put_json_field_str(w, "componentType", component_type(cfg->kind));
+	put(w, ",");
+	put_json_field_str(
+	        w, "status",
+	        health_status_str(snap->last.outcome == PROBE_LAGGING ? status : HEALTH_PASS));
+	put(w, ",");
+	put_time(w, "time", snap->last_wall_ms);
+	put(w, ",\"observedValue\":");
+	put_json_number(w, snap->last.lag_seconds);
+	put(w, ",\"observedUnit\":\"s\"}]");
+}
+
+int render_health(const struct wd_config *cfg, const struct probe_snapshot *snaps, int only,
+                  bool draining, bool details, struct wd_buf *out, enum health_status *status)
+{
+	struct writer w = {.buf = out, .rc = 0};
+	bool first = true;
+
+	if (only >= 0 && (size_t)only >= cfg->probe_count)
+		return -EINVAL;
+	if (draining)
+		*status = HEALTH_FAIL;
+	else if (only >= 0)
+		*status = health_probe_status(&cfg->probes[only], &snaps[only]);
+	else
+		*status = health_overall(cfg, snaps, false);
+
+	put(&w, "{");
+	put_json_field_str(&w, "status", health_status_str(*status));
+	put(&w, ",\"checks\":{");
+	for (size_t i = 0; i < cfg->probe_count; i++) {
+		if (only >= 0 && (size_t)only != i)
+			continue;
+		if (!first)
+			put(&w, ",");
+		first = false;
+		put_health_checks(&w, &cfg->probes[i], &snaps[i], details);
+	}
+	put(&w, "}");
+	if (details && draining)
+		put(&w, ",\"output\":\"draining\"");
+	put(&w, "}\n");
+	return w.rc;
+}
+
+static void put_last(struct writer *w, const struct probe_config *cfg,
+                     const struct probe_snapshot *snap, bool details)
+{
+	const struct probe_observation *last = &snap->last;
+
+	if (!snap->has_result) {
+		put(w, "null");
+		return;
+	}
+	put(w, "{");
+	put_json_field_str(w, "outcome", probe_outcome_str(last->outcome));
+	put(w, ",\"duration_ms\":");
+	put_json_number(w, (double)snap->last_duration_us / 1000.0);
+	put(w, ",");
+	put_time(w, "time", snap->last_wall_ms);
+	if (cfg->kind == PROBE_KIND_POSTGRES || cfg->kind == PROBE_KIND_REDIS) {
+		put(w, ",");
+		put_json_field_str(w, "role", db_role_str(last->role));
+	}
+	if (last->has_lag) {
+		put(w, ",\"lag_seconds\":");
+		put_json_number(w, last->lag_seconds);
+	}
+	if (last->http_status > 0)
+		putf(w, ",\"http_status\":%d", last->http_status);
+	if (details && last->detail[0] != '\0') {
+		put(w, ",");
+		put_json_field_str(w, "detail", last->detail);
+	}
+	put(w, "}");
+}
+
+static void put_status_probe(struct writer *w, const struct probe_config *cfg,
+                             const struct probe_snapshot *snap, bool details)
+{
+	put(w, "{");
+	put_json_field_str(w, "name", cfg->name);
+	put(w, ",");
+	put_json_field_str(w, "kind", probe_kind_str(cfg->kind));
+	/* The redacted target; at probe level, so that a pending probe shows it too. */
+	if (details) {
+		put(w, ",");
+		put_json_field_str(w, "target", cfg->target);
+	}
+	putf(w, ",\"critical\":%s", cfg->critical ? "true" : "false");
+	put(w, ",");
+	put_json_field_str(w, "health", probe_health_str(snap->health));
+	put(w, ",");
+	put_json_field_str(w, "status", health_status_str(health_probe_status(cfg, snap)));
+	put(w, ",");
+	put_time(w, "since", snap->since_wall_ms);
+	putf(w, ",\"transitions\":%llu", (unsigned long long)snap->transitions);
+	putf(w, ",\"streaks\":{\"ok\":%u,\"fail\":%u}", snap->ok_streak, snap->fail_streak);
+	put(w, ",\"last\":");
+	put_last(w, cfg, snap, details);
+	put(w, "}");
 }
 
 int render_status(const struct wd_config *cfg, const struct probe_snapshot *snaps, bool draining,
-		  bool details, int64_t started_wall_ms, struct wd_buf *out)
+                  bool details, int64_t started_wall_ms, struct wd_buf *out)
 {
-	(void)cfg;
-	(void)snaps;
-	(void)draining;
-	(void)details;
-	(void)started_wall_ms;
-	return wd_buf_puts(out, "{}");
+	struct writer w = {.buf = out, .rc = 0};
+	enum health_status status = health_overall(cfg, snaps, draining);
+	int64_t uptime_ms = clock_wall_ms() - started_wall_ms;
+
+	put(&w, "{");
+	put_json_field_str(&w, "version", version_str());
+	putf(&w, ",\"uptime_seconds\":%lld", (long long)(uptime_ms > 0 ? uptime_ms / 1000 : 0));
+	putf(&w, ",\"ready\":%s", status != HEALTH_FAIL ? "true" : "false");
+	put(&w, ",");
+	put_json_field_str(&w, "status", health_status_str(status));
+	putf(&w, ",\"draining\":%s", draining ? "true" : "false");
+	put(&w, ",\"probes\":[");
+	for (size_t i = 0; i < cfg->probe_count; i++) {
+		if (i > 0)
+			put(&w, ",");
+		put_status_probe(&w, &cfg->probes[i], &snaps[i], details);
+	}
+	put(&w, "]");
+	/*
+	 * FENCING: the flag sources ("flag": [{source, last_read, age, error}]),
+	 * the fence ("fence": the /fence object) and the timing contract
+	 * (typical and worst-case fence time) go here.
+	 */
+	put(&w, ",\"config\":{");
+	put_json_field_str(&w, "listen", cfg->listen);
+	putf(&w, ",\"probes\":%zu", cfg->probe_count);
+	put(&w, ",");
+	put_json_field_str(&w, "expose_details", expose_details_str(cfg->expose_details));
+	putf(&w, ",\"drain_seconds\":%lld", (long long)(cfg->drain_ms / 1000));
+	putf(&w, ",\"http_threads\":%u", cfg->http_threads);
+	put(&w, "}}\n");
+	return w.rc;
+}
+
+/* A label value escaped per the text format: \\, \" and \n. */
+static void put_label_value(struct writer *w, const char *value)
+{
+	put(w, "\"");
+	for (const char *p = value; *p != '\0' && w->rc == 0; p++) {
+		size_t plain = strcspn(p, "\\\"\n");
+
+		if (plain > 0) {
+			w->rc = wd_buf_append(w->buf, p, plain);
+			p += plain - 1;
+			continue;
+		}
+		put(w, *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : "\\n");
+	}
+	put(w, "\"");
+}
+
+static void put_family(struct writer *w, const char *name, const char *type, const char *help)
+{
+	putf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{probe="x"} (the caller adds the value) */
+static void put_probe_series(struct writer *w, const char *name, const char *probe)
+{
+	putf(w, "%s{probe=", name);
+	put_label_value(w, probe);
+	put(w, "}");
+}
+
+static void put_histogram(struct writer *w, const struct probe_config *cfg,
+                          const struct probe_snapshot *snap)
+{
+	static const double bounds[WD_DURATION_BUCKET_COUNT] = {WD_DURATION_BUCKETS};
+	uint64_t cumulative = 0;
+	uint64_t total = 0;
+
+	for (int o = 0; o < PROBE_OUTCOME_COUNT; o++)
+		total += snap->checks[o];
+	for (int b = 0; b < WD_DURATION_BUCKET_COUNT; b++) {
+		cumulative += snap->duration_buckets[b];
+		put(w, "warden_probe_duration_seconds_bucket{probe=");
+		put_label_value(w, cfg->name);
+		putf(w, ",le=\"%g\"} %llu\n", bounds[b], (unsigned long long)cumulative);
+	}
+	/* +Inf is every check; never below the last bucket, even if counters disagree. */
+	if (total < cumulative)
+		total = cumulative;
+	put(w, "warden_probe_duration_seconds_bucket{probe=");
+	put_label_value(w, cfg->name);
+	putf(w, ",le=\"+Inf\"} %llu\n", (unsigned long long)total);
+	put_probe_series(w, "warden_probe_duration_seconds_sum", cfg->name);
+	putf(w, " %.9g\n", isfinite(snap->duration_sum_seconds) ? snap->duration_sum_seconds : 0.0);
+	put_probe_series(w, "warden_probe_duration_seconds_count", cfg->name);
+	putf(w, " %llu\n", (unsigned long long)total);
 }
 
 int render_metrics(const struct wd_config *cfg, const struct probe_snapshot *snaps, bool draining,
-		   struct wd_buf *out)
+                   struct wd_buf *out)
 {
-	(void)cfg;
-	(void)snaps;
-	(void)draining;
-	return wd_buf_puts(out, "");
+	struct writer w = {.buf = out, .rc = 0};
+	enum health_status status = health_overall(cfg, snaps, draining);
+	size_t n = cfg->probe_count;
+
+	put_family(&w, "warden_build_info", "gauge", "Always 1, labelled with warden's version.");
+	put(&w, "warden_build_info{version=");
+	put_label_value(&w, version_str());
+	put(&w, "} 1\n");
+
+	put_family(&w, "warden_ready", "gauge", "1 when /readyz answers 200, else 0.");
+	putf(&w, "warden_ready %d\n", status != HEALTH_FAIL ? 1 : 0);
+
+	put_family(&w, "warden_draining", "gauge", "1 once SIGTERM started the drain.");
+	putf(&w, "warden_draining %d\n", draining ? 1 : 0);
+
+	put_family(&w, "warden_probe_up", "gauge",
+	           "1 when the probe is up after rise/fall, else 0.");
+	for (size_t i = 0; i < n; i++) {
+		put_probe_series(&w, "warden_probe_up", cfg->probes[i].name);
+		putf(&w, " %d\n", snaps[i].health == PROBE_HEALTH_UP ? 1 : 0);
+	}
+
+	put_family(&w, "warden_probe_duration_seconds", "histogram", "Duration of probe runs.");
+	for (size_t i = 0; i < n; i++)
+		put_histogram(&w, &cfg->probes[i], &snaps[i]);
+
+	put_family(&w, "warden_probe_transitions_total", "counter",
+	           "Health changes of the probe (pending to up or down included).");
+	for (size_t i = 0; i < n; i++) {
+		put_probe_series(&w, "warden_probe_transitions_total", cfg->probes[i].name);
+		putf(&w, " %llu\n", (unsigned long long)snaps[i].transitions);
+	}
+
+	put_family(&w, "warden_probe_checks_total", "counter", "Probe runs by outcome.");
+	for (size_t i = 0; i < n; i++) {
+		for (int o = 0; o < PROBE_OUTCOME_COUNT; o++) {
+			if (o != PROBE_OK && snaps[i].checks[o] == 0)
+				continue;
+			put(&w, "warden_probe_checks_total{probe=");
+			put_label_value(&w, cfg->probes[i].name);
+			put(&w, ",result=");
+			put_label_value(&w, probe_outcome_str((enum probe_outcome)o));
+			putf(&w, "} %llu\n", (unsigned long long)snaps[i].checks[o]);
+		}
+	}
+
+	put_family(&w, "warden_db_replication_lag_seconds", "gauge",
+	           "Replica lag seen by the probe's last run.");
+	for (size_t i = 0; i < n; i++) {
+		if (!snaps[i].has_result || !snaps[i].last.has_lag)
+			continue;
+		put_probe_series(&w, "warden_db_replication_lag_seconds", cfg->probes[i].name);
+		putf(&w, " %.9g\n",
+		     isfinite(snaps[i].last.lag_seconds) ? snaps[i].last.lag_seconds : 0.0);
+	}
+	/* FENCING: warden_writable, warden_fence_state{state}, warden_flag_* go here. */
+	return w.rc;
 }

@@ -24,14 +24,14 @@
  * *status to the status rendered. Returns 0 or -E2BIG/-ENOMEM.
  */
 int render_health(const struct wd_config *cfg, const struct probe_snapshot *snaps, int only,
-		  bool draining, bool details, struct wd_buf *out, enum health_status *status);
+                  bool draining, bool details, struct wd_buf *out, enum health_status *status);
 
 /* The /status JSON (probes, config summary, build, uptime). 0 or -errno. */
 int render_status(const struct wd_config *cfg, const struct probe_snapshot *snaps, bool draining,
-		  bool details, int64_t started_wall_ms, struct wd_buf *out);
+                  bool details, int64_t started_wall_ms, struct wd_buf *out);
 
 /* The /metrics body, Prometheus text format 0.0.4. 0 or -errno. */
 int render_metrics(const struct wd_config *cfg, const struct probe_snapshot *snaps, bool draining,
-		   struct wd_buf *out);
+                   struct wd_buf *out);
 
 #endif

@@ -1,0 +1,307 @@
+"""The health listener over real sockets: routes, methods, keep-alive, the
+details rule, a listener under a flood of idle and slowloris connections,
+and the lame duck on SIGTERM.
+
+Run: WARDEN_BIN=build/warden /usr/bin/python3 tests/integration/test_http_server.py
+Assertions are on behaviour (answered, status, body), never on latency.
+"""
+
+import http.client
+import json
+import os
+import resource
+import signal
+import socket
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+IDLE_CONNECTIONS = 1500
+IDLE_SOURCES = ["127.0.0.%d" % i for i in range(2, 31)]       # 29 addresses, ~52 each
+SLOWLORIS_CONNECTIONS = 200
+SLOWLORIS_SOURCES = ["127.0.0.%d" % i for i in range(31, 41)]  # 10 addresses, 20 each
+FLOOD_ENV = {
+    # Room for the whole flood plus the test's own requests; the per-IP cap
+    # stays at its default, above what each source address opens.
+    "WARDEN_HTTP_MAX_CONNECTIONS": "4096",
+    "WARDEN_HTTP_MAX_CONNECTIONS_PER_IP": "128",
+    "WARDEN_HTTP_IDLE_TIMEOUT": "60s",
+}
+
+
+def raise_nofile(want=8192):
+    """Raise the soft RLIMIT_NOFILE (warden inherits it) for the many sockets."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def config_loader_is_real():
+    """The skeleton's stub loader ignores the environment (and listens on 8089)."""
+    import subprocess
+    out = subprocess.run([harness.WARDEN_BIN, "config"], capture_output=True, text=True,
+                         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                              "WARDEN_LISTEN": "127.0.0.1:18089"}, timeout=10)
+    return "127.0.0.1:18089" in out.stdout
+
+
+def non_loopback_ipv4():
+    """An IPv4 address of this machine that is not loopback, or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # no packet is sent for UDP connect
+            addr = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if addr.startswith("127.") or addr == "0.0.0.0" else addr
+
+
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
+
+
+def stop_checked(warden):
+    """Stop warden (SIGTERM, drain, exit) and fail on a non-zero exit or on any
+    sanitizer report in its output (leaks are reported at exit)."""
+    if warden.proc.poll() is None:
+        warden.signal(signal.SIGTERM)
+    try:
+        rc = warden.wait_exit(timeout=20)
+        text = warden.log_text()
+    finally:
+        warden.stop()
+    for marker in SANITIZER_MARKERS:
+        if marker in text:
+            raise AssertionError("sanitizer report in warden's output:\n" + text)
+    if rc != 0:
+        raise AssertionError("warden exited with %d; output:\n%s" % (rc, text))
+
+
+def connect_from(source, port, timeout=5.0):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def still_open(sock):
+    """True unless the peer closed (EOF or reset) the connection."""
+    sock.setblocking(False)
+    try:
+        data = sock.recv(1, socket.MSG_PEEK)
+        return data != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.setblocking(True)
+
+
+class Slowloris:
+    """Clients that send a request header one byte per second, forever."""
+
+    def __init__(self, port, count, sources):
+        self.socks = []
+        for i in range(count):
+            s = connect_from(sources[i % len(sources)], port)
+            s.sendall(b"GET /readyz HTTP/1.1\r\nHost: warden\r\nX-Slow: ")
+            self.socks.append(s)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._drip, daemon=True)
+        self._thread.start()
+
+    def _drip(self):
+        while not self._stop.wait(1.0):
+            for s in self.socks:
+                try:
+                    s.send(b"a")
+                except OSError:
+                    pass
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for s in self.socks:
+            s.close()
+
+
+class HttpServerTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.nofile = raise_nofile()
+        if not config_loader_is_real():
+            raise unittest.SkipTest("the config loader is still the stub "
+                                    "(WARDEN_LISTEN is ignored)")
+        cls.warden = harness.Warden(env=dict(FLOOD_ENV, WARDEN_DRAIN_SECONDS="1"))
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_checked(cls.warden)
+
+    def test_livez(self):
+        status, headers, body = self.warden.get("/livez")
+        self.assertEqual(status, 200)
+        self.assertEqual(body, "ok\n")
+        self.assertTrue(headers["content-type"].startswith("text/plain"))
+        status, _, body = self.warden.get("/livez", method="HEAD")
+        self.assertEqual((status, body), (200, ""))
+
+    def test_readyz_without_probes(self):
+        status, headers, body = self.warden.get("/readyz")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["content-type"], "application/health+json")
+        self.assertEqual(headers["cache-control"], "no-store")
+        doc = json.loads(body)
+        self.assertEqual(doc["status"], "pass")
+        self.assertEqual(doc["checks"], {})
+        self.assertEqual(self.warden.get("/readyz?verbose")[0], 200)
+
+    def test_unknown_paths(self):
+        for path in ("/", "/nope", "/livez/", "/readyz/nope", "/readyz/", "/admin/drain",
+                     "/fence", "/activez"):
+            self.assertEqual(self.warden.get(path)[0], 404, path)
+
+    def test_wrong_method(self):
+        for path in ("/livez", "/readyz", "/status", "/metrics"):
+            for method in ("POST", "PUT", "DELETE", "OPTIONS"):
+                status, headers, _ = self.warden.get(path, method=method)
+                self.assertEqual(status, 405, "%s %s" % (method, path))
+                self.assertEqual(headers.get("allow"), "GET, HEAD")
+
+    def test_metrics(self):
+        status, headers, body = self.warden.get("/metrics")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["content-type"], "text/plain; version=0.0.4; charset=utf-8")
+        lines = body.splitlines()
+        self.assertIn("warden_ready 1", lines)
+        self.assertIn("warden_draining 0", lines)
+        self.assertIn("# TYPE warden_probe_duration_seconds histogram", lines)
+
+    def test_status(self):
+        status, headers, body = self.warden.get("/status")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["content-type"], "application/json")
+        doc = json.loads(body)
+        self.assertTrue(doc["ready"])
+        self.assertFalse(doc["draining"])
+        self.assertEqual(doc["probes"], [])
+        self.assertEqual(doc["config"]["listen"], "127.0.0.1:%d" % self.warden.port)
+
+    def test_keep_alive(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.warden.port, timeout=5)
+        try:
+            conn.request("GET", "/livez")
+            first = conn.getresponse()
+            self.assertEqual(first.read(), b"ok\n")
+            self.assertNotEqual((first.getheader("connection") or "").lower(), "close")
+            sock = conn.sock
+            self.assertIsNotNone(sock, "the server closed the connection after one request")
+            conn.request("GET", "/readyz")
+            second = conn.getresponse()
+            self.assertEqual(second.status, 200)
+            second.read()
+            self.assertIs(conn.sock, sock, "the second request needed a new connection")
+        finally:
+            conn.close()
+
+    def test_request_body_is_discarded(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.warden.port, timeout=5)
+        try:
+            conn.request("GET", "/livez", body=b"x" * 1000)
+            resp = conn.getresponse()
+            self.assertEqual((resp.status, resp.read()), (200, b"ok\n"))
+            sock = conn.sock
+            conn.request("GET", "/livez")  # the body did not poison the connection
+            resp = conn.getresponse()
+            self.assertEqual((resp.status, resp.read()), (200, b"ok\n"))
+            self.assertIs(conn.sock, sock)
+        finally:
+            conn.close()
+        status, _, _ = self.warden.get("/livez", headers={"Content-Length": str(64 << 20)})
+        self.assertEqual(status, 413)
+
+    def test_flood_does_not_stop_readyz(self):
+        port = self.warden.port
+        self.assertGreater(self.nofile, IDLE_CONNECTIONS + SLOWLORIS_CONNECTIONS + 100,
+                           "RLIMIT_NOFILE too low for the flood")
+        idle = []
+        slow = None
+        try:
+            for i in range(IDLE_CONNECTIONS):
+                idle.append(connect_from(IDLE_SOURCES[i % len(IDLE_SOURCES)], port))
+            slow = Slowloris(port, SLOWLORIS_CONNECTIONS, SLOWLORIS_SOURCES)
+            time.sleep(1.5)  # let the drip start and the server take every connection
+            for attempt in range(3):
+                status, _, body = harness.http_request(port, "/readyz", timeout=5.0)
+                self.assertEqual(status, 200, "attempt %d" % attempt)
+                self.assertEqual(json.loads(body)["status"], "pass")
+                self.assertEqual(self.warden.get("/livez", timeout=5.0)[0], 200)
+                time.sleep(0.5)
+            # The flood was really held by the server, not refused.
+            closed = sum(1 for s in idle if not still_open(s))
+            self.assertEqual(closed, 0, "%d idle connections were closed" % closed)
+            closed = sum(1 for s in slow.socks if not still_open(s))
+            self.assertEqual(closed, 0, "%d slowloris connections were closed" % closed)
+        finally:
+            if slow is not None:
+                slow.close()
+            for s in idle:
+                s.close()
+        self.assertEqual(self.warden.get("/readyz")[0], 200)
+
+    def test_details_only_for_loopback(self):
+        addr = non_loopback_ipv4()
+        if addr is None:
+            self.skipTest("no non-loopback IPv4 address on this machine")
+        refused = harness.free_port()  # nothing listens there: the probe fails, with output
+        port = harness.free_port("0.0.0.0")
+        warden = harness.Warden(env={
+            "WARDEN_LISTEN": "0.0.0.0:%d" % port,
+            "WARDEN_PROBE_GONE": "tcp://127.0.0.1:%d#timeout=200ms&interval=1s" % refused,
+        }, port=port)
+        try:
+            local = json.loads(warden.get("/status")[2])
+            self.assertEqual(local["probes"][0]["target"], "tcp://127.0.0.1:%d" % refused)
+            status, _, body = harness.http_request(warden.port, "/status", host=addr)
+            self.assertEqual(status, 200)
+            self.assertNotIn("target", json.loads(body)["probes"][0])
+            harness.wait_until(lambda: "output" in warden.get("/readyz?verbose")[2],
+                               what="a verbose /readyz with output")
+            _, _, body = harness.http_request(warden.port, "/readyz?verbose", host=addr)
+            self.assertNotIn("output", body)
+            _, _, body = warden.get("/readyz")
+            self.assertNotIn("output", body)
+        finally:
+            stop_checked(warden)
+
+
+class LameDuckTest(unittest.TestCase):
+    def setUp(self):
+        if not config_loader_is_real():
+            self.skipTest("the config loader is still the stub (WARDEN_LISTEN is ignored)")
+
+    def test_sigterm_fails_readyz_then_exits_zero(self):
+        warden = harness.Warden(env={"WARDEN_DRAIN_SECONDS": "1"})
+        try:
+            self.assertEqual(warden.get("/readyz")[0], 200)
+            warden.signal(signal.SIGTERM)
+            status, _, body = harness.wait_until(
+                lambda: (lambda r: r if r[0] == 503 else None)(warden.get("/readyz")),
+                timeout=1.0, interval=0.01, what="/readyz 503 after SIGTERM")
+            self.assertEqual(json.loads(body)["status"], "fail")
+            self.assertEqual(warden.get("/livez")[0], 200)
+            self.assertIn("warden_draining 1", warden.get("/metrics")[2].splitlines())
+            self.assertEqual(warden.wait_exit(timeout=15), 0)
+        finally:
+            stop_checked(warden)
+
+
+if __name__ == "__main__":
+    harness.main()
