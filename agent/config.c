@@ -1,10 +1,281 @@
-/* STUB: replaced by the real config loader. */
+/*
+ * config.c - warden's configuration, pgbouncer style: one table of settings
+ * (env name, JSON key, type, default, bounds, field) drives the defaults, the
+ * WARDEN_CONFIG JSON file, the environment and the JSON printout alike.
+ *
+ * Load order: the table's defaults, then the file, then the environment (so
+ * the environment wins); every value goes through the same setter whatever
+ * its source. Probes come from WARDEN_PROBE_<NAME>=<uri>#<options> and from
+ * the file's "probes" object; both set options through
+ * probe_config_set_option. Validation runs once, at the end.
+ */
 #include "agent/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "agent/duration.h"
+#include "probes/spec.h"
+
+#define CONFIG_QUOTE_MAX            40 /* bytes of a value quoted in an error */
+#define CONFIG_VAR_QUOTE_MAX        64 /* bytes of a variable name in an error */
+#define CONFIG_ENV_PREFIX           "WARDEN_"
+#define CONFIG_PROBE_PREFIX         "WARDEN_PROBE_"
+#define CONFIG_PASSWORD_SUFFIX      "_PASSWORD"
+#define CONFIG_PASSWORD_FILE_SUFFIX "_PASSWORD_FILE"
+#define CONFIG_VALUE_MAX            WD_FRAGMENT_MAX /* a setting or option value from JSON */
+#define CONFIG_LISTEN_HINT          "want host:port, [v6]:port or port"
+
+/* ---- small helpers ------------------------------------------------------ */
+
+/* Printable copy of [text, text+len) for an error message, cut to fit buf. */
+static void config_quote_n(const char *text, size_t len, char *buf, size_t size)
+{
+	size_t limit = size > 4 ? size - 4 : 0; /* the buffer's size sets the cut */
+	size_t i;
+
+	for (i = 0; i < len && text[i] != '\0' && i < limit; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		buf[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	buf[i] = '\0';
+	if (i < len && text[i] != '\0' && size >= 4)
+		memcpy(buf + i, "...", 4);
+}
+
+static void config_quote(const char *text, char *buf, size_t size)
+{
+	config_quote_n(text, strlen(text), buf, size);
+}
+
+/* Digits only, value in [min, max]. Returns 0 or -EINVAL. */
+static int config_parse_integer(const char *text, int64_t min, int64_t max, int64_t *out)
+{
+	int64_t value = 0;
+
+	if (text[0] == '\0')
+		return -EINVAL;
+	for (const char *p = text; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		value = value * 10 + (*p - '0');
+		if (value > max)
+			return -EINVAL;
+	}
+	if (value < min)
+		return -EINVAL;
+	*out = value;
+	return 0;
+}
+
+/*
+ * Read the regular file at path, at most max bytes, into a malloc'd buffer
+ * (NUL-terminated; *len without the NUL). Returns 0, -errno for an
+ * unreadable file, or -EINVAL (not a regular file, too large), with err.
+ * Never blocks on a FIFO or a device: those are refused.
+ */
+static int config_read_file(const char *path, size_t max, char **out, size_t *len,
+                            struct wd_err *err)
+{
+	char quoted[CONFIG_QUOTE_MAX + 4];
+	struct stat st;
+	char *buf = NULL;
+	size_t used = 0;
+	int fd;
+	int rc = 0;
+
+	*out = NULL;
+	*len = 0;
+	config_quote(path, quoted, sizeof(quoted));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return wd_err_set(err, -errno, "cannot open '%s': %s", quoted, strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		rc = wd_err_set(err, -errno, "cannot stat '%s': %s", quoted, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = wd_err_set(err, -EINVAL, "'%s' is not a regular file", quoted);
+		goto out;
+	}
+	buf = malloc(max + 2);
+	if (buf == NULL) {
+		rc = wd_err_set(err, -ENOMEM, "out of memory reading '%s'", quoted);
+		goto out;
+	}
+	while (used < max + 1) {
+		ssize_t n = read(fd, buf + used, max + 1 - used);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = wd_err_set(err, -errno, "cannot read '%s': %s", quoted,
+			                strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+	}
+	if (used > max) {
+		rc = wd_err_set(err, -EINVAL, "'%s' is larger than %zu bytes", quoted, max);
+		goto out;
+	}
+	buf[used] = '\0';
+	*out = buf;
+	*len = used;
+	buf = NULL;
+out:
+	if (buf != NULL) {
+		explicit_bzero(buf, max + 2);
+		free(buf);
+	}
+	close(fd);
+	return rc;
+}
+
+/* Set a probe's password from [text, text+len). Never quotes it. */
+static int config_set_password(struct probe_config *probe, const char *text, size_t len,
+                               struct wd_err *err)
+{
+	if (len == 0)
+		return wd_err_set(err, -EINVAL, "empty password");
+	if (len > WD_SECRET_MAX)
+		return wd_err_set(err, -EINVAL, "password longer than %d bytes", WD_SECRET_MAX);
+	if (memchr(text, '\0', len) != NULL)
+		return wd_err_set(err, -EINVAL, "password holds a NUL byte");
+	memcpy(probe->password, text, len);
+	probe->password[len] = '\0';
+	return 0;
+}
+
+/* Read a probe's password from a file: one trailing newline stripped. */
+static int config_read_password(struct probe_config *probe, const char *path, struct wd_err *err)
+{
+	char quoted[CONFIG_QUOTE_MAX + 4];
+	char *secret = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (path[0] == '\0')
+		return wd_err_set(err, -EINVAL, "empty file name");
+	rc = config_read_file(path, WD_SECRET_MAX + 1, &secret, &len, err);
+	if (rc < 0)
+		return rc;
+	if (len > 0 && secret[len - 1] == '\n')
+		len--;
+	rc = config_set_password(probe, secret, len, err);
+	if (rc < 0) {
+		config_quote(path, quoted, sizeof(quoted));
+		wd_err_prefix(err, "file '%s'", quoted);
+	}
+	explicit_bzero(secret, WD_SECRET_MAX + 1);
+	free(secret);
+	return rc;
+}
+
+/* ---- the listener ------------------------------------------------------- */
+
+static int config_parse_port(const char *text, int *port)
+{
+	int64_t value;
+
+	if (strlen(text) > 5 || config_parse_integer(text, 1, 65535, &value) < 0)
+		return -EINVAL;
+	*port = (int)value;
+	return 0;
+}
+
+static bool config_is_host_name(const char *host)
+{
+	if (host[0] == '\0' || host[0] == '-' || host[0] == '.')
+		return false;
+	for (const char *p = host; *p != '\0'; p++) {
+		char c = *p;
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+int config_parse_listen(const char *text, char *host, size_t host_size, int *port,
+                        struct wd_err *err)
+{
+	char quoted[CONFIG_QUOTE_MAX + 4];
+	char host_text[WD_LISTEN_MAX + 1];
+	const char *port_text;
+	size_t len;
+
+	if (host_size > 0)
+		host[0] = '\0';
+	*port = 0;
+	if (text == NULL || text[0] == '\0')
+		return wd_err_set(err, -EINVAL, "empty listen address (%s)", CONFIG_LISTEN_HINT);
+	config_quote(text, quoted, sizeof(quoted));
+	len = strnlen(text, WD_LISTEN_MAX + 1);
+	if (len > WD_LISTEN_MAX)
+		return wd_err_set(err, -EINVAL, "listen address '%s' longer than %d bytes", quoted,
+		                  WD_LISTEN_MAX);
+	if (strspn(text, "0123456789") == len) {
+		snprintf(host_text, sizeof(host_text), "0.0.0.0");
+		port_text = text;
+	} else if (text[0] == '[') {
+		unsigned char bin[16];
+		const char *close = strchr(text, ']');
+
+		if (close == NULL || close[1] != ':')
+			return wd_err_set(err, -EINVAL, "bad listen address '%s' (%s)", quoted,
+			                  CONFIG_LISTEN_HINT);
+		memcpy(host_text, text + 1, (size_t)(close - text - 1));
+		host_text[close - text - 1] = '\0';
+		if (inet_pton(AF_INET6, host_text, bin) != 1)
+			return wd_err_set(err, -EINVAL, "bad IPv6 address in '%s'", quoted);
+		port_text = close + 2;
+	} else {
+		const char *colon = strrchr(text, ':');
+
+		if (colon == NULL)
+			return wd_err_set(err, -EINVAL, "listen address '%s' has no port (%s)",
+			                  quoted, CONFIG_LISTEN_HINT);
+		if (memchr(text, ':', (size_t)(colon - text)) != NULL)
+			return wd_err_set(err, -EINVAL,
+			                  "listen address '%s': put an IPv6 address in brackets "
+			                  "([::]:8089)",
+			                  quoted);
+		if (colon == text)
+			return wd_err_set(err, -EINVAL,
+			                  "listen address '%s' has no host (use 0.0.0.0:PORT or "
+			                  "just PORT)",
+			                  quoted);
+		memcpy(host_text, text, (size_t)(colon - text));
+		host_text[colon - text] = '\0';
+		if (!config_is_host_name(host_text))
+			return wd_err_set(err, -EINVAL, "bad host in listen address '%s'", quoted);
+		port_text = colon + 1;
+	}
+	if (config_parse_port(port_text, port) < 0)
+		return wd_err_set(err, -EINVAL, "bad port in listen address '%s' (want 1..65535)",
+		                  quoted);
+	if (strlen(host_text) > WD_HOST_MAX || strlen(host_text) >= host_size)
+		return wd_err_set(err, -EINVAL, "host in listen address '%s' is too long", quoted);
+	memcpy(host, host_text, strlen(host_text) + 1);
+	return 0;
+}
+
+/* ---- the table ---------------------------------------------------------- */
 
 const char *expose_details_str(enum expose_details expose)
 {
@@ -16,34 +287,805 @@ const char *expose_details_str(enum expose_details expose)
 	return "unknown";
 }
 
-int config_parse_listen(const char *text, char *host, size_t host_size, int *port,
-			struct wd_err *err)
+enum setting_type {
+	SETTING_PATH,       /* text, a file name (char[WD_PATH_MAX + 1]) */
+	SETTING_LISTEN,     /* "host:port" -> listen, listen_host, listen_port */
+	SETTING_LOG_LEVEL,  /* debug|info|warn|error -> enum log_level */
+	SETTING_EXPOSE,     /* loopback|always|never -> enum expose_details */
+	SETTING_SECONDS,    /* an integer of seconds in [min, max] -> int64_t ms */
+	SETTING_UNSIGNED,   /* an integer in [min, max] -> unsigned */
+	SETTING_DURATION_S, /* a duration, whole seconds, [min, max] ms -> int64_t ms */
+};
+
+struct setting {
+	const char *env; /* environment variable */
+	const char *key; /* key in the WARDEN_CONFIG file; NULL: environment only */
+	enum setting_type type;
+	const char *fallback; /* the default, written as in the environment; NULL: none */
+	int64_t min;
+	int64_t max;
+	size_t offset; /* of the field in struct wd_config */
+};
+
+/* Row 0 is WARDEN_CONFIG: applied before the file is read. */
+#define SETTING_CONFIG_FILE 0
+
+static const struct setting settings[] = {
+        {"WARDEN_CONFIG", NULL, SETTING_PATH, NULL, 0, 0, offsetof(struct wd_config, config_file)},
+        {"WARDEN_LISTEN", "listen", SETTING_LISTEN, "0.0.0.0:8089", 0, 0,
+         offsetof(struct wd_config, listen)},
+        {"WARDEN_LOG_LEVEL", "log_level", SETTING_LOG_LEVEL, "info", 0, 0,
+         offsetof(struct wd_config, log_level)},
+        {"WARDEN_DRAIN_SECONDS", "drain_seconds", SETTING_SECONDS, "10", 0, 3600,
+         offsetof(struct wd_config, drain_ms)},
+        {"WARDEN_EXPOSE_DETAILS", "expose_details", SETTING_EXPOSE, "loopback", 0, 0,
+         offsetof(struct wd_config, expose_details)},
+        {"WARDEN_HTTP_THREADS", "http_threads", SETTING_UNSIGNED, "2", 1, 64,
+         offsetof(struct wd_config, http_threads)},
+        {"WARDEN_HTTP_MAX_CONNECTIONS", "http_max_connections", SETTING_UNSIGNED, "1024", 16,
+         100000, offsetof(struct wd_config, http_max_connections)},
+        {"WARDEN_HTTP_MAX_CONNECTIONS_PER_IP", "http_max_connections_per_ip", SETTING_UNSIGNED,
+         "128", 0, 100000, offsetof(struct wd_config, http_max_connections_per_ip)},
+        {"WARDEN_HTTP_IDLE_TIMEOUT", "http_idle_timeout", SETTING_DURATION_S, "10s", 1000,
+         3600 * 1000, offsetof(struct wd_config, http_idle_timeout_ms)},
+};
+
+#define SETTING_COUNT (sizeof(settings) / sizeof(settings[0]))
+
+static const char *const expose_names[] = {
+        [EXPOSE_LOOPBACK] = "loopback",
+        [EXPOSE_ALWAYS] = "always",
+        [EXPOSE_NEVER] = "never",
+};
+
+/* How a setting is written in the JSON file. */
+static enum probe_option_form setting_form(const struct setting *row)
 {
-	(void)err;
-	snprintf(host, host_size, "0.0.0.0");
-	*port = atoi(strchr(text, ':') ? strchr(text, ':') + 1 : text);
+	return (row->type == SETTING_SECONDS || row->type == SETTING_UNSIGNED)
+	               ? PROBE_OPTION_INTEGER
+	               : PROBE_OPTION_STRING;
+}
+
+/*
+ * Set one setting from its text form, whatever the source. Returns 0 or
+ * -EINVAL with err (without the setting's name: the caller adds it).
+ */
+static int setting_apply(struct wd_config *cfg, const struct setting *row, const char *text,
+                         struct wd_err *err)
+{
+	char *field = (char *)cfg + row->offset;
+	char quoted[CONFIG_QUOTE_MAX + 4];
+	int64_t value;
+	int rc;
+
+	config_quote(text, quoted, sizeof(quoted));
+	switch (row->type) {
+	case SETTING_PATH:
+		if (text[0] == '\0')
+			return wd_err_set(err, -EINVAL, "empty file name");
+		if (strlen(text) > WD_PATH_MAX)
+			return wd_err_set(err, -EINVAL, "file name longer than %d bytes",
+			                  WD_PATH_MAX);
+		memcpy(field, text, strlen(text) + 1);
+		return 0;
+	case SETTING_LISTEN:
+		rc = config_parse_listen(text, cfg->listen_host, sizeof(cfg->listen_host),
+		                         &cfg->listen_port, err);
+		if (rc < 0)
+			return rc;
+		snprintf(cfg->listen, sizeof(cfg->listen),
+		         strchr(cfg->listen_host, ':') ? "[%s]:%d" : "%s:%d", cfg->listen_host,
+		         cfg->listen_port);
+		return 0;
+	case SETTING_LOG_LEVEL:
+		if (log_level_parse(text, &cfg->log_level) < 0)
+			return wd_err_set(err, -EINVAL,
+			                  "bad log level '%s' (want debug, info, warn or error)",
+			                  quoted);
+		return 0;
+	case SETTING_EXPOSE:
+		for (size_t i = 0; i < sizeof(expose_names) / sizeof(expose_names[0]); i++) {
+			if (strcmp(text, expose_names[i]) == 0) {
+				cfg->expose_details = (enum expose_details)i;
+				return 0;
+			}
+		}
+		return wd_err_set(err, -EINVAL, "bad value '%s' (want loopback, always or never)",
+		                  quoted);
+	case SETTING_SECONDS:
+		if (config_parse_integer(text, row->min, row->max, &value) < 0)
+			return wd_err_set(err, -EINVAL,
+			                  "want an integer of seconds from %lld to %lld, got '%s'",
+			                  (long long)row->min, (long long)row->max, quoted);
+		*(int64_t *)(void *)field = value * 1000;
+		return 0;
+	case SETTING_UNSIGNED:
+		if (config_parse_integer(text, row->min, row->max, &value) < 0)
+			return wd_err_set(err, -EINVAL,
+			                  "want an integer from %lld to %lld, got '%s'",
+			                  (long long)row->min, (long long)row->max, quoted);
+		*(unsigned *)(void *)field = (unsigned)value;
+		return 0;
+	case SETTING_DURATION_S:
+		rc = duration_parse(text, &value, err);
+		if (rc < 0)
+			return rc;
+		if (value % 1000 != 0)
+			return wd_err_set(err, -EINVAL, "'%s' is not a whole number of seconds",
+			                  quoted);
+		if (value < row->min || value > row->max) {
+			char min[32];
+			char max[32];
+
+			duration_format(row->min, min, sizeof(min));
+			duration_format(row->max, max, sizeof(max));
+			return wd_err_set(err, -EINVAL, "'%s' out of range (want %s to %s)", quoted,
+			                  min, max);
+		}
+		*(int64_t *)(void *)field = value;
+		return 0;
+	}
+	return wd_err_set(err, -EINVAL, "internal error: bad setting type");
+}
+
+/* A JSON string of text, which need not be UTF-8 (a file name). */
+static json_t *config_json_string(const char *text)
+{
+	json_t *value = json_string(text);
+	char *copy;
+
+	if (value != NULL)
+		return value;
+	copy = strdup(text);
+	if (copy == NULL)
+		return NULL;
+	for (char *p = copy; *p != '\0'; p++) {
+		if ((unsigned char)*p >= 0x7f || (unsigned char)*p < 0x20)
+			*p = '?';
+	}
+	value = json_string(copy);
+	free(copy);
+	return value;
+}
+
+/* The setting as a JSON value, for config_to_json. New reference or NULL. */
+static json_t *setting_to_json(const struct wd_config *cfg, const struct setting *row)
+{
+	const char *field = (const char *)cfg + row->offset;
+	char text[32];
+
+	switch (row->type) {
+	case SETTING_PATH: return field[0] ? config_json_string(field) : json_null();
+	case SETTING_LISTEN: return json_string(cfg->listen);
+	case SETTING_LOG_LEVEL: return json_string(log_level_str(cfg->log_level));
+	case SETTING_EXPOSE: return json_string(expose_details_str(cfg->expose_details));
+	case SETTING_SECONDS: return json_integer(*(const int64_t *)(const void *)field / 1000);
+	case SETTING_UNSIGNED: return json_integer(*(const unsigned *)(const void *)field);
+	case SETTING_DURATION_S:
+		duration_format(*(const int64_t *)(const void *)field, text, sizeof(text));
+		return json_string(text);
+	}
+	return NULL;
+}
+
+/* ---- the environment ---------------------------------------------------- */
+
+struct env_probe {
+	char name[WD_PROBE_NAME_MAX + 1];
+	const char *var; /* "WARDEN_PROBE_DB=..." */
+	size_t var_len;  /* of "WARDEN_PROBE_DB" */
+	const char *value;
+};
+
+struct env_scan {
+	const char *values[SETTING_COUNT]; /* the environment's text, NULL if unset */
+	struct env_probe probes[WD_PROBES_MAX];
+	size_t probe_count;
+	struct env_probe passwords[WD_PROBES_MAX]; /* WARDEN_PROBE_<NAME>_PASSWORD */
+	size_t password_count;
+	struct env_probe password_files[WD_PROBES_MAX]; /* ..._PASSWORD_FILE */
+	size_t password_file_count;
+};
+
+/* Prefix err with an environment variable's name (cut, printable). */
+static void env_prefix(struct wd_err *err, const char *var, size_t var_len)
+{
+	char quoted[CONFIG_VAR_QUOTE_MAX + 4];
+
+	config_quote_n(var, var_len, quoted, sizeof(quoted));
+	wd_err_prefix(err, "%s", quoted);
+}
+
+static bool env_has_suffix(const char *name, size_t len, const char *suffix)
+{
+	size_t suffix_len = strlen(suffix);
+
+	return len >= suffix_len && memcmp(name + len - suffix_len, suffix, suffix_len) == 0;
+}
+
+/* Find `name` in list[count]. */
+static const struct env_probe *env_find(const struct env_probe *list, size_t count,
+                                        const char *name)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (strcmp(list[i].name, name) == 0)
+			return &list[i];
+	}
+	return NULL;
+}
+
+/*
+ * Record one WARDEN_PROBE_* variable: a probe, or a probe's password (file).
+ * A probe named "x_password" is therefore impossible: WARDEN_PROBE_X_PASSWORD
+ * is always the password of the probe "x".
+ */
+static int env_scan_probe(struct env_scan *scan, const char *var, size_t var_len, const char *value,
+                          struct wd_err *err)
+{
+	const char *suffix = var + strlen(CONFIG_PROBE_PREFIX);
+	size_t suffix_len = var_len - strlen(CONFIG_PROBE_PREFIX);
+	struct env_probe *list = scan->probes;
+	size_t *count = &scan->probe_count;
+	const struct env_probe *other;
+	struct env_probe entry;
+	char lowered[WD_PROBE_NAME_MAX + 8];
+	size_t name_len = suffix_len;
+	int rc;
+
+	if (env_has_suffix(suffix, suffix_len, CONFIG_PASSWORD_FILE_SUFFIX)) {
+		name_len -= strlen(CONFIG_PASSWORD_FILE_SUFFIX);
+		list = scan->password_files;
+		count = &scan->password_file_count;
+	} else if (env_has_suffix(suffix, suffix_len, CONFIG_PASSWORD_SUFFIX)) {
+		name_len -= strlen(CONFIG_PASSWORD_SUFFIX);
+		list = scan->passwords;
+		count = &scan->password_count;
+	}
+	/* Lowercase the name; a name too long to copy fails probe_name_check. */
+	if (name_len >= sizeof(lowered))
+		name_len = sizeof(lowered) - 1;
+	for (size_t i = 0; i < name_len; i++) {
+		char c = suffix[i];
+
+		lowered[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+	}
+	lowered[name_len] = '\0';
+	rc = probe_name_check(lowered, err);
+	if (rc < 0)
+		goto fail;
+	other = env_find(list, *count, lowered);
+	if (other != NULL) {
+		char quoted[CONFIG_VAR_QUOTE_MAX + 4];
+
+		config_quote_n(other->var, other->var_len, quoted, sizeof(quoted));
+		rc = wd_err_set(err, -EINVAL, "same probe as %s (names are case-insensitive)",
+		                quoted);
+		goto fail;
+	}
+	if (*count >= WD_PROBES_MAX) {
+		rc = wd_err_set(err, -EINVAL, "too many probes (at most %d)", WD_PROBES_MAX);
+		goto fail;
+	}
+	memset(&entry, 0, sizeof(entry));
+	memcpy(entry.name, lowered, strlen(lowered) + 1);
+	entry.var = var;
+	entry.var_len = var_len;
+	entry.value = value;
+	list[(*count)++] = entry;
 	return 0;
+fail:
+	env_prefix(err, var, var_len);
+	return rc;
+}
+
+/* Sort every WARDEN_* variable of envp into scan; unknown ones are errors. */
+static int env_scan(struct env_scan *scan, char *const *envp, struct wd_err *err)
+{
+	memset(scan, 0, sizeof(*scan));
+	for (size_t i = 0; envp != NULL && envp[i] != NULL; i++) {
+		const char *var = envp[i];
+		const char *eq;
+		size_t var_len;
+		bool known = false;
+		int rc;
+
+		if (strncmp(var, CONFIG_ENV_PREFIX, strlen(CONFIG_ENV_PREFIX)) != 0)
+			continue;
+		eq = strchr(var, '=');
+		if (eq == NULL)
+			continue;
+		var_len = (size_t)(eq - var);
+		for (size_t s = 0; s < SETTING_COUNT; s++) {
+			if (strlen(settings[s].env) != var_len ||
+			    memcmp(settings[s].env, var, var_len) != 0)
+				continue;
+			known = true;
+			if (scan->values[s] != NULL)
+				return wd_err_set(err, -EINVAL, "%s: set more than once",
+				                  settings[s].env);
+			scan->values[s] = eq + 1;
+		}
+		if (known)
+			continue;
+		if (var_len >= strlen(CONFIG_PROBE_PREFIX) &&
+		    strncmp(var, CONFIG_PROBE_PREFIX, strlen(CONFIG_PROBE_PREFIX)) == 0) {
+			rc = env_scan_probe(scan, var, var_len, eq + 1, err);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		wd_err_set(err, -EINVAL, "unknown setting (a typo?)");
+		env_prefix(err, var, var_len);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < scan->password_count; i++) {
+		const struct env_probe *file = env_find(
+		        scan->password_files, scan->password_file_count, scan->passwords[i].name);
+
+		if (file != NULL) {
+			char quoted[CONFIG_VAR_QUOTE_MAX + 4];
+
+			config_quote_n(file->var, file->var_len, quoted, sizeof(quoted));
+			wd_err_set(err, -EINVAL, "and %s are both set (use one)", quoted);
+			env_prefix(err, scan->passwords[i].var, scan->passwords[i].var_len);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* ---- the JSON file ------------------------------------------------------ */
+
+static const char *config_json_type(const json_t *value)
+{
+	switch (json_typeof(value)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a real number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	case JSON_NULL: return "null";
+	}
+	return "something else";
+}
+
+/*
+ * A JSON value as the text its setter reads: a string as is, an integer in
+ * decimal, a boolean as true/false. Returns 0, or -EINVAL for the wrong
+ * JSON type or a string that does not fit.
+ */
+static int config_json_text(const json_t *value, enum probe_option_form form, char *buf,
+                            size_t size, struct wd_err *err)
+{
+	switch (form) {
+	case PROBE_OPTION_STRING:
+		if (!json_is_string(value))
+			break;
+		if (json_string_length(value) >= size)
+			return wd_err_set(err, -EINVAL, "longer than %zu bytes", size - 1);
+		memcpy(buf, json_string_value(value), json_string_length(value) + 1);
+		return 0;
+	case PROBE_OPTION_INTEGER:
+		if (!json_is_integer(value))
+			break;
+		snprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(value));
+		return 0;
+	case PROBE_OPTION_BOOL:
+		if (!json_is_boolean(value))
+			break;
+		snprintf(buf, size, "%s", json_is_true(value) ? "true" : "false");
+		return 0;
+	case PROBE_OPTION_UNKNOWN: break;
+	}
+	return wd_err_set(err, -EINVAL, "want %s, got %s",
+	                  form == PROBE_OPTION_INTEGER ? "an integer"
+	                  : form == PROBE_OPTION_BOOL  ? "true or false"
+	                                               : "a string",
+	                  config_json_type(value));
+}
+
+/* One probe of the file's "probes" object into *probe. */
+static int config_json_probe(struct probe_config *probe, const char *name, json_t *def,
+                             struct wd_err *err)
+{
+	char quoted[CONFIG_QUOTE_MAX + 4];
+	char key_quoted[CONFIG_QUOTE_MAX + 4];
+	char text[CONFIG_VALUE_MAX + 1];
+	const char *key;
+	json_t *value;
+	json_t *uri;
+	json_t *password;
+	json_t *password_file;
+	int rc;
+
+	config_quote(name, quoted, sizeof(quoted));
+	rc = probe_name_check(name, err);
+	if (rc < 0) {
+		wd_err_prefix(err, "probes.%s", quoted);
+		return rc;
+	}
+	if (!json_is_object(def))
+		return wd_err_set(err, -EINVAL, "probes.%s: want an object, got %s", quoted,
+		                  config_json_type(def));
+	probe_config_defaults(probe, name);
+	uri = json_object_get(def, "uri");
+	if (uri == NULL)
+		return wd_err_set(err, -EINVAL, "probes.%s.uri: missing (every probe needs one)",
+		                  quoted);
+	if (!json_is_string(uri))
+		return wd_err_set(err, -EINVAL, "probes.%s.uri: want a string, got %s", quoted,
+		                  config_json_type(uri));
+	rc = probe_config_set_uri(probe, json_string_value(uri), err);
+	if (rc < 0) {
+		wd_err_prefix(err, "probes.%s.uri", quoted);
+		return rc;
+	}
+	password = json_object_get(def, "password");
+	password_file = json_object_get(def, "password_file");
+	if (password != NULL && password_file != NULL)
+		return wd_err_set(err, -EINVAL,
+		                  "probes.%s: password and password_file are both set (use one)",
+		                  quoted);
+	json_object_foreach(def, key, value)
+	{
+		enum probe_option_form form = probe_option_form(key);
+
+		config_quote(key, key_quoted, sizeof(key_quoted));
+		if (strcmp(key, "uri") == 0)
+			continue;
+		if (strcmp(key, "password") == 0 || strcmp(key, "password_file") == 0)
+			form = PROBE_OPTION_STRING;
+		if (form == PROBE_OPTION_UNKNOWN)
+			return wd_err_set(err, -EINVAL, "probes.%s.%s: unknown key", quoted,
+			                  key_quoted);
+		rc = config_json_text(value, form, text, sizeof(text), err);
+		if (rc < 0) {
+			wd_err_prefix(err, "probes.%s.%s", quoted, key_quoted);
+			return rc;
+		}
+		if (strcmp(key, "password") == 0)
+			rc = config_set_password(probe, text, json_string_length(value), err);
+		else if (strcmp(key, "password_file") == 0)
+			rc = config_read_password(probe, text, err);
+		else
+			rc = probe_config_set_option(probe, key, text, err);
+		explicit_bzero(text, sizeof(text));
+		if (rc < 0) {
+			if (strcmp(key, "password") == 0 || strcmp(key, "password_file") == 0)
+				wd_err_prefix(err, "probes.%s.%s", quoted, key_quoted);
+			else
+				wd_err_prefix(err, "probes.%s", quoted);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int config_json_probes(struct wd_config *cfg, json_t *probes, struct wd_err *err)
+{
+	const char *name;
+	json_t *def;
+	int rc;
+
+	if (!json_is_object(probes))
+		return wd_err_set(err, -EINVAL, "probes: want an object, got %s",
+		                  config_json_type(probes));
+	json_object_foreach(probes, name, def)
+	{
+		if (cfg->probe_count >= WD_PROBES_MAX)
+			return wd_err_set(err, -EINVAL, "probes: too many probes (at most %d)",
+			                  WD_PROBES_MAX);
+		rc = config_json_probe(&cfg->probes[cfg->probe_count], name, def, err);
+		if (rc < 0)
+			return rc;
+		cfg->probe_count++;
+	}
+	return 0;
+}
+
+/* jansson's error, without its "near '...'" (which may quote a secret). */
+static int config_json_error(const json_error_t *jerr, struct wd_err *err)
+{
+	char text[sizeof(jerr->text)];
+	char *near;
+
+	memcpy(text, jerr->text, sizeof(text));
+	text[sizeof(text) - 1] = '\0';
+	near = strstr(text, " near ");
+	if (near != NULL && json_error_code(jerr) != json_error_duplicate_key)
+		*near = '\0';
+	for (char *p = text; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+			*p = '?';
+	}
+	return wd_err_set(err, -EINVAL, "config file, line %d column %d: %s", jerr->line,
+	                  jerr->column, text);
+}
+
+/* Apply the JSON text of a config file: settings, then probes. */
+static int config_apply_json(struct wd_config *cfg, const char *text, size_t len,
+                             struct wd_err *err)
+{
+	char quoted[CONFIG_QUOTE_MAX + 4];
+	char value_text[CONFIG_VALUE_MAX + 1];
+	json_error_t jerr;
+	const char *key;
+	json_t *value;
+	json_t *root;
+	int rc = 0;
+
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL)
+		return config_json_error(&jerr, err);
+	if (!json_is_object(root)) {
+		rc = wd_err_set(err, -EINVAL, "config file: want a JSON object, got %s",
+		                config_json_type(root));
+		goto out;
+	}
+	json_object_foreach(root, key, value)
+	{
+		const struct setting *row = NULL;
+
+		config_quote(key, quoted, sizeof(quoted));
+		if (strcmp(key, "probes") == 0) {
+			rc = config_json_probes(cfg, value, err);
+			if (rc < 0)
+				goto out;
+			continue;
+		}
+		for (size_t s = 0; s < SETTING_COUNT; s++) {
+			if (settings[s].key != NULL && strcmp(settings[s].key, key) == 0)
+				row = &settings[s];
+		}
+		if (row == NULL) {
+			rc = wd_err_set(err, -EINVAL, "%s: unknown key", quoted);
+			goto out;
+		}
+		rc = config_json_text(value, setting_form(row), value_text, sizeof(value_text),
+		                      err);
+		if (rc == 0)
+			rc = setting_apply(cfg, row, value_text, err);
+		if (rc < 0) {
+			wd_err_prefix(err, "%s", row->key);
+			goto out;
+		}
+	}
+out:
+	json_decref(root);
+	return rc;
+}
+
+/* ---- loading ------------------------------------------------------------ */
+
+static struct probe_config *config_find_probe(struct wd_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->probe_count; i++) {
+		if (strcmp(cfg->probes[i].name, name) == 0)
+			return &cfg->probes[i];
+	}
+	return NULL;
+}
+
+static int config_compare_probes(const void *a, const void *b)
+{
+	return strcmp(((const struct probe_config *)a)->name,
+	              ((const struct probe_config *)b)->name);
+}
+
+/* The environment's probes (replacing the file's) and passwords. */
+static int config_apply_env_probes(struct wd_config *cfg, const struct env_scan *scan,
+                                   struct wd_err *err)
+{
+	char quoted[CONFIG_QUOTE_MAX + 4];
+	int rc;
+
+	for (size_t i = 0; i < scan->probe_count; i++) {
+		const struct env_probe *def = &scan->probes[i];
+		struct probe_config *probe = config_find_probe(cfg, def->name);
+
+		if (probe == NULL) {
+			if (cfg->probe_count >= WD_PROBES_MAX) {
+				wd_err_set(err, -EINVAL, "too many probes (at most %d)",
+				           WD_PROBES_MAX);
+				env_prefix(err, def->var, def->var_len);
+				return -EINVAL;
+			}
+			probe = &cfg->probes[cfg->probe_count++];
+		}
+		rc = probe_spec_parse(probe, def->name, def->value, err);
+		if (rc < 0) {
+			env_prefix(err, def->var, def->var_len);
+			return rc;
+		}
+	}
+	for (size_t pass = 0; pass < 2; pass++) {
+		const struct env_probe *list = pass ? scan->password_files : scan->passwords;
+		size_t count = pass ? scan->password_file_count : scan->password_count;
+
+		for (size_t i = 0; i < count; i++) {
+			struct probe_config *probe = config_find_probe(cfg, list[i].name);
+
+			if (probe == NULL) {
+				config_quote(list[i].name, quoted, sizeof(quoted));
+				wd_err_set(err, -EINVAL,
+				           "no probe named '%s' (define it in WARDEN_PROBE_<NAME> "
+				           "or in the config file)",
+				           quoted);
+				env_prefix(err, list[i].var, list[i].var_len);
+				return -EINVAL;
+			}
+			if (pass)
+				rc = config_read_password(probe, list[i].value, err);
+			else
+				rc = config_set_password(probe, list[i].value,
+				                         strlen(list[i].value), err);
+			if (rc < 0) {
+				env_prefix(err, list[i].var, list[i].var_len);
+				return rc;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
+ * The one load path: defaults, the file (json_text when given, else the file
+ * WARDEN_CONFIG names), the environment, then validation.
+ */
+static int config_load_from(struct wd_config *cfg, char *const *envp, const char *json_text,
+                            size_t json_len, bool have_json_text, struct wd_err *err)
+{
+	struct env_scan *scan = NULL;
+	char *file_text = NULL;
+	size_t file_len = 0;
+	int rc = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t s = 0; s < SETTING_COUNT; s++) {
+		if (settings[s].fallback == NULL)
+			continue;
+		rc = setting_apply(cfg, &settings[s], settings[s].fallback, err);
+		if (rc < 0) {
+			wd_err_prefix(err, "%s: default", settings[s].env);
+			goto out;
+		}
+	}
+	scan = malloc(sizeof(*scan));
+	if (scan == NULL) {
+		rc = wd_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = env_scan(scan, envp, err);
+	if (rc < 0)
+		goto out;
+
+	/* The file first: the environment overrides it. */
+	if (scan->values[SETTING_CONFIG_FILE] != NULL) {
+		rc = setting_apply(cfg, &settings[SETTING_CONFIG_FILE],
+		                   scan->values[SETTING_CONFIG_FILE], err);
+		if (rc < 0) {
+			wd_err_prefix(err, "%s", settings[SETTING_CONFIG_FILE].env);
+			goto out;
+		}
+	}
+	if (!have_json_text && cfg->config_file[0] != '\0') {
+		rc = config_read_file(cfg->config_file, WD_CONFIG_FILE_MAX, &file_text, &file_len,
+		                      err);
+		if (rc < 0) {
+			wd_err_prefix(err, "%s", settings[SETTING_CONFIG_FILE].env);
+			goto out;
+		}
+		json_text = file_text;
+		json_len = file_len;
+		have_json_text = true;
+	}
+	if (have_json_text) {
+		rc = config_apply_json(cfg, json_text, json_len, err);
+		if (rc < 0)
+			goto out;
+	}
+
+	for (size_t s = 0; s < SETTING_COUNT; s++) {
+		if (s == SETTING_CONFIG_FILE || scan->values[s] == NULL)
+			continue;
+		rc = setting_apply(cfg, &settings[s], scan->values[s], err);
+		if (rc < 0) {
+			wd_err_prefix(err, "%s", settings[s].env);
+			goto out;
+		}
+	}
+	rc = config_apply_env_probes(cfg, scan, err);
+	if (rc < 0)
+		goto out;
+
+	qsort(cfg->probes, cfg->probe_count, sizeof(cfg->probes[0]), config_compare_probes);
+	for (size_t i = 0; i < cfg->probe_count; i++) {
+		rc = probe_config_validate(&cfg->probes[i], err);
+		if (rc < 0) {
+			wd_err_prefix(err, "probe %s", cfg->probes[i].name);
+			goto out;
+		}
+	}
+out:
+	if (file_text != NULL) {
+		explicit_bzero(file_text, file_len);
+		free(file_text);
+	}
+	free(scan);
+	if (rc < 0)
+		explicit_bzero(cfg, sizeof(*cfg)); /* no half-loaded secrets left behind */
+	return rc;
 }
 
 int config_load(struct wd_config *cfg, char *const *envp, struct wd_err *err)
 {
-	(void)envp;
-	(void)err;
-	memset(cfg, 0, sizeof(*cfg));
-	snprintf(cfg->listen, sizeof(cfg->listen), "0.0.0.0:8089");
-	snprintf(cfg->listen_host, sizeof(cfg->listen_host), "0.0.0.0");
-	cfg->listen_port = 8089;
-	cfg->log_level = LOG_INFO;
-	cfg->drain_ms = 10000;
-	cfg->http_threads = 2;
-	cfg->http_max_connections = 1024;
-	cfg->http_max_connections_per_ip = 128;
-	cfg->http_idle_timeout_ms = 10000;
-	return 0;
+	return config_load_from(cfg, envp, NULL, 0, false, err);
+}
+
+int config_load_json_text(struct wd_config *cfg, const char *text, size_t len, char *const *envp,
+                          struct wd_err *err)
+{
+	return config_load_from(cfg, envp, text, len, true, err);
+}
+
+/* ---- printing ----------------------------------------------------------- */
+
+static json_t *config_probe_to_json(const struct probe_config *probe)
+{
+	json_t *object = json_object();
+	char text[64];
+	int failed = 0;
+
+	if (object == NULL)
+		return NULL;
+	failed |= json_object_set_new(object, "kind", json_string(probe_kind_str(probe->kind)));
+	failed |= json_object_set_new(object, "target", config_json_string(probe->target));
+	for (size_t i = 0; probe_option_name(i) != NULL; i++) {
+		const char *key = probe_option_name(i);
+		json_t *value;
+
+		if (probe_config_option_text(probe, key, text, sizeof(text)) < 0)
+			continue;
+		switch (probe_option_form(key)) {
+		case PROBE_OPTION_BOOL: value = json_boolean(strcmp(text, "true") == 0); break;
+		case PROBE_OPTION_INTEGER: value = json_integer(strtoll(text, NULL, 10)); break;
+		default: value = json_string(text); break;
+		}
+		failed |= json_object_set_new(object, key, value);
+	}
+	if (probe->password[0] != '\0')
+		failed |= json_object_set_new(object, "password", json_string("<redacted>"));
+	if (failed) {
+		json_decref(object);
+		return NULL;
+	}
+	return object;
 }
 
 char *config_to_json(const struct wd_config *cfg)
 {
-	(void)cfg;
-	return strdup("{}");
+	json_t *root = json_object();
+	json_t *probes = json_object();
+	char *text = NULL;
+	int failed = 0;
+
+	if (root == NULL || probes == NULL)
+		goto out;
+	for (size_t s = 0; s < SETTING_COUNT; s++) {
+		const char *key = settings[s].key ? settings[s].key : "config_file";
+
+		failed |= json_object_set_new(root, key, setting_to_json(cfg, &settings[s]));
+	}
+	for (size_t i = 0; i < cfg->probe_count; i++)
+		failed |= json_object_set_new(probes, cfg->probes[i].name,
+		                              config_probe_to_json(&cfg->probes[i]));
+	failed |= json_object_set(root, "probes", probes);
+	if (!failed)
+		text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+out:
+	json_decref(probes);
+	json_decref(root);
+	return text;
 }

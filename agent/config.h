@@ -34,14 +34,15 @@ struct wd_config {
 	char listen_host[WD_HOST_MAX + 1];
 	int listen_port;
 
-	enum log_level log_level;      /* WARDEN_LOG_LEVEL, default info */
-	int64_t drain_ms;              /* WARDEN_DRAIN_SECONDS (integer, 0..3600), default 10 */
+	enum log_level log_level; /* WARDEN_LOG_LEVEL, default info */
+	int64_t drain_ms;         /* WARDEN_DRAIN_SECONDS (integer, 0..3600), default 10 */
 	enum expose_details expose_details; /* WARDEN_EXPOSE_DETAILS */
 
-	unsigned http_threads;                /* WARDEN_HTTP_THREADS, default 2, 1..64 */
-	unsigned http_max_connections;        /* WARDEN_HTTP_MAX_CONNECTIONS, default 1024 */
-	unsigned http_max_connections_per_ip; /* WARDEN_HTTP_MAX_CONNECTIONS_PER_IP, default 128, 0 = no limit */
-	int64_t http_idle_timeout_ms;         /* WARDEN_HTTP_IDLE_TIMEOUT, default 10s, whole seconds */
+	unsigned http_threads;         /* WARDEN_HTTP_THREADS, default 2, 1..64 */
+	unsigned http_max_connections; /* WARDEN_HTTP_MAX_CONNECTIONS, default 1024 */
+	/* WARDEN_HTTP_MAX_CONNECTIONS_PER_IP, default 128, 0 = no limit */
+	unsigned http_max_connections_per_ip;
+	int64_t http_idle_timeout_ms; /* WARDEN_HTTP_IDLE_TIMEOUT, default 10s, whole seconds */
 
 	size_t probe_count;
 	struct probe_config probes[WD_PROBES_MAX]; /* sorted by name */
@@ -53,15 +54,34 @@ struct wd_config {
  * validate it. Returns 0, or -EINVAL (or -errno for an unreadable file) with
  * err holding one line that names the bad key or probe and what is wrong.
  * cfg is caller-owned (it is large: allocate it). Blocks only on file reads.
+ * On failure cfg is wiped (no half-loaded secret is left in it).
+ *
+ * Environment: WARDEN_CONFIG, WARDEN_LISTEN, WARDEN_LOG_LEVEL,
+ * WARDEN_DRAIN_SECONDS, WARDEN_EXPOSE_DETAILS, WARDEN_HTTP_THREADS,
+ * WARDEN_HTTP_MAX_CONNECTIONS, WARDEN_HTTP_MAX_CONNECTIONS_PER_IP,
+ * WARDEN_HTTP_IDLE_TIMEOUT, WARDEN_PROBE_<NAME>, WARDEN_PROBE_<NAME>_PASSWORD
+ * and WARDEN_PROBE_<NAME>_PASSWORD_FILE; any other WARDEN_* is an error.
+ * Because of the password suffixes, no probe can be named "*_password" or
+ * "*_password_file" through the environment: WARDEN_PROBE_X_PASSWORD is
+ * always the password of probe "x".
  */
 int config_load(struct wd_config *cfg, char *const *envp, struct wd_err *err);
+
+/*
+ * config_load, with `text` (len bytes, not NUL-terminated) standing in for
+ * the contents of the WARDEN_CONFIG file: the same code path, for the fuzz
+ * target and tests. A WARDEN_CONFIG in envp only names the file in the
+ * printout; it is not read. Returns as config_load.
+ */
+int config_load_json_text(struct wd_config *cfg, const char *text, size_t len, char *const *envp,
+                          struct wd_err *err);
 
 /*
  * Parse a listener "host:port", "[v6]:port" or "port" (host 0.0.0.0).
  * Returns 0 or -EINVAL with err.
  */
 int config_parse_listen(const char *text, char *host, size_t host_size, int *port,
-			struct wd_err *err);
+                        struct wd_err *err);
 
 /*
  * The effective config as pretty JSON, every password and credential

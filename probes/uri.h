@@ -28,6 +28,9 @@ struct wd_uri {
  * -EINVAL with err naming the problem (never quoting the password).
  * Rejects: no scheme, no host, a bad port (not 1..65535), bad percent
  * escapes, control characters or spaces, and any component over its cap.
+ * Also: a '#', several hosts, an IPv6 zone id, IPvFuture, a raw '@' in the
+ * userinfo, and a user name that decodes to a control character (user names
+ * appear in messages; a password may hold any byte but NUL).
  */
 int uri_parse(const char *text, struct wd_uri *out, struct wd_err *err);
 
@@ -37,6 +40,11 @@ int uri_parse(const char *text, struct wd_uri *out, struct wd_err *err);
  * value of every query parameter whose name contains "pass", "secret",
  * "token", "key", "auth", "sig" or "credential" (case-insensitive). Cuts to
  * fit; never fails; text need not be a valid URI.
+ *
+ * Errs on the side of hiding: a redis/rediss userinfo without ':' is hidden
+ * whole (redis clients read it as a password); "pwd" counts as a credential
+ * name too; a password cut short by an unencoded '/', '?' or '#' is still
+ * hidden up to the last '@'; control bytes are copied as '?'.
  */
 void uri_redact(const char *text, char *out, size_t size);
 
