@@ -9,10 +9,12 @@
  *                         run CMD only while the sidecar says this task may write
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -32,20 +34,6 @@
 #define DEFAULT_LISTEN   "0.0.0.0:8089"
 
 extern char **environ;
-
-/*
- * The one global: the first signal that asked us to stop (0 = none yet), and
- * how many stop signals came. A second one ends the drain at once.
- */
-static volatile sig_atomic_t stop_signal;
-static volatile sig_atomic_t stop_count;
-
-static void on_signal(int sig)
-{
-	if (stop_signal == 0)
-		stop_signal = sig;
-	stop_count++;
-}
 
 static void usage(FILE *out)
 {
@@ -130,25 +118,45 @@ static int cmd_gate(int argc, char **argv)
 	return gate_run(&opts);
 }
 
-static void install_signals(void)
+/*
+ * Block the stop signals in every thread (call before any thread starts), so
+ * that only wait_for_stop() receives them, at once, with no handler and no
+ * global flag. SIGPIPE is ignored: sockets and OpenSSL report EPIPE instead.
+ */
+static void block_stop_signals(sigset_t *stop)
 {
-	struct sigaction sa;
+	struct sigaction ignore;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(stop);
+	sigaddset(stop, SIGTERM);
+	sigaddset(stop, SIGINT);
+	pthread_sigmask(SIG_BLOCK, stop, NULL);
+	memset(&ignore, 0, sizeof(ignore));
+	ignore.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &ignore, NULL);
 }
 
-/* Sleep up to ms, waking early when a (new) signal arrives. */
-static void nap_ms(int64_t ms)
+/* Wait up to ms for a stop signal; returns it, or 0 when the time ran out. */
+static int wait_for_stop(const sigset_t *stop, int64_t ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+	int sig;
 
-	nanosleep(&ts, NULL);
+	do {
+		sig = sigtimedwait(stop, NULL, &ts);
+	} while (sig < 0 && errno == EINTR);
+	return sig < 0 ? 0 : sig;
+}
+
+/* Connections and probes need descriptors: take the hard limit. */
+static void raise_fd_limit(void)
+{
+	struct rlimit limit;
+
+	if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+		limit.rlim_cur = limit.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &limit);
+	}
 }
 
 static int cmd_serve(void)
@@ -159,13 +167,16 @@ static int cmd_serve(void)
 	struct http_server *server = NULL;
 	struct wd_err err = {0};
 	struct log_line line;
+	sigset_t stop;
 	int64_t drain_end;
+	int sig = 0;
 	int rc = 1;
 
 	if (cfg == NULL)
 		return EXIT_CONFIG;
 	log_set_level(cfg->log_level);
-	install_signals();
+	block_stop_signals(&stop);
+	raise_fd_limit();
 	state = wd_state_new(cfg->probe_count);
 	if (state == NULL) {
 		log_msg(LOG_ERROR, "agent.error", "out of memory");
@@ -191,20 +202,22 @@ static int cmd_serve(void)
 	log_int(&line, "probes", (int64_t)cfg->probe_count);
 	log_end(&line, "warden %s serving health on %s", version_str(), cfg->listen);
 
-	while (stop_signal == 0)
-		nap_ms(1000);
+	while (sig == 0)
+		sig = wait_for_stop(&stop, 1000);
 
 	/* Lame duck: /readyz fails at once, everything else keeps serving. */
 	wd_state_set_draining(state);
 	log_begin(&line, LOG_INFO, "agent.drain");
-	log_str(&line, "signal", strsignal(stop_signal));
+	log_str(&line, "signal", sigabbrev_np(sig));
 	log_int(&line, "drain_ms", cfg->drain_ms);
 	log_end(&line, "draining for %lld ms before exit", (long long)cfg->drain_ms);
 	drain_end = clock_mono_ms() + cfg->drain_ms;
-	while (clock_mono_ms() < drain_end && stop_count < 2)
-		nap_ms(drain_end - clock_mono_ms() < 100 ? drain_end - clock_mono_ms() : 100);
-	if (stop_count >= 2)
-		log_msg(LOG_WARN, "agent.drain", "second signal: drain cut short");
+	while (clock_mono_ms() < drain_end) {
+		if (wait_for_stop(&stop, drain_end - clock_mono_ms()) != 0) {
+			log_msg(LOG_WARN, "agent.drain", "second signal: drain cut short");
+			break;
+		}
+	}
 	rc = 0;
 out:
 	http_server_free(server);
