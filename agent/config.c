@@ -27,7 +27,6 @@
 #include "agent/duration.h"
 #include "probes/spec.h"
 
-#define CONFIG_QUOTE_MAX            40 /* bytes of a value quoted in an error */
 #define CONFIG_VAR_QUOTE_MAX        64 /* bytes of a variable name in an error */
 #define CONFIG_ENV_PREFIX           "WARDEN_"
 #define CONFIG_PROBE_PREFIX         "WARDEN_PROBE_"
@@ -35,29 +34,6 @@
 #define CONFIG_PASSWORD_FILE_SUFFIX "_PASSWORD_FILE"
 #define CONFIG_VALUE_MAX            WD_FRAGMENT_MAX /* a setting or option value from JSON */
 #define CONFIG_LISTEN_HINT          "want host:port, [v6]:port or port"
-
-/* ---- small helpers ------------------------------------------------------ */
-
-/* Printable copy of [text, text+len) for an error message, cut to fit buf. */
-static void config_quote_n(const char *text, size_t len, char *buf, size_t size)
-{
-	size_t limit = size > 4 ? size - 4 : 0; /* the buffer's size sets the cut */
-	size_t i;
-
-	for (i = 0; i < len && text[i] != '\0' && i < limit; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		buf[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	buf[i] = '\0';
-	if (i < len && text[i] != '\0' && size >= 4)
-		memcpy(buf + i, "...", 4);
-}
-
-static void config_quote(const char *text, char *buf, size_t size)
-{
-	config_quote_n(text, strlen(text), buf, size);
-}
 
 /* Digits only, value in [min, max]. Returns 0 or -EINVAL. */
 static int config_parse_integer(const char *text, int64_t min, int64_t max, int64_t *out)
@@ -88,7 +64,7 @@ static int config_parse_integer(const char *text, int64_t min, int64_t max, int6
 static int config_read_file(const char *path, size_t max, char **out, size_t *len,
                             struct wd_err *err)
 {
-	char quoted[CONFIG_QUOTE_MAX + 4];
+	char quoted[WD_QUOTE_MAX + 4];
 	struct stat st;
 	char *buf = NULL;
 	size_t used = 0;
@@ -97,7 +73,7 @@ static int config_read_file(const char *path, size_t max, char **out, size_t *le
 
 	*out = NULL;
 	*len = 0;
-	config_quote(path, quoted, sizeof(quoted));
+	wd_err_quote(path, quoted, sizeof(quoted));
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return wd_err_set(err, -errno, "cannot open '%s': %s", quoted, strerror(errno));
@@ -163,7 +139,7 @@ static int config_set_password(struct probe_config *probe, const char *text, siz
 /* Read a probe's password from a file: one trailing newline stripped. */
 static int config_read_password(struct probe_config *probe, const char *path, struct wd_err *err)
 {
-	char quoted[CONFIG_QUOTE_MAX + 4];
+	char quoted[WD_QUOTE_MAX + 4];
 	char *secret = NULL;
 	size_t len = 0;
 	int rc;
@@ -177,7 +153,7 @@ static int config_read_password(struct probe_config *probe, const char *path, st
 		len--;
 	rc = config_set_password(probe, secret, len, err);
 	if (rc < 0) {
-		config_quote(path, quoted, sizeof(quoted));
+		wd_err_quote(path, quoted, sizeof(quoted));
 		wd_err_prefix(err, "file '%s'", quoted);
 	}
 	explicit_bzero(secret, WD_SECRET_MAX + 1);
@@ -214,7 +190,7 @@ static bool config_is_host_name(const char *host)
 int config_parse_listen(const char *text, char *host, size_t host_size, int *port,
                         struct wd_err *err)
 {
-	char quoted[CONFIG_QUOTE_MAX + 4];
+	char quoted[WD_QUOTE_MAX + 4];
 	char host_text[WD_LISTEN_MAX + 1];
 	const char *port_text;
 	size_t len;
@@ -224,7 +200,7 @@ int config_parse_listen(const char *text, char *host, size_t host_size, int *por
 	*port = 0;
 	if (text == NULL || text[0] == '\0')
 		return wd_err_set(err, -EINVAL, "empty listen address (%s)", CONFIG_LISTEN_HINT);
-	config_quote(text, quoted, sizeof(quoted));
+	wd_err_quote(text, quoted, sizeof(quoted));
 	len = strnlen(text, WD_LISTEN_MAX + 1);
 	if (len > WD_LISTEN_MAX)
 		return wd_err_set(err, -EINVAL, "listen address '%s' longer than %d bytes", quoted,
@@ -354,11 +330,11 @@ static int setting_apply(struct wd_config *cfg, const struct setting *row, const
                          struct wd_err *err)
 {
 	char *field = (char *)cfg + row->offset;
-	char quoted[CONFIG_QUOTE_MAX + 4];
+	char quoted[WD_QUOTE_MAX + 4];
 	int64_t value;
 	int rc;
 
-	config_quote(text, quoted, sizeof(quoted));
+	wd_err_quote(text, quoted, sizeof(quoted));
 	switch (row->type) {
 	case SETTING_PATH:
 		if (text[0] == '\0')
@@ -492,7 +468,7 @@ static void env_prefix(struct wd_err *err, const char *var, size_t var_len)
 {
 	char quoted[CONFIG_VAR_QUOTE_MAX + 4];
 
-	config_quote_n(var, var_len, quoted, sizeof(quoted));
+	wd_err_quote_n(var, var_len, quoted, sizeof(quoted));
 	wd_err_prefix(err, "%s", quoted);
 }
 
@@ -557,7 +533,7 @@ static int env_scan_probe(struct env_scan *scan, const char *var, size_t var_len
 	if (other != NULL) {
 		char quoted[CONFIG_VAR_QUOTE_MAX + 4];
 
-		config_quote_n(other->var, other->var_len, quoted, sizeof(quoted));
+		wd_err_quote_n(other->var, other->var_len, quoted, sizeof(quoted));
 		rc = wd_err_set(err, -EINVAL, "same probe as %s (names are case-insensitive)",
 		                quoted);
 		goto fail;
@@ -625,7 +601,7 @@ static int env_scan(struct env_scan *scan, char *const *envp, struct wd_err *err
 		if (file != NULL) {
 			char quoted[CONFIG_VAR_QUOTE_MAX + 4];
 
-			config_quote_n(file->var, file->var_len, quoted, sizeof(quoted));
+			wd_err_quote_n(file->var, file->var_len, quoted, sizeof(quoted));
 			wd_err_set(err, -EINVAL, "and %s are both set (use one)", quoted);
 			env_prefix(err, scan->passwords[i].var, scan->passwords[i].var_len);
 			return -EINVAL;
@@ -690,8 +666,8 @@ static int config_json_text(const json_t *value, enum probe_option_form form, ch
 static int config_json_probe(struct probe_config *probe, const char *name, json_t *def,
                              struct wd_err *err)
 {
-	char quoted[CONFIG_QUOTE_MAX + 4];
-	char key_quoted[CONFIG_QUOTE_MAX + 4];
+	char quoted[WD_QUOTE_MAX + 4];
+	char key_quoted[WD_QUOTE_MAX + 4];
 	char text[CONFIG_VALUE_MAX + 1];
 	const char *key;
 	json_t *value;
@@ -700,7 +676,7 @@ static int config_json_probe(struct probe_config *probe, const char *name, json_
 	json_t *password_file;
 	int rc;
 
-	config_quote(name, quoted, sizeof(quoted));
+	wd_err_quote(name, quoted, sizeof(quoted));
 	rc = probe_name_check(name, err);
 	if (rc < 0) {
 		wd_err_prefix(err, "probes.%s", quoted);
@@ -732,7 +708,7 @@ static int config_json_probe(struct probe_config *probe, const char *name, json_
 	{
 		enum probe_option_form form = probe_option_form(key);
 
-		config_quote(key, key_quoted, sizeof(key_quoted));
+		wd_err_quote(key, key_quoted, sizeof(key_quoted));
 		if (strcmp(key, "uri") == 0)
 			continue;
 		if (strcmp(key, "password") == 0 || strcmp(key, "password_file") == 0)
@@ -808,7 +784,7 @@ static int config_json_error(const json_error_t *jerr, struct wd_err *err)
 static int config_apply_json(struct wd_config *cfg, const char *text, size_t len,
                              struct wd_err *err)
 {
-	char quoted[CONFIG_QUOTE_MAX + 4];
+	char quoted[WD_QUOTE_MAX + 4];
 	char value_text[CONFIG_VALUE_MAX + 1];
 	json_error_t jerr;
 	const char *key;
@@ -828,7 +804,7 @@ static int config_apply_json(struct wd_config *cfg, const char *text, size_t len
 	{
 		const struct setting *row = NULL;
 
-		config_quote(key, quoted, sizeof(quoted));
+		wd_err_quote(key, quoted, sizeof(quoted));
 		if (strcmp(key, "probes") == 0) {
 			rc = config_json_probes(cfg, value, err);
 			if (rc < 0)
@@ -878,7 +854,7 @@ static int config_compare_probes(const void *a, const void *b)
 static int config_apply_env_probes(struct wd_config *cfg, const struct env_scan *scan,
                                    struct wd_err *err)
 {
-	char quoted[CONFIG_QUOTE_MAX + 4];
+	char quoted[WD_QUOTE_MAX + 4];
 	int rc;
 
 	for (size_t i = 0; i < scan->probe_count; i++) {
@@ -908,7 +884,7 @@ static int config_apply_env_probes(struct wd_config *cfg, const struct env_scan 
 			struct probe_config *probe = config_find_probe(cfg, list[i].name);
 
 			if (probe == NULL) {
-				config_quote(list[i].name, quoted, sizeof(quoted));
+				wd_err_quote(list[i].name, quoted, sizeof(quoted));
 				wd_err_set(err, -EINVAL,
 				           "no probe named '%s' (define it in WARDEN_PROBE_<NAME> "
 				           "or in the config file)",

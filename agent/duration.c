@@ -8,8 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define DURATION_HINT      "(want an integer and a unit: 250ms, 5s, 2m)"
-#define DURATION_QUOTE_MAX 40
+#define DURATION_HINT "(want an integer and a unit: 250ms, 5s, 2m)"
 
 struct duration_unit {
 	const char *name;
@@ -26,28 +25,6 @@ static const struct duration_unit duration_units[] = {
 
 #define DURATION_UNIT_COUNT (sizeof(duration_units) / sizeof(duration_units[0]))
 
-/*
- * Copy text into buf for quoting in an error: at most DURATION_QUOTE_MAX
- * bytes, every byte that is not printable ASCII replaced by '?', "..." when
- * cut. Keeps every error message on one printable line.
- */
-static void duration_quote(const char *text, char *buf, size_t size)
-{
-	size_t limit = size > 4 ? size - 4 : 0;
-	size_t i;
-
-	if (limit > DURATION_QUOTE_MAX)
-		limit = DURATION_QUOTE_MAX;
-	for (i = 0; text[i] != '\0' && i < limit; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		buf[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	buf[i] = '\0';
-	if (text[i] != '\0' && size >= 4)
-		memcpy(buf + i, "...", 4);
-}
-
 static bool duration_is_digit(char c)
 {
 	return c >= '0' && c <= '9';
@@ -55,7 +32,7 @@ static bool duration_is_digit(char c)
 
 int duration_parse(const char *text, int64_t *ms, struct wd_err *err)
 {
-	char quoted[DURATION_QUOTE_MAX + 4];
+	char quoted[WD_QUOTE_MAX + 4];
 	char unit[16];
 	const char *p = text;
 	int64_t number = 0;
@@ -64,7 +41,7 @@ int duration_parse(const char *text, int64_t *ms, struct wd_err *err)
 	*ms = 0;
 	if (text == NULL || text[0] == '\0')
 		return wd_err_set(err, -EINVAL, "empty duration %s", DURATION_HINT);
-	duration_quote(text, quoted, sizeof(quoted));
+	wd_err_quote(text, quoted, sizeof(quoted));
 	for (const char *s = text; *s != '\0'; s++) {
 		if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\v' || *s == '\f')
 			return wd_err_set(err, -EINVAL, "bad duration '%s': no spaces allowed %s",
@@ -97,7 +74,7 @@ int duration_parse(const char *text, int64_t *ms, struct wd_err *err)
 		*ms = number * duration_units[i].ms;
 		return 0;
 	}
-	duration_quote(p, unit, sizeof(unit));
+	wd_err_quote(p, unit, sizeof(unit));
 	return wd_err_set(err, -EINVAL, "bad duration '%s': unknown unit '%s' (want ms, s, m or h)",
 	                  quoted, unit);
 }

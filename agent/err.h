@@ -8,6 +8,8 @@
 #ifndef WARDEN_ERR_H
 #define WARDEN_ERR_H
 
+#include <stddef.h>
+
 #include "agent/limits.h"
 
 struct wd_err {
@@ -21,10 +23,18 @@ struct wd_err {
  * caller can write `return wd_err_set(err, -EINVAL, "...")`.
  */
 int wd_err_set(struct wd_err *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
+
+/*
+ * Copy text (or its first len bytes, stopping at a NUL) into buf[size] for
+ * quoting in an error message: every byte that is not printable ASCII
+ * becomes '?', and a cut (to fit buf) ends in "...". Keeps every error on one
+ * printable line. Never quote a secret with it. buf holds at least 4 bytes.
+ */
+void wd_err_quote(const char *text, char *buf, size_t size);
+void wd_err_quote_n(const char *text, size_t len, char *buf, size_t size);
 
 /* Prefix err->msg with "<prefix>: " (cut to fit). err may be NULL. */
-void wd_err_prefix(struct wd_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void wd_err_prefix(struct wd_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -16,6 +16,7 @@
 #define WD_PATH_MAX        4096      /* a file path in config */
 #define WD_CONFIG_FILE_MAX (1 << 20) /* a WARDEN_CONFIG JSON file */
 #define WD_ERR_MSG_MAX     160       /* struct wd_err and probe detail text */
+#define WD_QUOTE_MAX       40        /* bytes of bad input quoted in an error */
 #define WD_LOG_LINE_MAX    4096      /* one JSON log line */
 #define WD_LISTEN_MAX      300       /* "host:port" of a listener */
 

@@ -13,7 +13,6 @@
 
 #include "agent/duration.h"
 
-#define SPEC_QUOTE_MAX       40
 #define SPEC_SCHEME_CHARS    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-."
 #define SPEC_KINDS_HINT      "want postgres, postgresql, redis, rediss, http, https or tcp"
 #define SPEC_TIMEOUT_MIN_MS  10
@@ -33,34 +32,16 @@
 #define SPEC_DEFAULT_STATUS_MIN  200
 #define SPEC_DEFAULT_STATUS_MAX  399
 
-/* Printable, cut copy of text for an error message (never of a secret). */
-static void spec_quote(const char *text, char *buf, size_t size)
-{
-	size_t limit = size > 4 ? size - 4 : 0;
-	size_t i;
-
-	if (limit > SPEC_QUOTE_MAX)
-		limit = SPEC_QUOTE_MAX;
-	for (i = 0; text[i] != '\0' && i < limit; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		buf[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	buf[i] = '\0';
-	if (text[i] != '\0' && size >= 4)
-		memcpy(buf + i, "...", 4);
-}
-
 /* ---- names and defaults ------------------------------------------------- */
 
 int probe_name_check(const char *name, struct wd_err *err)
 {
-	char quoted[SPEC_QUOTE_MAX + 4];
+	char quoted[WD_QUOTE_MAX + 4];
 	size_t len;
 
 	if (name == NULL || name[0] == '\0')
 		return wd_err_set(err, -EINVAL, "empty probe name");
-	spec_quote(name, quoted, sizeof(quoted));
+	wd_err_quote(name, quoted, sizeof(quoted));
 	len = strlen(name);
 	if (len > WD_PROBE_NAME_MAX)
 		return wd_err_set(err, -EINVAL, "probe name '%s' longer than %d characters", quoted,
@@ -134,7 +115,7 @@ static void spec_pq_message(const char *msg, char *buf, size_t size)
 			break;
 		quoted_len = (size_t)(close - quoted);
 		keep = quoted_len == 1 && strchr("]:/=", quoted[0]) != NULL;
-		if (keep_names && quoted_len > 0 && quoted_len <= SPEC_QUOTE_MAX) {
+		if (keep_names && quoted_len > 0 && quoted_len <= WD_QUOTE_MAX) {
 			keep = true;
 			for (size_t i = 0; i < quoted_len; i++) {
 				if (!((quoted[i] >= 'a' && quoted[i] <= 'z') || quoted[i] == '_'))
@@ -188,7 +169,7 @@ static int spec_check_postgres(const char *uri, struct wd_err *err)
 int probe_config_set_uri(struct probe_config *cfg, const char *uri, struct wd_err *err)
 {
 	char scheme[16];
-	char quoted[SPEC_QUOTE_MAX + 4];
+	char quoted[WD_QUOTE_MAX + 4];
 	size_t scheme_len;
 	size_t len;
 	bool found = false;
@@ -226,7 +207,7 @@ int probe_config_set_uri(struct probe_config *cfg, const char *uri, struct wd_er
 		char scheme_text[sizeof(scheme)];
 
 		snprintf(scheme_text, sizeof(scheme_text), "%.*s", (int)scheme_len, uri);
-		spec_quote(scheme_text, quoted, sizeof(quoted));
+		wd_err_quote(scheme_text, quoted, sizeof(quoted));
 		return wd_err_set(err, -EINVAL, "unknown probe kind '%s%s' (%s)", quoted,
 		                  scheme_len >= sizeof(scheme) ? "..." : "", SPEC_KINDS_HINT);
 	}
@@ -330,10 +311,10 @@ static int spec_set_max_lag(struct probe_config *cfg, const char *value, struct 
 
 static int spec_set_count(unsigned *field, const char *value, struct wd_err *err)
 {
-	char quoted[SPEC_QUOTE_MAX + 4];
+	char quoted[WD_QUOTE_MAX + 4];
 
 	if (spec_parse_count(value, field) < 0) {
-		spec_quote(value, quoted, sizeof(quoted));
+		wd_err_quote(value, quoted, sizeof(quoted));
 		return wd_err_set(err, -EINVAL, "want an integer from 1 to %d, got '%s'",
 		                  SPEC_RISE_FALL_MAX, quoted);
 	}
@@ -358,12 +339,12 @@ static int spec_set_expect(struct probe_config *cfg, const char *value, struct w
 	        EXPECT_ROLE_READER,
 	        EXPECT_ROLE_ANY,
 	};
-	char quoted[SPEC_QUOTE_MAX + 4];
+	char quoted[WD_QUOTE_MAX + 4];
 	int min;
 	int max;
 	int n;
 
-	spec_quote(value, quoted, sizeof(quoted));
+	wd_err_quote(value, quoted, sizeof(quoted));
 	if (cfg->kind == PROBE_KIND_POSTGRES) {
 		for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
 			if (strcmp(value, probe_expect_role_str(roles[i])) == 0) {
@@ -456,11 +437,11 @@ int probe_config_set_option(struct probe_config *cfg, const char *key, const cha
                             struct wd_err *err)
 {
 	const struct spec_option *option = spec_option_find(key);
-	char quoted[SPEC_QUOTE_MAX + 4];
+	char quoted[WD_QUOTE_MAX + 4];
 	int rc;
 
 	if (option == NULL) {
-		spec_quote(key, quoted, sizeof(quoted));
+		wd_err_quote(key, quoted, sizeof(quoted));
 		return wd_err_set(err, -EINVAL,
 		                  "unknown option '%s' (want critical, interval, timeout, "
 		                  "start_period, rise, fall, expect or max_lag)",
@@ -526,7 +507,7 @@ int probe_spec_parse(struct probe_config *cfg, const char *name, const char *spe
 {
 	char uri[WD_URI_MAX + 1];
 	char fragment[WD_FRAGMENT_MAX + 1];
-	char quoted[SPEC_QUOTE_MAX + 4];
+	char quoted[WD_QUOTE_MAX + 4];
 	unsigned seen = 0;
 	const char *hash;
 	size_t uri_len;
@@ -578,7 +559,7 @@ int probe_spec_parse(struct probe_config *cfg, const char *name, const char *spe
 			return wd_err_set(err, -EINVAL, "empty option (a stray '&'?)");
 		eq = strchr(item, '=');
 		if (eq == NULL) {
-			spec_quote(item, quoted, sizeof(quoted));
+			wd_err_quote(item, quoted, sizeof(quoted));
 			return wd_err_set(err, -EINVAL, "option '%s': want key=value", quoted);
 		}
 		*eq = '\0';
