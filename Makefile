@@ -62,7 +62,7 @@ unit: build
 	ctest --test-dir $(BUILD) --output-on-failure -L 'unit|fuzz' -j $(JOBS)
 
 demo: build
-	@tests/demo.sh $(BUILD)/warden
+	@/usr/bin/python3 tests/demo.py $(BUILD)/warden
 
 bench: build
 	WARDEN_BIN=$(BUILD)/warden tests/bench/health.sh
