@@ -32,7 +32,8 @@ int check_run(const char *url, int64_t timeout_ms)
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
 	rc = curl_easy_perform(curl);
 	if (rc != CURLE_OK) {
-		fprintf(stderr, "warden check: %s: %s\n", url, error[0] ? error : curl_easy_strerror(rc));
+		fprintf(stderr, "warden check: %s: %s\n", url,
+		        error[0] ? error : curl_easy_strerror(rc));
 		goto out;
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);

@@ -11,7 +11,7 @@ const char *health_status_str(enum health_status status)
 }
 
 enum health_status health_probe_status(const struct probe_config *cfg,
-				       const struct probe_snapshot *snap)
+                                       const struct probe_snapshot *snap)
 {
 	if (snap->health == PROBE_HEALTH_UP)
 		return HEALTH_PASS;
@@ -19,7 +19,7 @@ enum health_status health_probe_status(const struct probe_config *cfg,
 }
 
 enum health_status health_overall(const struct wd_config *cfg, const struct probe_snapshot *snaps,
-				  bool draining)
+                                  bool draining)
 {
 	enum health_status worst = HEALTH_PASS;
 

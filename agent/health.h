@@ -21,9 +21,9 @@ enum health_status { HEALTH_PASS, HEALTH_WARN, HEALTH_FAIL };
 const char *health_status_str(enum health_status status);
 
 enum health_status health_probe_status(const struct probe_config *cfg,
-				       const struct probe_snapshot *snap);
+                                       const struct probe_snapshot *snap);
 enum health_status health_overall(const struct wd_config *cfg, const struct probe_snapshot *snaps,
-				  bool draining);
+                                  bool draining);
 /* 200 for pass and warn, 503 for fail. */
 int health_http_code(enum health_status status);
 

@@ -13,10 +13,10 @@ static enum log_level min_level = LOG_INFO;
 static int out_fd = 1;
 
 static const char *const level_names[] = {
-	[LOG_DEBUG] = "debug",
-	[LOG_INFO] = "info",
-	[LOG_WARN] = "warn",
-	[LOG_ERROR] = "error",
+        [LOG_DEBUG] = "debug",
+        [LOG_INFO] = "info",
+        [LOG_WARN] = "warn",
+        [LOG_ERROR] = "error",
 };
 
 const char *log_level_str(enum log_level level)
@@ -179,7 +179,7 @@ static void emit(struct log_line *line, const char *fmt, va_list ap)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	clock_format_rfc3339(clock_wall_ms(), ts, sizeof(ts));
 	n = snprintf(out, sizeof(out), "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts,
-		     log_level_str(line->level));
+	             log_level_str(line->level));
 	len = (size_t)n;
 	if (log_json_escape(out, sizeof(out) - 256, &len, msg) < 0)
 		line->truncated = true;

@@ -53,7 +53,7 @@ void log_end(struct log_line *line, const char *fmt, ...) __attribute__((format(
 
 /* A line with no fields but the event. */
 void log_msg(enum log_level level, const char *event, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 /*
  * Append `value` JSON-escaped (without quotes) to buf[*len..size), NUL-kept.

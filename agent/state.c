@@ -110,7 +110,7 @@ void wd_state_beat(struct wd_state *state, int loop_id)
 	if (loop_id < 0 || loop_id >= atomic_load(&state->loop_count))
 		return;
 	atomic_store_explicit(&state->loops[loop_id].last_beat_ms, clock_mono_ms(),
-			      memory_order_relaxed);
+	                      memory_order_relaxed);
 }
 
 const char *wd_state_stuck_loop(const struct wd_state *state, int64_t now_mono_ms)

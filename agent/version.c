@@ -22,7 +22,7 @@ void version_print(FILE *out)
 	fprintf(out, "libpq %d.%d\n", pq / 10000, pq % 10000);
 	fprintf(out, "hiredis %d.%d.%d\n", HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH);
 	fprintf(out, "libcurl %s (%s)\n", curl->version,
-		curl->ssl_version ? curl->ssl_version : "no TLS");
+	        curl->ssl_version ? curl->ssl_version : "no TLS");
 	fprintf(out, "jansson %s\n", jansson_version_str());
 	fprintf(out, "openssl %s\n", OpenSSL_version(OPENSSL_VERSION));
 }

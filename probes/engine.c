@@ -55,7 +55,7 @@ struct probe_engine {
 };
 
 struct probe_engine *probe_engine_new(const struct wd_config *cfg, struct wd_state *state,
-				      struct wd_err *err)
+                                      struct wd_err *err)
 {
 	struct probe_engine *engine;
 	pthread_condattr_t attr;
@@ -89,9 +89,9 @@ struct probe_engine *probe_engine_new(const struct wd_config *cfg, struct wd_sta
 			probe_engine_free(engine);
 			return NULL;
 		}
-		worker->loop_id = wd_state_add_loop(
-			state, pcfg->name,
-			pcfg->interval_ms + pcfg->timeout_ms + ENGINE_STUCK_SLACK_MS);
+		worker->loop_id = wd_state_add_loop(state, pcfg->name,
+		                                    pcfg->interval_ms + pcfg->timeout_ms +
+		                                            ENGINE_STUCK_SLACK_MS);
 		worker->hysteresis.health = PROBE_HEALTH_PENDING;
 		worker->snap.health = PROBE_HEALTH_PENDING;
 		worker->snap.since_wall_ms = wd_state_started_wall_ms(state);
@@ -135,7 +135,7 @@ static void log_transition(const struct probe_worker *worker, enum probe_health 
 	log_int(&line, "duration_ms", snap->last_duration_us / 1000);
 	log_bool(&line, "critical", worker->cfg->critical);
 	log_end(&line, "probe %s is %s (%s)", worker->cfg->name, probe_health_str(to),
-		probe_outcome_str(obs->outcome));
+	        probe_outcome_str(obs->outcome));
 }
 
 /* One run: check, account, rise/fall, publish, log a transition. */
@@ -178,14 +178,14 @@ static void run_once(struct probe_worker *worker)
 		log_transition(worker, from);
 	else if (!ok)
 		log_msg(LOG_DEBUG, "probe.check", "probe %s: %s: %s", cfg->name,
-			probe_outcome_str(obs.outcome), obs.detail);
+		        probe_outcome_str(obs.outcome), obs.detail);
 }
 
 /* Wait until deadline (monotonic ms) or stop; returns true when stopping. */
 static bool wait_until(struct probe_engine *engine, int64_t deadline_ms)
 {
 	struct timespec ts = {.tv_sec = deadline_ms / 1000,
-			      .tv_nsec = (long)(deadline_ms % 1000) * 1000000};
+	                      .tv_nsec = (long)(deadline_ms % 1000) * 1000000};
 	bool stopping;
 
 	pthread_mutex_lock(&engine->lock);

@@ -21,7 +21,7 @@ struct probe_engine;
  * engine. Registers one /livez loop per probe. Returns NULL with err.
  */
 struct probe_engine *probe_engine_new(const struct wd_config *cfg, struct wd_state *state,
-				      struct wd_err *err);
+                                      struct wd_err *err);
 /* Start the threads. Returns 0 or -errno. */
 int probe_engine_start(struct probe_engine *engine);
 /* Stop and join the threads; each stops within its probe's timeout. Idempotent. */

@@ -19,7 +19,7 @@ static bool move(struct probe_hysteresis *h, enum probe_health to)
 }
 
 bool hysteresis_update(struct probe_hysteresis *h, bool ok, bool counted, unsigned rise,
-		       unsigned fall)
+                       unsigned fall)
 {
 	if (ok) {
 		h->fail_streak = 0;

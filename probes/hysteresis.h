@@ -32,6 +32,6 @@ struct probe_hysteresis {
  * Returns true when health changed (the caller logs the transition once).
  */
 bool hysteresis_update(struct probe_hysteresis *h, bool ok, bool counted, unsigned rise,
-		       unsigned fall);
+                       unsigned fall);
 
 #endif

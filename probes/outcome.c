@@ -1,19 +1,19 @@
 #include "probes/outcome.h"
 
 static const char *const outcome_names[PROBE_OUTCOME_COUNT] = {
-	[PROBE_OK] = "ok",
-	[PROBE_TIMEOUT] = "timeout",
-	[PROBE_REFUSED] = "refused",
-	[PROBE_DNS] = "dns",
-	[PROBE_TLS] = "tls",
-	[PROBE_AUTH] = "auth",
-	[PROBE_BAD_REPLY] = "bad_reply",
-	[PROBE_UNEXPECTED_ROLE] = "unexpected_role",
-	[PROBE_LAGGING] = "lagging",
-	[PROBE_HTTP_STATUS] = "http_status",
-	[PROBE_SERVER_ERROR] = "server_error",
-	[PROBE_NETWORK] = "network",
-	[PROBE_INTERNAL] = "internal",
+        [PROBE_OK] = "ok",
+        [PROBE_TIMEOUT] = "timeout",
+        [PROBE_REFUSED] = "refused",
+        [PROBE_DNS] = "dns",
+        [PROBE_TLS] = "tls",
+        [PROBE_AUTH] = "auth",
+        [PROBE_BAD_REPLY] = "bad_reply",
+        [PROBE_UNEXPECTED_ROLE] = "unexpected_role",
+        [PROBE_LAGGING] = "lagging",
+        [PROBE_HTTP_STATUS] = "http_status",
+        [PROBE_SERVER_ERROR] = "server_error",
+        [PROBE_NETWORK] = "network",
+        [PROBE_INTERNAL] = "internal",
 };
 
 const char *probe_outcome_str(enum probe_outcome outcome)

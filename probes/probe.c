@@ -12,10 +12,10 @@
 const char *probe_kind_str(enum probe_kind kind)
 {
 	static const char *const names[PROBE_KIND_COUNT] = {
-		[PROBE_KIND_POSTGRES] = "postgres",
-		[PROBE_KIND_REDIS] = "redis",
-		[PROBE_KIND_HTTP] = "http",
-		[PROBE_KIND_TCP] = "tcp",
+	        [PROBE_KIND_POSTGRES] = "postgres",
+	        [PROBE_KIND_REDIS] = "redis",
+	        [PROBE_KIND_HTTP] = "http",
+	        [PROBE_KIND_TCP] = "tcp",
 	};
 
 	if ((unsigned)kind >= PROBE_KIND_COUNT)
@@ -57,7 +57,7 @@ const struct probe_ops *probe_ops_for(enum probe_kind kind)
 }
 
 enum probe_outcome probe_fail(struct probe_observation *obs, enum probe_outcome outcome,
-			      const char *fmt, ...)
+                              const char *fmt, ...)
 {
 	va_list ap;
 	int n;

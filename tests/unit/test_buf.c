@@ -62,9 +62,9 @@ static void test_json_string_over_cap(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_append_within_cap),
-		cmocka_unit_test(test_json_string),
-		cmocka_unit_test(test_json_string_over_cap),
+	        cmocka_unit_test(test_append_within_cap),
+	        cmocka_unit_test(test_json_string),
+	        cmocka_unit_test(test_json_string_over_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -64,11 +64,11 @@ static void fake_destroy(void *ctx)
 }
 
 static const struct probe_ops fake_ops = {
-	.kind = PROBE_KIND_TCP,
-	.validate = fake_validate,
-	.create = fake_create,
-	.run = fake_run,
-	.destroy = fake_destroy,
+        .kind = PROBE_KIND_TCP,
+        .validate = fake_validate,
+        .create = fake_create,
+        .run = fake_run,
+        .destroy = fake_destroy,
 };
 
 const struct probe_ops *__wrap_probe_ops_for(enum probe_kind kind);
@@ -98,7 +98,7 @@ static struct wd_config *one_probe_config(int64_t start_period_ms)
 
 /* Run the engine until the script has run `runs` times; return the log text. */
 static char *run_script(struct wd_config *cfg, struct script *script, int runs,
-			struct probe_snapshot *snap_out)
+                        struct probe_snapshot *snap_out)
 {
 	FILE *log = tmpfile();
 	struct wd_state *state = wd_state_new(cfg->probe_count);
@@ -144,7 +144,7 @@ static void test_rise_and_fall_through_engine(void **unused)
 {
 	/* ok -> up at once; fail, fail -> down; ok, ok -> up; then ok forever. */
 	static const enum probe_outcome outcomes[] = {PROBE_OK, PROBE_TIMEOUT, PROBE_TIMEOUT,
-						      PROBE_OK, PROBE_OK};
+	                                              PROBE_OK, PROBE_OK};
 	struct script script = {.outcomes = outcomes, .count = 5};
 	struct wd_config *cfg = one_probe_config(0);
 	struct probe_snapshot snap;
@@ -222,10 +222,10 @@ static void test_stuck_loop_is_reported(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rise_and_fall_through_engine),
-		cmocka_unit_test(test_failures_in_start_period_do_not_count),
-		cmocka_unit_test(test_durations_are_bucketed),
-		cmocka_unit_test(test_stuck_loop_is_reported),
+	        cmocka_unit_test(test_rise_and_fall_through_engine),
+	        cmocka_unit_test(test_failures_in_start_period_do_not_count),
+	        cmocka_unit_test(test_durations_are_bucketed),
+	        cmocka_unit_test(test_stuck_loop_is_reported),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -77,7 +77,7 @@ static void test_fields_and_escaping(void **unused)
 	assert_string_equal(json_string_value(json_object_get(obj, "event")), "probe.transition");
 	assert_string_equal(json_string_value(json_object_get(obj, "msg")), "probe db is down");
 	assert_string_equal(json_string_value(json_object_get(obj, "detail")),
-			    "quote \" backslash \\ newline \n ctl \x01");
+	                    "quote \" backslash \\ newline \n ctl \x01");
 	assert_int_equal(json_integer_value(json_object_get(obj, "epoch")), 42);
 	assert_true(json_is_true(json_object_get(obj, "critical")));
 	assert_true(json_is_null(json_object_get(obj, "none")));
@@ -139,11 +139,11 @@ static void test_level_names(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_fields_and_escaping, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_level_filter, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_oversized_fields_are_dropped_not_split, setup,
-						teardown),
-		cmocka_unit_test(test_level_names),
+	        cmocka_unit_test_setup_teardown(test_fields_and_escaping, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_level_filter, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_oversized_fields_are_dropped_not_split, setup,
+	                                        teardown),
+	        cmocka_unit_test(test_level_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,7 +27,7 @@ static void test_texts(void **unused)
 	assert_string_equal(probe_outcome_str(PROBE_NETWORK), "network");
 	assert_string_equal(probe_outcome_str(PROBE_INTERNAL), "internal");
 	assert_string_equal(probe_outcome_str(PROBE_OUTCOME_COUNT), "unknown");
-	assert_string_equal(probe_outcome_str((enum probe_outcome)-1), "unknown");
+	assert_string_equal(probe_outcome_str((enum probe_outcome) - 1), "unknown");
 }
 
 static void test_texts_are_unique_and_label_safe(void **unused)
@@ -68,7 +68,7 @@ static void test_kind_and_role_texts(void **unused)
 	assert_string_equal(db_role_str(DB_ROLE_READER), "reader");
 	assert_string_equal(db_role_str(DB_ROLE_UNKNOWN), "unknown");
 	assert_string_equal(probe_expect_role_str(EXPECT_ROLE_WRITER_WHEN_ACTIVE),
-			    "writer-when-active");
+	                    "writer-when-active");
 	for (int k = 0; k < PROBE_KIND_COUNT; k++)
 		assert_int_equal(probe_ops_for((enum probe_kind)k)->kind, k);
 }
@@ -76,10 +76,10 @@ static void test_kind_and_role_texts(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_texts),
-		cmocka_unit_test(test_texts_are_unique_and_label_safe),
-		cmocka_unit_test(test_probe_fail_cuts_long_detail),
-		cmocka_unit_test(test_kind_and_role_texts),
+	        cmocka_unit_test(test_texts),
+	        cmocka_unit_test(test_texts_are_unique_and_label_safe),
+	        cmocka_unit_test(test_probe_fail_cuts_long_detail),
+	        cmocka_unit_test(test_kind_and_role_texts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
