@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "agent/duration.h"
+#include "fencing/fence.h"
 #include "probes/spec.h"
 
 #define CONFIG_VAR_QUOTE_MAX        64 /* bytes of a variable name in an error */
@@ -32,7 +33,8 @@
 #define CONFIG_PROBE_PREFIX         "WARDEN_PROBE_"
 #define CONFIG_PASSWORD_SUFFIX      "_PASSWORD"
 #define CONFIG_PASSWORD_FILE_SUFFIX "_PASSWORD_FILE"
-#define CONFIG_VALUE_MAX            WD_FRAGMENT_MAX /* a setting or option value from JSON */
+#define CONFIG_VALUE_MAX            FLAG_LIST_MAX /* a setting or option value from JSON */
+#define CONFIG_ADMIN_TOKEN_MIN      16            /* characters of an admin token, at least */
 #define CONFIG_LISTEN_HINT          "want host:port, [v6]:port or port"
 
 /* Digits only, value in [min, max]. Returns 0 or -EINVAL. */
@@ -161,6 +163,16 @@ static int config_read_password(struct probe_config *probe, const char *path, st
 	return rc;
 }
 
+/* ---- settings ---------------------------------------------------------- */
+
+struct setting;
+
+/* Set a secret setting from [text, text+len). Never quotes it. */
+static int config_set_secret(char *field, const struct setting *row, const char *text, size_t len,
+                             struct wd_err *err);
+static int config_read_secret(char *field, const struct setting *row, const char *path,
+                              struct wd_err *err);
+
 /* ---- the listener ------------------------------------------------------- */
 
 static int config_parse_port(const char *text, int *port)
@@ -264,13 +276,18 @@ const char *expose_details_str(enum expose_details expose)
 }
 
 enum setting_type {
-	SETTING_PATH,       /* text, a file name (char[WD_PATH_MAX + 1]) */
-	SETTING_LISTEN,     /* "host:port" -> listen, listen_host, listen_port */
-	SETTING_LOG_LEVEL,  /* debug|info|warn|error -> enum log_level */
-	SETTING_EXPOSE,     /* loopback|always|never -> enum expose_details */
-	SETTING_SECONDS,    /* an integer of seconds in [min, max] -> int64_t ms */
-	SETTING_UNSIGNED,   /* an integer in [min, max] -> unsigned */
-	SETTING_DURATION_S, /* a duration, whole seconds, [min, max] ms -> int64_t ms */
+	SETTING_PATH,        /* text, a file name (char[WD_PATH_MAX + 1]) */
+	SETTING_LISTEN,      /* "host:port" -> listen, listen_host, listen_port */
+	SETTING_LOG_LEVEL,   /* debug|info|warn|error -> enum log_level */
+	SETTING_EXPOSE,      /* loopback|always|never -> enum expose_details */
+	SETTING_SECONDS,     /* an integer of seconds in [min, max] -> int64_t ms */
+	SETTING_UNSIGNED,    /* an integer in [min, max] -> unsigned */
+	SETTING_DURATION_S,  /* a duration, whole seconds, [min, max] ms -> int64_t ms */
+	SETTING_DURATION,    /* a duration, [min, max] ms -> int64_t ms */
+	SETTING_FLAG,        /* a WARDEN_FLAG source list -> flags, flag_count */
+	SETTING_ON_STALE,    /* fence|hold -> bool on_stale_hold */
+	SETTING_SECRET,      /* a secret of at least min characters (char[WD_SECRET_MAX + 1]) */
+	SETTING_SECRET_FILE, /* the same secret, read from a file (one trailing newline dropped) */
 };
 
 struct setting {
@@ -280,30 +297,48 @@ struct setting {
 	const char *fallback; /* the default, written as in the environment; NULL: none */
 	int64_t min;
 	int64_t max;
-	size_t offset; /* of the field in struct wd_config */
+	size_t offset;    /* of the field in struct wd_config */
+	const char *twin; /* the env name of a row setting the same field (its _FILE form) */
 };
 
 /* Row 0 is WARDEN_CONFIG: applied before the file is read. */
 #define SETTING_CONFIG_FILE 0
 
 static const struct setting settings[] = {
-        {"WARDEN_CONFIG", NULL, SETTING_PATH, NULL, 0, 0, offsetof(struct wd_config, config_file)},
+        {"WARDEN_CONFIG", NULL, SETTING_PATH, NULL, 0, 0, offsetof(struct wd_config, config_file),
+         NULL},
         {"WARDEN_LISTEN", "listen", SETTING_LISTEN, "0.0.0.0:8089", 0, 0,
-         offsetof(struct wd_config, listen)},
+         offsetof(struct wd_config, listen), NULL},
         {"WARDEN_LOG_LEVEL", "log_level", SETTING_LOG_LEVEL, "info", 0, 0,
-         offsetof(struct wd_config, log_level)},
+         offsetof(struct wd_config, log_level), NULL},
         {"WARDEN_DRAIN_SECONDS", "drain_seconds", SETTING_SECONDS, "10", 0, 3600,
-         offsetof(struct wd_config, drain_ms)},
+         offsetof(struct wd_config, drain_ms), NULL},
         {"WARDEN_EXPOSE_DETAILS", "expose_details", SETTING_EXPOSE, "loopback", 0, 0,
-         offsetof(struct wd_config, expose_details)},
+         offsetof(struct wd_config, expose_details), NULL},
         {"WARDEN_HTTP_THREADS", "http_threads", SETTING_UNSIGNED, "2", 1, 64,
-         offsetof(struct wd_config, http_threads)},
+         offsetof(struct wd_config, http_threads), NULL},
         {"WARDEN_HTTP_MAX_CONNECTIONS", "http_max_connections", SETTING_UNSIGNED, "1024", 16,
-         100000, offsetof(struct wd_config, http_max_connections)},
+         100000, offsetof(struct wd_config, http_max_connections), NULL},
         {"WARDEN_HTTP_MAX_CONNECTIONS_PER_IP", "http_max_connections_per_ip", SETTING_UNSIGNED,
-         "128", 0, 100000, offsetof(struct wd_config, http_max_connections_per_ip)},
+         "128", 0, 100000, offsetof(struct wd_config, http_max_connections_per_ip), NULL},
         {"WARDEN_HTTP_IDLE_TIMEOUT", "http_idle_timeout", SETTING_DURATION_S, "10s", 1000,
-         3600 * 1000, offsetof(struct wd_config, http_idle_timeout_ms)},
+         3600 * 1000, offsetof(struct wd_config, http_idle_timeout_ms), NULL},
+        {"WARDEN_FLAG", "flag", SETTING_FLAG, NULL, 0, 0, offsetof(struct wd_config, flags), NULL},
+        {"WARDEN_FLAG_INTERVAL", "flag_interval", SETTING_DURATION, "5s", 100, 3600 * 1000,
+         offsetof(struct wd_config, flag_interval_ms), NULL},
+        {"WARDEN_FLAG_TIMEOUT", "flag_timeout", SETTING_DURATION, "2s", 100, 60 * 1000,
+         offsetof(struct wd_config, flag_timeout_ms), NULL},
+        {"WARDEN_FLAG_TTL", "flag_ttl", SETTING_DURATION, "30s", 1000, 3600 * 1000,
+         offsetof(struct wd_config, flag_ttl_ms), NULL},
+        {"WARDEN_ON_STALE", "on_stale", SETTING_ON_STALE, "fence", 0, 0,
+         offsetof(struct wd_config, on_stale_hold), NULL},
+        {"WARDEN_ADMIN_TOKEN", "admin_token", SETTING_SECRET, NULL, CONFIG_ADMIN_TOKEN_MIN,
+         WD_SECRET_MAX, offsetof(struct wd_config, admin_token), "WARDEN_ADMIN_TOKEN_FILE"},
+        {"WARDEN_ADMIN_TOKEN_FILE", "admin_token_file", SETTING_SECRET_FILE, NULL,
+         CONFIG_ADMIN_TOKEN_MIN, WD_SECRET_MAX, offsetof(struct wd_config, admin_token),
+         "WARDEN_ADMIN_TOKEN"},
+        {"WARDEN_FENCE_FILE", "fence_file", SETTING_PATH, NULL, 0, 0,
+         offsetof(struct wd_config, fence_file), NULL},
 };
 
 #define SETTING_COUNT (sizeof(settings) / sizeof(settings[0]))
@@ -313,6 +348,46 @@ static const char *const expose_names[] = {
         [EXPOSE_ALWAYS] = "always",
         [EXPOSE_NEVER] = "never",
 };
+
+static int config_set_secret(char *field, const struct setting *row, const char *text, size_t len,
+                             struct wd_err *err)
+{
+	if (len < (size_t)row->min)
+		return wd_err_set(err, -EINVAL, "shorter than %lld characters",
+		                  (long long)row->min);
+	if (len > (size_t)row->max)
+		return wd_err_set(err, -EINVAL, "longer than %lld bytes", (long long)row->max);
+	if (memchr(text, '\0', len) != NULL)
+		return wd_err_set(err, -EINVAL, "holds a NUL byte");
+	memcpy(field, text, len);
+	field[len] = '\0';
+	return 0;
+}
+
+static int config_read_secret(char *field, const struct setting *row, const char *path,
+                              struct wd_err *err)
+{
+	char quoted[WD_QUOTE_MAX + 4];
+	char *secret = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (path[0] == '\0')
+		return wd_err_set(err, -EINVAL, "empty file name");
+	rc = config_read_file(path, (size_t)row->max + 1, &secret, &len, err);
+	if (rc < 0)
+		return rc;
+	if (len > 0 && secret[len - 1] == '\n')
+		len--;
+	rc = config_set_secret(field, row, secret, len, err);
+	if (rc < 0) {
+		wd_err_quote(path, quoted, sizeof(quoted));
+		wd_err_prefix(err, "file '%s'", quoted);
+	}
+	explicit_bzero(secret, (size_t)row->max + 1);
+	free(secret);
+	return rc;
+}
 
 /* How a setting is written in the JSON file. */
 static enum probe_option_form setting_form(const struct setting *row)
@@ -400,6 +475,35 @@ static int setting_apply(struct wd_config *cfg, const struct setting *row, const
 		}
 		*(int64_t *)(void *)field = value;
 		return 0;
+	case SETTING_DURATION:
+		rc = duration_parse(text, &value, err);
+		if (rc < 0)
+			return rc;
+		if (value < row->min || value > row->max) {
+			char min[32];
+			char max[32];
+
+			duration_format(row->min, min, sizeof(min));
+			duration_format(row->max, max, sizeof(max));
+			return wd_err_set(err, -EINVAL, "'%s' out of range (want %s to %s)", quoted,
+			                  min, max);
+		}
+		*(int64_t *)(void *)field = value;
+		return 0;
+	case SETTING_FLAG:
+		rc = flag_source_parse_list(text, cfg->flags, err);
+		if (rc < 0)
+			return rc;
+		cfg->flag_count = (size_t)rc;
+		return 0;
+	case SETTING_ON_STALE:
+		if (strcmp(text, "fence") != 0 && strcmp(text, "hold") != 0)
+			return wd_err_set(err, -EINVAL, "bad value '%s' (want fence or hold)",
+			                  quoted);
+		cfg->on_stale_hold = strcmp(text, "hold") == 0;
+		return 0;
+	case SETTING_SECRET: return config_set_secret(field, row, text, strlen(text), err);
+	case SETTING_SECRET_FILE: return config_read_secret(field, row, text, err);
 	}
 	return wd_err_set(err, -EINVAL, "internal error: bad setting type");
 }
@@ -438,8 +542,19 @@ static json_t *setting_to_json(const struct wd_config *cfg, const struct setting
 	case SETTING_SECONDS: return json_integer(*(const int64_t *)(const void *)field / 1000);
 	case SETTING_UNSIGNED: return json_integer(*(const unsigned *)(const void *)field);
 	case SETTING_DURATION_S:
+	case SETTING_DURATION:
 		duration_format(*(const int64_t *)(const void *)field, text, sizeof(text));
 		return json_string(text);
+	case SETTING_FLAG: {
+		json_t *list = json_array();
+
+		for (size_t i = 0; list != NULL && i < cfg->flag_count; i++)
+			json_array_append_new(list, config_json_string(cfg->flags[i].text));
+		return list;
+	}
+	case SETTING_ON_STALE: return json_string(cfg->on_stale_hold ? "hold" : "fence");
+	case SETTING_SECRET:
+	case SETTING_SECRET_FILE: return field[0] ? json_string("<redacted>") : json_null();
 	}
 	return NULL;
 }
@@ -781,11 +896,31 @@ static int config_json_error(const json_error_t *jerr, struct wd_err *err)
 }
 
 /* Apply the JSON text of a config file: settings, then probes. */
+/*
+ * Two rows that set one field (a secret and its _FILE form) may not both be
+ * given by one source. set[] says which rows the source gave.
+ */
+static int config_check_twins(const bool *set, bool json, struct wd_err *err)
+{
+	for (size_t s = 0; s < SETTING_COUNT; s++) {
+		if (!set[s] || settings[s].twin == NULL)
+			continue;
+		for (size_t t = s + 1; t < SETTING_COUNT; t++) {
+			if (set[t] && strcmp(settings[t].env, settings[s].twin) == 0)
+				return wd_err_set(err, -EINVAL, "%s and %s are both set: use one",
+				                  json ? settings[s].key : settings[s].env,
+				                  json ? settings[t].key : settings[t].env);
+		}
+	}
+	return 0;
+}
+
 static int config_apply_json(struct wd_config *cfg, const char *text, size_t len,
                              struct wd_err *err)
 {
 	char quoted[WD_QUOTE_MAX + 4];
 	char value_text[CONFIG_VALUE_MAX + 1];
+	bool set[SETTING_COUNT] = {false};
 	json_error_t jerr;
 	const char *key;
 	json_t *value;
@@ -800,6 +935,12 @@ static int config_apply_json(struct wd_config *cfg, const char *text, size_t len
 		                config_json_type(root));
 		goto out;
 	}
+	/* Twins first, so that the conflict, not a twin's own error, is reported. */
+	for (size_t s = 0; s < SETTING_COUNT; s++)
+		set[s] = settings[s].key != NULL && json_object_get(root, settings[s].key) != NULL;
+	rc = config_check_twins(set, true, err);
+	if (rc < 0)
+		goto out;
 	json_object_foreach(root, key, value)
 	{
 		const struct setting *row = NULL;
@@ -823,6 +964,7 @@ static int config_apply_json(struct wd_config *cfg, const char *text, size_t len
 		                      err);
 		if (rc == 0)
 			rc = setting_apply(cfg, row, value_text, err);
+		explicit_bzero(value_text, sizeof(value_text)); /* it may have been a secret */
 		if (rc < 0) {
 			wd_err_prefix(err, "%s", row->key);
 			goto out;
@@ -906,6 +1048,27 @@ static int config_apply_env_probes(struct wd_config *cfg, const struct env_scan 
 	return 0;
 }
 
+/* The cross-setting rules of fencing (DESIGN.md, "The flag"). */
+static int config_validate_fencing(const struct wd_config *cfg, struct wd_err *err)
+{
+	int64_t cycle = cfg->flag_interval_ms + 2 * cfg->flag_timeout_ms;
+
+	if (cycle > cfg->flag_ttl_ms) {
+		char interval[32];
+		char timeout[32];
+		char ttl[32];
+
+		duration_format(cfg->flag_interval_ms, interval, sizeof(interval));
+		duration_format(cfg->flag_timeout_ms, timeout, sizeof(timeout));
+		duration_format(cfg->flag_ttl_ms, ttl, sizeof(ttl));
+		return wd_err_set(err, -EINVAL,
+		                  "WARDEN_FLAG_INTERVAL + 2 x WARDEN_FLAG_TIMEOUT must be at most "
+		                  "WARDEN_FLAG_TTL (%s + 2 x %s > %s)",
+		                  interval, timeout, ttl);
+	}
+	return 0;
+}
+
 /*
  * The one load path: defaults, the file (json_text when given, else the file
  * WARDEN_CONFIG names), the environment, then validation.
@@ -913,6 +1076,7 @@ static int config_apply_env_probes(struct wd_config *cfg, const struct env_scan 
 static int config_load_from(struct wd_config *cfg, char *const *envp, const char *json_text,
                             size_t json_len, bool have_json_text, struct wd_err *err)
 {
+	bool env_set[SETTING_COUNT];
 	struct env_scan *scan = NULL;
 	char *file_text = NULL;
 	size_t file_len = 0;
@@ -963,6 +1127,11 @@ static int config_load_from(struct wd_config *cfg, char *const *envp, const char
 			goto out;
 	}
 
+	for (size_t s = 0; s < SETTING_COUNT; s++)
+		env_set[s] = scan->values[s] != NULL;
+	rc = config_check_twins(env_set, false, err);
+	if (rc < 0)
+		goto out;
 	for (size_t s = 0; s < SETTING_COUNT; s++) {
 		if (s == SETTING_CONFIG_FILE || scan->values[s] == NULL)
 			continue;
@@ -984,6 +1153,7 @@ static int config_load_from(struct wd_config *cfg, char *const *envp, const char
 			goto out;
 		}
 	}
+	rc = config_validate_fencing(cfg, err);
 out:
 	if (file_text != NULL) {
 		explicit_bzero(file_text, file_len);
@@ -1040,6 +1210,23 @@ static json_t *config_probe_to_json(const struct probe_config *probe)
 	return object;
 }
 
+/* The fencing timing contract (DESIGN.md), computed from the config. */
+static json_t *config_timing_to_json(const struct wd_config *cfg)
+{
+	struct fence_timing timing;
+	char typical[32];
+	char worst[32];
+
+	fence_timing(cfg->flag_interval_ms, cfg->flag_timeout_ms, cfg->flag_ttl_ms, &timing);
+	duration_format(timing.typical_ms, typical, sizeof(typical));
+	duration_format(timing.worst_case_ms, worst, sizeof(worst));
+	return json_pack("{s:s, s:I, s:s, s:I, s:s}", "typical_fence", typical, "typical_fence_ms",
+	                 (json_int_t)timing.typical_ms, "worst_case_fence", worst,
+	                 "worst_case_fence_ms", (json_int_t)timing.worst_case_ms, "rule",
+	                 "after flipping the flag, wait worst_case_fence before promoting the "
+	                 "other region's database or starting its cron");
+}
+
 char *config_to_json(const struct wd_config *cfg)
 {
 	json_t *root = json_object();
@@ -1052,8 +1239,12 @@ char *config_to_json(const struct wd_config *cfg)
 	for (size_t s = 0; s < SETTING_COUNT; s++) {
 		const char *key = settings[s].key ? settings[s].key : "config_file";
 
+		if (settings[s].type == SETTING_SECRET_FILE)
+			continue; /* shown once, under its twin */
 		failed |= json_object_set_new(root, key, setting_to_json(cfg, &settings[s]));
 	}
+	if (cfg->flag_count > 0)
+		failed |= json_object_set_new(root, "timing_contract", config_timing_to_json(cfg));
 	for (size_t i = 0; i < cfg->probe_count; i++)
 		failed |= json_object_set_new(probes, cfg->probes[i].name,
 		                              config_probe_to_json(&cfg->probes[i]));

@@ -15,6 +15,7 @@
 #include "agent/err.h"
 #include "agent/limits.h"
 #include "agent/log.h"
+#include "fencing/flag_source.h"
 #include "probes/probe.h"
 
 /* Who may see details (output, targets, errors) in health bodies and /status. */
@@ -46,6 +47,16 @@ struct wd_config {
 
 	size_t probe_count;
 	struct probe_config probes[WD_PROBES_MAX]; /* sorted by name */
+
+	/* Fencing (DESIGN.md, "Fencing"). No flag source: health only. */
+	size_t flag_count;                           /* WARDEN_FLAG, comma-separated sources */
+	struct flag_source flags[FENCE_SOURCES_MAX]; /* in the order written */
+	int64_t flag_interval_ms;                    /* WARDEN_FLAG_INTERVAL, default 5s */
+	int64_t flag_timeout_ms;                     /* WARDEN_FLAG_TIMEOUT, default 2s */
+	int64_t flag_ttl_ms;                         /* WARDEN_FLAG_TTL, default 30s */
+	bool on_stale_hold;                          /* WARDEN_ON_STALE: fence (default) | hold */
+	char admin_token[WD_SECRET_MAX + 1]; /* WARDEN_ADMIN_TOKEN[_FILE]; "" = admin off; secret */
+	char fence_file[WD_PATH_MAX + 1];    /* WARDEN_FENCE_FILE; "" = none */
 };
 
 /*

@@ -218,3 +218,9 @@ void fence_decide(struct fence *fence, int64_t now_mono_ms, enum fence_db db,
 	}
 	pthread_mutex_unlock(&fence->lock);
 }
+
+void fence_timing(int64_t interval_ms, int64_t timeout_ms, int64_t ttl_ms, struct fence_timing *out)
+{
+	out->typical_ms = interval_ms * 6 / 5 + timeout_ms;
+	out->worst_case_ms = ttl_ms;
+}

@@ -93,6 +93,20 @@ void fence_set_forced(struct fence *fence, bool forced);
 void fence_decide(struct fence *fence, int64_t now_mono_ms, enum fence_db db,
                   struct fence_verdict *out);
 
+/*
+ * The timing contract (DESIGN.md), from the flag settings: after the flag is
+ * flipped a task fences typically within interval x 1.2 + timeout (the
+ * jittered poll, then the read), and at worst within ttl, even when it can
+ * no longer reach its flag source.
+ */
+struct fence_timing {
+	int64_t typical_ms;
+	int64_t worst_case_ms;
+};
+
+void fence_timing(int64_t interval_ms, int64_t timeout_ms, int64_t ttl_ms,
+                  struct fence_timing *out);
+
 /* The highest epoch ever recorded (0 if none). */
 uint64_t fence_highest_epoch(struct fence *fence);
 

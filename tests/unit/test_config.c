@@ -163,6 +163,13 @@ static void test_defaults(void **state)
 	                          "  \"http_max_connections\": 1024,\n"
 	                          "  \"http_max_connections_per_ip\": 128,\n"
 	                          "  \"http_idle_timeout\": \"10s\",\n"
+	                          "  \"flag\": [],\n"
+	                          "  \"flag_interval\": \"5s\",\n"
+	                          "  \"flag_timeout\": \"2s\",\n"
+	                          "  \"flag_ttl\": \"30s\",\n"
+	                          "  \"on_stale\": \"fence\",\n"
+	                          "  \"admin_token\": null,\n"
+	                          "  \"fence_file\": null,\n"
 	                          "  \"probes\": {}\n"
 	                          "}");
 	free(json);
@@ -804,6 +811,112 @@ static void test_parse_listen(void **state)
 	                 -EINVAL);
 }
 
+/* ---- fencing ------------------------------------------------------------ */
+
+static void test_fencing_settings(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const secrets[] = {"an-admin-token-of-32-characters", NULL};
+	char *json;
+
+	env_add(f, "WARDEN_FLAG=ssm:/platform/prod/active-region, file:/run/warden/flag");
+	env_add(f, "WARDEN_FLAG_INTERVAL=2s");
+	env_add(f, "WARDEN_FLAG_TIMEOUT=500ms");
+	env_add(f, "WARDEN_FLAG_TTL=10s");
+	env_add(f, "WARDEN_ON_STALE=hold");
+	env_add(f, "WARDEN_ADMIN_TOKEN=an-admin-token-of-32-characters");
+	env_add(f, "WARDEN_FENCE_FILE=/run/warden/fence.json");
+	load_ok(f);
+	assert_int_equal(f->cfg->flag_count, 2);
+	assert_int_equal(f->cfg->flags[0].kind, FLAG_SOURCE_SSM);
+	assert_int_equal(f->cfg->flags[1].kind, FLAG_SOURCE_FILE);
+	assert_int_equal(f->cfg->flag_interval_ms, 2000);
+	assert_int_equal(f->cfg->flag_timeout_ms, 500);
+	assert_int_equal(f->cfg->flag_ttl_ms, 10000);
+	assert_true(f->cfg->on_stale_hold);
+	assert_string_equal(f->cfg->admin_token, "an-admin-token-of-32-characters");
+	assert_string_equal(f->cfg->fence_file, "/run/warden/fence.json");
+
+	json = json_without(f->cfg, secrets);
+	assert_non_null(strstr(json, "\"admin_token\": \"<redacted>\""));
+	assert_null(strstr(json, "admin_token_file"));
+	/* The timing contract: 2s x 1.2 + 500ms, and the TTL. */
+	assert_non_null(strstr(json, "\"typical_fence\": \"2900ms\""));
+	assert_non_null(strstr(json, "\"worst_case_fence\": \"10s\""));
+	free(json);
+}
+
+static void test_flag_timing_rule(void **state)
+{
+	struct fixture *f = *state;
+
+	env_add(f, "WARDEN_FLAG=file:/run/warden/flag");
+	env_add(f, "WARDEN_FLAG_INTERVAL=5s");
+	env_add(f, "WARDEN_FLAG_TIMEOUT=2s");
+	env_add(f, "WARDEN_FLAG_TTL=8s");
+	load_fails(f, "WARDEN_FLAG_INTERVAL + 2 x WARDEN_FLAG_TIMEOUT must be at most "
+	              "WARDEN_FLAG_TTL (5s + 2 x 2s > 8s)");
+}
+
+static void test_flag_timing_rule_boundary(void **state)
+{
+	struct fixture *f = *state;
+
+	env_add(f, "WARDEN_FLAG_INTERVAL=5s");
+	env_add(f, "WARDEN_FLAG_TIMEOUT=2s");
+	env_add(f, "WARDEN_FLAG_TTL=9s");
+	load_ok(f);
+}
+
+static void test_fencing_errors(void **state)
+{
+	struct fixture *f = *state;
+
+	env_add(f, "WARDEN_FLAG=s3://bucket/flag");
+	load_fails_with(f, "WARDEN_FLAG: source 1: unknown source", NULL);
+	f->env_count = 0;
+	env_add(f, "WARDEN_ON_STALE=ignore");
+	load_fails(f, "WARDEN_ON_STALE: bad value 'ignore' (want fence or hold)");
+	f->env_count = 0;
+	env_add(f, "WARDEN_ADMIN_TOKEN=short-secret");
+	load_fails_with(f, "WARDEN_ADMIN_TOKEN: shorter than 16 characters", "short-secret");
+	f->env_count = 0;
+	env_add(f, "WARDEN_FLAG_TIMEOUT=50ms");
+	load_fails(f, "WARDEN_FLAG_TIMEOUT: '50ms' out of range (want 100ms to 1m)");
+}
+
+static void test_admin_token_file(void **state)
+{
+	struct fixture *f = *state;
+	char path[] = "/tmp/warden-test-token-XXXXXX";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "token-from-a-file-0123456789\n", 29), 29);
+	close(fd);
+	env_add(f, "WARDEN_ADMIN_TOKEN_FILE=%s", path);
+	load_ok(f);
+	assert_string_equal(f->cfg->admin_token, "token-from-a-file-0123456789");
+	env_add(f, "WARDEN_ADMIN_TOKEN=another-token-0123456789");
+	load_fails(f, "WARDEN_ADMIN_TOKEN and WARDEN_ADMIN_TOKEN_FILE are both set: use one");
+	unlink(path);
+}
+
+static void test_fencing_json(void **state)
+{
+	struct fixture *f = *state;
+	static const char both[] = "{\"admin_token\": \"0123456789abcdef\", "
+	                           "\"admin_token_file\": \"/x\"}";
+	static const char good[] = "{\"flag\": \"file:/run/warden/flag\", \"flag_ttl\": \"1m\", "
+	                           "\"on_stale\": \"fence\"}";
+
+	assert_true(config_load_json_text(f->cfg, both, strlen(both), f->env, &f->err) < 0);
+	assert_string_equal(f->err.msg, "admin_token and admin_token_file are both set: use one");
+	assert_int_equal(config_load_json_text(f->cfg, good, strlen(good), f->env, &f->err), 0);
+	assert_int_equal(f->cfg->flag_count, 1);
+	assert_int_equal(f->cfg->flag_ttl_ms, 60000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -834,6 +947,12 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_file_missing, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_json_text, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_json_text_too_many_probes, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_fencing_settings, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_flag_timing_rule, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_flag_timing_rule_boundary, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_fencing_errors, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_admin_token_file, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_fencing_json, setup, teardown),
 	        cmocka_unit_test(test_parse_listen),
 	};
 
