@@ -32,6 +32,7 @@ struct probe_snapshot {
 	struct probe_observation last;
 	int64_t last_duration_us;
 	int64_t last_wall_ms; /* when the last run ended */
+	int64_t last_mono_ms; /* the same, on the monotonic clock (freshness checks) */
 
 	/* counters since start-up */
 	uint64_t checks[PROBE_OUTCOME_COUNT];

@@ -91,6 +91,13 @@ void fence_record_read(struct fence *fence, size_t source, const struct flag_val
 	pthread_mutex_unlock(&fence->lock);
 }
 
+void fence_set_region(struct fence *fence, const char *region)
+{
+	pthread_mutex_lock(&fence->lock);
+	snprintf(fence->cfg.region, sizeof(fence->cfg.region), "%s", region);
+	pthread_mutex_unlock(&fence->lock);
+}
+
 void fence_set_forced(struct fence *fence, bool forced)
 {
 	pthread_mutex_lock(&fence->lock);
@@ -130,6 +137,11 @@ static void decide_from(const struct fence *fence, int64_t now, bool ignore_ttl,
 {
 	const struct fence_read *winner = NULL;
 	int64_t until = 0;
+
+	if (fence->cfg.region[0] == '\0') {
+		say(out, FENCE_UNKNOWN, "this task's region is not known yet");
+		return;
+	}
 
 	for (size_t i = 0; i < fence->cfg.source_count; i++) {
 		const struct fence_read *read = &fence->reads[i];

@@ -51,7 +51,7 @@ enum fence_db {
 };
 
 struct fence_config {
-	char region[FLAG_REGION_MAX + 1]; /* this task's region */
+	char region[FLAG_REGION_MAX + 1]; /* this task's region; "" until known */
 	int64_t ttl_ms;
 	bool on_stale_hold;  /* WARDEN_ON_STALE=hold: unsafe, keeps the last verdict */
 	size_t source_count; /* 1..FENCE_SOURCES_MAX */
@@ -82,6 +82,12 @@ void fence_free(struct fence *fence);
  */
 void fence_record_read(struct fence *fence, size_t source, const struct flag_value *value,
                        uint64_t version, int64_t sent_mono_ms);
+
+/*
+ * Set this task's region once it is known (from ECS task metadata). Until
+ * then the verdict is `unknown`. Thread-safe.
+ */
+void fence_set_region(struct fence *fence, const char *region);
 
 /* Set or lift the operator fence. Thread-safe. */
 void fence_set_forced(struct fence *fence, bool forced);

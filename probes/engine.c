@@ -160,6 +160,7 @@ static void run_once(struct probe_worker *worker)
 	snap->has_result = true;
 	snap->last_duration_us = clock_mono_us() - t0_us;
 	snap->last_wall_ms = clock_wall_ms();
+	snap->last_mono_ms = clock_mono_ms();
 	snap->checks[obs.outcome]++;
 	record_duration(snap, snap->last_duration_us);
 

@@ -472,6 +472,26 @@ static void test_writability_expires_without_any_call(void **unused)
 	fence_free(fence);
 }
 
+static void test_unknown_until_the_region_is_known(void **unused)
+{
+	struct fence_config cfg = {.region = "", .ttl_ms = TTL, .source_count = 1};
+	struct fence *fence = fence_new(&cfg);
+	struct flag_value value;
+	struct fence_verdict verdict;
+
+	(void)unused;
+	assert_int_equal(flag_value_parse("us-east-1", 9, &value, NULL), 0);
+	fence_record_read(fence, 0, &value, 1, 100);
+	fence_decide(fence, 200, FENCE_DB_NO_CHECK, &verdict);
+	assert_int_equal(verdict.state, FENCE_UNKNOWN);
+	assert_false(verdict.writable);
+	fence_set_region(fence, "us-east-1");
+	fence_decide(fence, 200, FENCE_DB_NO_CHECK, &verdict);
+	assert_int_equal(verdict.state, FENCE_ACTIVE);
+	assert_true(verdict.writable);
+	fence_free(fence);
+}
+
 static void test_state_names(void **unused)
 {
 	(void)unused;
@@ -490,6 +510,7 @@ int main(void)
 	        cmocka_unit_test(test_states_table),
 	        cmocka_unit_test(test_unfence_never_makes_passive_writable),
 	        cmocka_unit_test(test_writability_expires_without_any_call),
+	        cmocka_unit_test(test_unknown_until_the_region_is_known),
 	        cmocka_unit_test(test_state_names),
 	};
 
