@@ -42,6 +42,8 @@
 #include <sys/socket.h>
 
 #include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #include "agent/buf.h"
 #include "agent/clock.h"
@@ -65,10 +67,15 @@ static const char not_found_body[] = "not found\n";
 static const char method_body[] = "method not allowed\n";
 static const char too_large_body[] = "request body too large\n";
 static const char internal_body[] = "internal error\n";
+static const char activez_yes_body[] = "writable\n";
+static const char activez_no_body[] = "not writable\n";
+static const char unauthorized_body[] = "unauthorized\n";
 
 struct http_server {
 	const struct wd_config *cfg;
 	struct wd_state *state;
+	struct fencing *fencing;
+	unsigned char admin_token_hash[SHA256_DIGEST_LENGTH]; /* of cfg->admin_token */
 	struct MHD_Daemon *daemon;
 
 	/* Built once, queued many times (MHD counts references). */
@@ -77,6 +84,11 @@ struct http_server {
 	struct MHD_Response *method_not_allowed;
 	struct MHD_Response *too_large;
 	struct MHD_Response *internal_error;
+	struct MHD_Response *method_not_allowed_post;
+	struct MHD_Response *activez_yes;
+	struct MHD_Response *activez_no;
+	struct MHD_Response *unauthorized;
+	struct MHD_Response *no_content;
 
 	/* MHD's messages: kept for the start-up error, then logged, rate-limited. */
 	atomic_bool starting;
@@ -275,15 +287,17 @@ static enum MHD_Result serve_readyz(struct http_server *server, struct MHD_Conne
 
 static enum MHD_Result serve_status(struct http_server *server, struct MHD_Connection *conn)
 {
+	struct fencing_report report;
 	struct probe_snapshot snaps[WD_PROBES_MAX];
 	struct wd_buf buf;
 	bool draining = wd_state_draining(server->state);
 	int rc;
 
+	fencing_report(server->fencing, &report);
 	wd_state_read_all(server->state, snaps);
 	wd_buf_init(&buf, HTTP_BODY_MAX);
 	rc = render_status(server->cfg, snaps, draining, details_allowed(server, conn, false),
-	                   wd_state_started_wall_ms(server->state), &buf);
+	                   wd_state_started_wall_ms(server->state), &report, &buf);
 	if (rc < 0)
 		return render_failed(server, conn, "/status", rc, &buf);
 	return queue_body(server, conn, MHD_HTTP_OK, CONTENT_TYPE_JSON, &buf);
@@ -291,17 +305,85 @@ static enum MHD_Result serve_status(struct http_server *server, struct MHD_Conne
 
 static enum MHD_Result serve_metrics(struct http_server *server, struct MHD_Connection *conn)
 {
+	struct fencing_report report;
 	struct probe_snapshot snaps[WD_PROBES_MAX];
 	struct wd_buf buf;
 	bool draining = wd_state_draining(server->state);
 	int rc;
 
+	fencing_report(server->fencing, &report);
 	wd_state_read_all(server->state, snaps);
 	wd_buf_init(&buf, HTTP_BODY_MAX);
-	rc = render_metrics(server->cfg, snaps, draining, &buf);
+	rc = render_metrics(server->cfg, snaps, draining, &report, &buf);
 	if (rc < 0)
 		return render_failed(server, conn, "/metrics", rc, &buf);
 	return queue_body(server, conn, MHD_HTTP_OK, CONTENT_TYPE_METRICS, &buf);
+}
+
+/* /activez: the verdict now, with no allocation. */
+static enum MHD_Result serve_activez(struct http_server *server, struct MHD_Connection *conn)
+{
+	struct fence_verdict verdict;
+
+	fencing_verdict(server->fencing, clock_mono_ms(), &verdict);
+	if (verdict.writable)
+		return MHD_queue_response(conn, MHD_HTTP_OK, server->activez_yes);
+	return MHD_queue_response(conn, MHD_HTTP_SERVICE_UNAVAILABLE, server->activez_no);
+}
+
+static enum MHD_Result serve_fence(struct http_server *server, struct MHD_Connection *conn)
+{
+	struct fencing_report report;
+	struct wd_buf buf;
+	int rc;
+
+	fencing_report(server->fencing, &report);
+	wd_buf_init(&buf, HTTP_BODY_MAX);
+	rc = render_fence(server->cfg, &report, &buf);
+	if (rc < 0)
+		return render_failed(server, conn, "/fence", rc, &buf);
+	return queue_body(server, conn, MHD_HTTP_OK, CONTENT_TYPE_JSON, &buf);
+}
+
+/*
+ * Authorization: Bearer <WARDEN_ADMIN_TOKEN>. Both sides are hashed first, so
+ * the comparison takes the same time whatever the length or the content.
+ */
+static bool admin_authorized(struct http_server *server, struct MHD_Connection *conn)
+{
+	static const char scheme[] = "Bearer ";
+	const char *auth =
+	        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	unsigned char given[SHA256_DIGEST_LENGTH];
+
+	if (auth == NULL || strncmp(auth, scheme, sizeof(scheme) - 1) != 0)
+		return false;
+	auth += sizeof(scheme) - 1;
+	SHA256((const unsigned char *)auth, strlen(auth), given);
+	return CRYPTO_memcmp(given, server->admin_token_hash, sizeof(given)) == 0;
+}
+
+enum admin_action { ADMIN_DRAIN, ADMIN_FENCE, ADMIN_UNFENCE };
+
+static enum MHD_Result serve_admin(struct http_server *server, struct MHD_Connection *conn,
+                                   enum admin_action action)
+{
+	static const char *const names[] = {"drain", "fence", "unfence"};
+	struct log_line line;
+	bool ok = admin_authorized(server, conn);
+
+	log_begin(&line, LOG_WARN, ok ? "admin.action" : "admin.refused");
+	log_str(&line, "action", names[action]);
+	log_end(&line, ok ? "admin %s" : "admin %s refused: bad or missing bearer token",
+	        names[action]);
+	if (!ok)
+		return MHD_queue_response(conn, MHD_HTTP_UNAUTHORIZED, server->unauthorized);
+	switch (action) {
+	case ADMIN_DRAIN: wd_state_set_draining(server->state); break;
+	case ADMIN_FENCE: fencing_force(server->fencing, true); break;
+	case ADMIN_UNFENCE: fencing_force(server->fencing, false); break;
+	}
+	return MHD_queue_response(conn, MHD_HTTP_NO_CONTENT, server->no_content);
 }
 
 enum route {
@@ -310,6 +392,11 @@ enum route {
 	ROUTE_READYZ,
 	ROUTE_STATUS,
 	ROUTE_METRICS,
+	ROUTE_ACTIVEZ,
+	ROUTE_FENCE,
+	ROUTE_ADMIN_DRAIN,
+	ROUTE_ADMIN_FENCE,
+	ROUTE_ADMIN_UNFENCE,
 };
 
 /* Map a path to its route; *probe is the index for /readyz/<probe>, else -1. */
@@ -330,11 +417,19 @@ static enum route find_route(const struct wd_config *cfg, const char *path, int 
 		return ROUTE_STATUS;
 	if (strcmp(path, "/metrics") == 0)
 		return ROUTE_METRICS;
-	/*
-	 * FENCING: GET|HEAD /activez and /fence, and POST /admin/drain,
-	 * /admin/fence, /admin/unfence (Bearer WARDEN_ADMIN_TOKEN; 404 while no
-	 * token is set) are routed here. Until then they are unknown paths.
-	 */
+	if (strcmp(path, "/activez") == 0)
+		return ROUTE_ACTIVEZ;
+	if (strcmp(path, "/fence") == 0)
+		return ROUTE_FENCE;
+	/* The admin endpoints exist only while a token is set. */
+	if (cfg->admin_token[0] == '\0')
+		return ROUTE_NONE;
+	if (strcmp(path, "/admin/drain") == 0)
+		return ROUTE_ADMIN_DRAIN;
+	if (strcmp(path, "/admin/fence") == 0)
+		return ROUTE_ADMIN_FENCE;
+	if (strcmp(path, "/admin/unfence") == 0)
+		return ROUTE_ADMIN_UNFENCE;
 	return ROUTE_NONE;
 }
 
@@ -346,6 +441,12 @@ static enum MHD_Result serve(struct http_server *server, struct MHD_Connection *
 
 	if (route == ROUTE_NONE)
 		return MHD_queue_response(conn, MHD_HTTP_NOT_FOUND, server->not_found);
+	if (route >= ROUTE_ADMIN_DRAIN) {
+		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+			return MHD_queue_response(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+			                          server->method_not_allowed_post);
+		return serve_admin(server, conn, (enum admin_action)(route - ROUTE_ADMIN_DRAIN));
+	}
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return MHD_queue_response(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
 		                          server->method_not_allowed);
@@ -354,6 +455,11 @@ static enum MHD_Result serve(struct http_server *server, struct MHD_Connection *
 	case ROUTE_READYZ: return serve_readyz(server, conn, path, probe);
 	case ROUTE_STATUS: return serve_status(server, conn);
 	case ROUTE_METRICS: return serve_metrics(server, conn);
+	case ROUTE_ACTIVEZ: return serve_activez(server, conn);
+	case ROUTE_FENCE: return serve_fence(server, conn);
+	case ROUTE_ADMIN_DRAIN:
+	case ROUTE_ADMIN_FENCE:
+	case ROUTE_ADMIN_UNFENCE:
 	case ROUTE_NONE: break;
 	}
 	return MHD_queue_response(conn, MHD_HTTP_NOT_FOUND, server->not_found);
@@ -410,9 +516,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static void free_responses(struct http_server *server)
 {
-	struct MHD_Response **all[] = {&server->livez_ok, &server->not_found,
-	                               &server->method_not_allowed, &server->too_large,
-	                               &server->internal_error};
+	struct MHD_Response **all[] = {
+	        &server->livez_ok,    &server->not_found,      &server->method_not_allowed,
+	        &server->too_large,   &server->internal_error, &server->method_not_allowed_post,
+	        &server->activez_yes, &server->activez_no,     &server->unauthorized,
+	        &server->no_content};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (*all[i] != NULL)
@@ -430,9 +538,20 @@ static int build_responses(struct http_server *server)
 	server->too_large = static_response(too_large_body, CONTENT_TYPE_TEXT,
 	                                    MHD_HTTP_HEADER_CONNECTION, "close");
 	server->internal_error = static_response(internal_body, CONTENT_TYPE_TEXT, NULL, NULL);
+	server->method_not_allowed_post =
+	        static_response(method_body, CONTENT_TYPE_TEXT, MHD_HTTP_HEADER_ALLOW, "POST");
+	server->activez_yes = static_response(activez_yes_body, CONTENT_TYPE_TEXT,
+	                                      MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	server->activez_no = static_response(activez_no_body, CONTENT_TYPE_TEXT,
+	                                     MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	server->unauthorized = static_response(unauthorized_body, CONTENT_TYPE_TEXT,
+	                                       MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	server->no_content = static_response("", CONTENT_TYPE_TEXT, NULL, NULL);
 	if (server->livez_ok == NULL || server->not_found == NULL ||
 	    server->method_not_allowed == NULL || server->too_large == NULL ||
-	    server->internal_error == NULL)
+	    server->internal_error == NULL || server->method_not_allowed_post == NULL ||
+	    server->activez_yes == NULL || server->activez_no == NULL ||
+	    server->unauthorized == NULL || server->no_content == NULL)
 		return -ENOMEM;
 	return 0;
 }
@@ -520,7 +639,7 @@ static struct MHD_Daemon *start_daemon(struct http_server *server,
 }
 
 struct http_server *http_server_new(const struct wd_config *cfg, struct wd_state *state,
-                                    struct wd_err *err)
+                                    struct fencing *fencing, struct wd_err *err)
 {
 	struct http_server *server;
 	struct sockaddr_storage addr;
@@ -538,6 +657,9 @@ struct http_server *http_server_new(const struct wd_config *cfg, struct wd_state
 	}
 	server->cfg = cfg;
 	server->state = state;
+	server->fencing = fencing;
+	SHA256((const unsigned char *)cfg->admin_token, strlen(cfg->admin_token),
+	       server->admin_token_hash);
 	atomic_init(&server->starting, true);
 	atomic_init(&server->last_log_mono_ms, 0);
 	atomic_init(&server->suppressed_logs, 0);

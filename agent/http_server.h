@@ -1,7 +1,9 @@
 /*
  * http_server.h - the health listener (libmicrohttpd).
  *
- * Serves /livez, /readyz, /readyz/<probe>, /status and /metrics from the
+ * Serves /livez, /readyz, /readyz/<probe>, /status, /metrics, /fence,
+ * /activez and POST /admin/{drain,fence,unfence} (only while
+ * WARDEN_ADMIN_TOKEN is set; 404 otherwise) from the
  * published snapshots only: a handler never touches a dependency and never
  * waits on anything but the state's short lock.
  */
@@ -11,16 +13,18 @@
 #include "agent/config.h"
 #include "agent/err.h"
 #include "agent/state.h"
+#include "fencing/fencing.h"
 
 struct http_server;
 
 /*
- * Bind cfg->listen and start serving (cfg->http_threads threads). cfg and
- * state must outlive the server. Returns NULL with err (naming the address)
+ * Bind cfg->listen and start serving (cfg->http_threads threads). cfg,
+ * state and fencing must outlive the server; /fence, /activez and the admin
+ * endpoints ask fencing. Returns NULL with err (naming the address)
  * when the port cannot be bound.
  */
 struct http_server *http_server_new(const struct wd_config *cfg, struct wd_state *state,
-                                    struct wd_err *err);
+                                    struct fencing *fencing, struct wd_err *err);
 /* Stop serving and free. NULL is a no-op. */
 void http_server_free(struct http_server *server);
 

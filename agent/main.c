@@ -26,6 +26,7 @@
 #include "agent/log.h"
 #include "agent/state.h"
 #include "agent/version.h"
+#include "fencing/fencing.h"
 #include "fencing/gate.h"
 #include "probes/engine.h"
 
@@ -164,6 +165,7 @@ static int cmd_serve(void)
 	struct wd_config *cfg = load_config();
 	struct wd_state *state = NULL;
 	struct probe_engine *engine = NULL;
+	struct fencing *fencing = NULL;
 	struct http_server *server = NULL;
 	struct wd_err err = {0};
 	struct log_line line;
@@ -187,23 +189,32 @@ static int cmd_serve(void)
 		log_msg(LOG_ERROR, "agent.error", "probes: %s", err.msg);
 		goto out;
 	}
-	server = http_server_new(cfg, state, &err);
+	fencing = fencing_new(cfg, environ, state, &err);
+	if (fencing == NULL) {
+		log_msg(LOG_ERROR, "agent.error", "fencing: %s", err.msg);
+		rc = EXIT_CONFIG;
+		goto out;
+	}
+	server = http_server_new(cfg, state, fencing, &err);
 	if (server == NULL) {
 		log_msg(LOG_ERROR, "agent.error", "health listener: %s", err.msg);
 		goto out;
 	}
-	if (probe_engine_start(engine) < 0) {
-		log_msg(LOG_ERROR, "agent.error", "cannot start probe threads");
+	if (probe_engine_start(engine) < 0 || fencing_start(fencing) < 0) {
+		log_msg(LOG_ERROR, "agent.error", "cannot start threads");
 		goto out;
 	}
 	log_begin(&line, LOG_INFO, "agent.start");
 	log_str(&line, "version", version_str());
 	log_str(&line, "listen", cfg->listen);
 	log_int(&line, "probes", (int64_t)cfg->probe_count);
+	log_int(&line, "flag_sources", (int64_t)cfg->flag_count);
 	log_end(&line, "warden %s serving health on %s", version_str(), cfg->listen);
 
-	while (sig == 0)
-		sig = wait_for_stop(&stop, 1000);
+	while (sig == 0) {
+		fencing_tick(fencing);
+		sig = wait_for_stop(&stop, FENCING_TICK_MS);
+	}
 
 	/* Lame duck: /readyz fails at once, everything else keeps serving. */
 	wd_state_set_draining(state);
@@ -213,7 +224,10 @@ static int cmd_serve(void)
 	log_end(&line, "draining for %lld ms before exit", (long long)cfg->drain_ms);
 	drain_end = clock_mono_ms() + cfg->drain_ms;
 	while (clock_mono_ms() < drain_end) {
-		if (wait_for_stop(&stop, drain_end - clock_mono_ms()) != 0) {
+		int64_t left = drain_end - clock_mono_ms();
+
+		fencing_tick(fencing);
+		if (wait_for_stop(&stop, left < FENCING_TICK_MS ? left : FENCING_TICK_MS) != 0) {
 			log_msg(LOG_WARN, "agent.drain", "second signal: drain cut short");
 			break;
 		}
@@ -221,6 +235,7 @@ static int cmd_serve(void)
 	rc = 0;
 out:
 	http_server_free(server);
+	fencing_free(fencing);
 	probe_engine_free(engine);
 	wd_state_free(state);
 	if (rc == 0)

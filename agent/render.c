@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "agent/clock.h"
+#include "agent/duration.h"
 #include "agent/version.h"
 
 #define RFC3339_SIZE 32
@@ -271,8 +272,118 @@ static void put_status_probe(struct writer *w, const struct probe_config *cfg,
 	put(w, "}");
 }
 
+/* A JSON string or null when text is empty. */
+static void put_json_str_or_null(struct writer *w, const char *text)
+{
+	if (text[0] == '\0')
+		put(w, "null");
+	else
+		put_json_str(w, text);
+}
+
+/* The /fence object's members (without the braces). */
+static void put_fence_members(struct writer *w, const struct fencing_report *fence)
+{
+	const struct fence_verdict *v = &fence->verdict;
+	int64_t for_ms = v->writable ? v->writable_until_mono_ms - fence->now_mono_ms : 0;
+
+	if (for_ms < 0)
+		for_ms = 0;
+	putf(w, "\"writable\":%s,", v->writable ? "true" : "false");
+	put_json_field_str(w, "state", fence_state_str(v->state));
+	put(w, ",\"region\":");
+	put_json_str_or_null(w, fence->region);
+	put(w, ",\"active_region\":");
+	put_json_str_or_null(w, v->active_region);
+	putf(w, ",\"epoch\":%llu,", (unsigned long long)v->epoch);
+	if (v->writable && v->writable_until_mono_ms != INT64_MAX)
+		put_time(w, "writable_until", fence->now_wall_ms + for_ms);
+	else
+		put(w, "\"writable_until\":null");
+	putf(w, ",\"writable_for_ms\":%lld",
+	     (long long)(v->writable_until_mono_ms == INT64_MAX ? fence->ttl_ms : for_ms));
+	putf(w, ",\"ttl_ms\":%lld,", (long long)fence->ttl_ms);
+	put_json_field_str(w, "reason", v->reason);
+	put(w, ",");
+	put_time(w, "since", fence->since_wall_ms);
+	putf(w, ",\"forced\":%s", fence->forced ? "true" : "false");
+	putf(w, ",\"split_brain\":%s", v->split_brain ? "true" : "false");
+	put(w, ",\"leases\":{}");
+}
+
+int render_fence(const struct wd_config *cfg, const struct fencing_report *fence,
+                 struct wd_buf *out)
+{
+	struct writer w = {.buf = out, .rc = 0};
+
+	(void)cfg;
+	put(&w, "{");
+	put_fence_members(&w, fence);
+	put(&w, "}");
+	return w.rc;
+}
+
+/* One flag source in /status; errors and request ids only with details. */
+static void put_flag_source(struct writer *w, const struct flag_source *src,
+                            const struct flag_source_status *st, int64_t now_mono, bool details)
+{
+	put(w, "{");
+	put_json_field_str(w, "source", src->text);
+	put(w, ",\"result\":");
+	put_json_str_or_null(w, st->result);
+	put(w, ",");
+	if (st->last_ok_wall_ms != 0) {
+		put_time(w, "last_read", st->last_ok_wall_ms);
+		putf(w, ",\"age_seconds\":%.3f,",
+		     (double)(now_mono - st->last_ok_sent_mono_ms) / 1000.0);
+		put_json_field_str(w, "active_region", st->active_region);
+		putf(w, ",\"epoch\":%llu,\"version\":%llu", (unsigned long long)st->epoch,
+		     (unsigned long long)st->version);
+	} else {
+		put(w, "\"last_read\":null,\"age_seconds\":null");
+	}
+	putf(w, ",\"failures_in_row\":%u,\"next_read_in_ms\":%lld", st->failures_in_row,
+	     (long long)st->next_delay_ms);
+	if (details) {
+		put(w, ",\"error\":");
+		put_json_str_or_null(w, st->error);
+		put(w, ",\"aws_request_id\":");
+		put_json_str_or_null(w, st->request_id);
+	}
+	put(w, "}");
+}
+
+static void put_status_fence(struct writer *w, const struct wd_config *cfg,
+                             const struct fencing_report *fence, bool details)
+{
+	char typical[32];
+	char worst[32];
+
+	put(w, ",\"fence\":{");
+	put_fence_members(w, fence);
+	putf(w, ",\"enabled\":%s,\"transitions\":%llu}", fence->enabled ? "true" : "false",
+	     (unsigned long long)fence->transitions);
+	if (!fence->enabled)
+		return;
+	put(w, ",\"flag\":[");
+	for (size_t i = 0; i < fence->source_count; i++) {
+		if (i > 0)
+			put(w, ",");
+		put_flag_source(w, &cfg->flags[i], &fence->sources[i], fence->now_mono_ms, details);
+	}
+	put(w, "]");
+	duration_format(fence->timing.typical_ms, typical, sizeof(typical));
+	duration_format(fence->timing.worst_case_ms, worst, sizeof(worst));
+	put(w, ",\"timing_contract\":{");
+	put_json_field_str(w, "typical_fence", typical);
+	putf(w, ",\"typical_fence_ms\":%lld,", (long long)fence->timing.typical_ms);
+	put_json_field_str(w, "worst_case_fence", worst);
+	putf(w, ",\"worst_case_fence_ms\":%lld}", (long long)fence->timing.worst_case_ms);
+}
+
 int render_status(const struct wd_config *cfg, const struct probe_snapshot *snaps, bool draining,
-                  bool details, int64_t started_wall_ms, struct wd_buf *out)
+                  bool details, int64_t started_wall_ms, const struct fencing_report *fence,
+                  struct wd_buf *out)
 {
 	struct writer w = {.buf = out, .rc = 0};
 	enum health_status status = health_overall(cfg, snaps, draining);
@@ -292,11 +403,8 @@ int render_status(const struct wd_config *cfg, const struct probe_snapshot *snap
 		put_status_probe(&w, &cfg->probes[i], &snaps[i], details);
 	}
 	put(&w, "]");
-	/*
-	 * FENCING: the flag sources ("flag": [{source, last_read, age, error}]),
-	 * the fence ("fence": the /fence object) and the timing contract
-	 * (typical and worst-case fence time) go here.
-	 */
+	if (fence != NULL)
+		put_status_fence(&w, cfg, fence, details);
 	put(&w, ",\"config\":{");
 	put_json_field_str(&w, "listen", cfg->listen);
 	putf(&w, ",\"probes\":%zu", cfg->probe_count);
@@ -365,8 +473,56 @@ static void put_histogram(struct writer *w, const struct probe_config *cfg,
 	putf(w, " %llu\n", (unsigned long long)total);
 }
 
+/* The fencing metric families (DESIGN.md, Observability). */
+static void put_fence_metrics(struct writer *w, const struct wd_config *cfg,
+                              const struct fencing_report *fence)
+{
+	const struct fence_verdict *v = &fence->verdict;
+
+	put_family(w, "warden_writable", "gauge", "1 when this task may write now, else 0.");
+	putf(w, "warden_writable %d\n", v->writable ? 1 : 0);
+	put_family(w, "warden_fence_state", "gauge", "1 for the fence's current state.");
+	for (int s = 0; s < FENCE_STATE_COUNT; s++)
+		putf(w, "warden_fence_state{state=\"%s\"} %d\n",
+		     fence_state_str((enum fence_state)s), v->state == (enum fence_state)s ? 1 : 0);
+	put_family(w, "warden_fence_transitions_total", "counter",
+	           "Changes of the fence's state or writability.");
+	putf(w, "warden_fence_transitions_total %llu\n", (unsigned long long)fence->transitions);
+	put_family(w, "warden_flag_epoch", "gauge", "The epoch of the winning flag read.");
+	putf(w, "warden_flag_epoch %llu\n", (unsigned long long)v->epoch);
+	put_family(w, "warden_split_brain", "gauge",
+	           "1 while this region is passive but its database is a writer.");
+	putf(w, "warden_split_brain %d\n", v->split_brain ? 1 : 0);
+	if (!fence->enabled)
+		return;
+	put_family(w, "warden_flag_age_seconds", "gauge",
+	           "Time since the request of the source's last valid read was sent.");
+	for (size_t i = 0; i < fence->source_count; i++) {
+		const struct flag_source_status *st = &fence->sources[i];
+
+		if (st->last_ok_wall_ms == 0)
+			continue;
+		put(w, "warden_flag_age_seconds{source=");
+		put_label_value(w, cfg->flags[i].text);
+		putf(w, "} %.3f\n",
+		     (double)(fence->now_mono_ms - st->last_ok_sent_mono_ms) / 1000.0);
+	}
+	put_family(w, "warden_flag_reads_total", "counter", "Flag reads by source and result.");
+	for (size_t i = 0; i < fence->source_count; i++) {
+		const struct flag_source_status *st = &fence->sources[i];
+
+		for (size_t k = 0; k < st->result_kinds; k++) {
+			put(w, "warden_flag_reads_total{source=");
+			put_label_value(w, cfg->flags[i].text);
+			put(w, ",result=");
+			put_label_value(w, st->reads[k].result);
+			putf(w, "} %llu\n", (unsigned long long)st->reads[k].count);
+		}
+	}
+}
+
 int render_metrics(const struct wd_config *cfg, const struct probe_snapshot *snaps, bool draining,
-                   struct wd_buf *out)
+                   const struct fencing_report *fence, struct wd_buf *out)
 {
 	struct writer w = {.buf = out, .rc = 0};
 	enum health_status status = health_overall(cfg, snaps, draining);
@@ -423,6 +579,7 @@ int render_metrics(const struct wd_config *cfg, const struct probe_snapshot *sna
 		putf(&w, " %.9g\n",
 		     isfinite(snaps[i].last.lag_seconds) ? snaps[i].last.lag_seconds : 0.0);
 	}
-	/* FENCING: warden_writable, warden_fence_state{state}, warden_flag_* go here. */
+	if (fence != NULL)
+		put_fence_metrics(&w, cfg, fence);
 	return w.rc;
 }

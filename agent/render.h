@@ -17,6 +17,7 @@
 #include "agent/config.h"
 #include "agent/health.h"
 #include "agent/state.h"
+#include "fencing/fencing.h"
 
 /*
  * The application/health+json body of /readyz (only < 0: every probe) or of
@@ -26,12 +27,25 @@
 int render_health(const struct wd_config *cfg, const struct probe_snapshot *snaps, int only,
                   bool draining, bool details, struct wd_buf *out, enum health_status *status);
 
-/* The /status JSON (probes, config summary, build, uptime). 0 or -errno. */
+/*
+ * The /status JSON (probes, the fence and its flag sources, the timing
+ * contract, config summary, build, uptime). fence may be NULL (no fencing
+ * part). 0 or -errno.
+ */
 int render_status(const struct wd_config *cfg, const struct probe_snapshot *snaps, bool draining,
-                  bool details, int64_t started_wall_ms, struct wd_buf *out);
+                  bool details, int64_t started_wall_ms, const struct fencing_report *fence,
+                  struct wd_buf *out);
 
-/* The /metrics body, Prometheus text format 0.0.4. 0 or -errno. */
+/* The /metrics body, Prometheus text format 0.0.4; fence may be NULL. 0 or -errno. */
 int render_metrics(const struct wd_config *cfg, const struct probe_snapshot *snaps, bool draining,
-                   struct wd_buf *out);
+                   const struct fencing_report *fence, struct wd_buf *out);
+
+/*
+ * The /fence JSON (DESIGN.md): writable, state, region, active_region,
+ * epoch, writable_until, writable_for_ms, ttl_ms, reason, since, forced,
+ * split_brain, leases. Also the fence file's content. 0 or -errno.
+ */
+int render_fence(const struct wd_config *cfg, const struct fencing_report *fence,
+                 struct wd_buf *out);
 
 #endif

@@ -164,9 +164,18 @@ class HttpServerTest(unittest.TestCase):
         self.assertEqual(self.warden.get("/readyz?verbose")[0], 200)
 
     def test_unknown_paths(self):
+        # The admin endpoints do not exist without WARDEN_ADMIN_TOKEN.
         for path in ("/", "/nope", "/livez/", "/readyz/nope", "/readyz/", "/admin/drain",
-                     "/fence", "/activez"):
+                     "/admin/fence", "/admin/unfence", "/fence/", "/activez/x"):
             self.assertEqual(self.warden.get(path)[0], 404, path)
+            self.assertEqual(self.warden.get(path, method="POST")[0], 404, path)
+
+    def test_fence_without_flag(self):
+        # No WARDEN_FLAG: health only; /fence says unknown, never writable.
+        status, doc = self.warden.json("/fence")
+        self.assertEqual(status, 200)
+        self.assertEqual((doc["state"], doc["writable"]), ("unknown", False))
+        self.assertEqual(self.warden.get("/activez")[0], 503)
 
     def test_wrong_method(self):
         for path in ("/livez", "/readyz", "/status", "/metrics"):

@@ -393,7 +393,7 @@ static void test_status_fields(void **state)
 	json_t *config;
 
 	assert_int_equal(
-	        render_status(fx->cfg, fx->snaps, false, false, clock_wall_ms() - 90500, &fx->out),
+	        render_status(fx->cfg, fx->snaps, false, false, clock_wall_ms() - 90500, NULL, &fx->out),
 	        0);
 	doc = parse(&fx->out);
 	assert_string_equal(get_str(doc, "version"), version_str());
@@ -453,7 +453,7 @@ static void test_status_details_and_pending(void **state)
 	memset(&fx->snaps[IDX_WEB], 0, sizeof(fx->snaps[IDX_WEB]));
 	fx->snaps[IDX_WEB].health = PROBE_HEALTH_PENDING;
 	fx->snaps[IDX_WEB].since_wall_ms = T_WALL_MS;
-	assert_int_equal(render_status(fx->cfg, fx->snaps, true, true, clock_wall_ms(), &fx->out),
+	assert_int_equal(render_status(fx->cfg, fx->snaps, true, true, clock_wall_ms(), NULL, &fx->out),
 	                 0);
 	doc = parse(&fx->out);
 	assert_true(json_is_false(json_object_get(doc, "ready")));
@@ -492,11 +492,11 @@ static void test_no_secret_anywhere(void **state)
 			}
 			wd_buf_reset(&fx->out);
 			assert_int_equal(
-			        render_status(fx->cfg, fx->snaps, draining, details, 0, &fx->out),
+			        render_status(fx->cfg, fx->snaps, draining, details, 0, NULL, &fx->out),
 			        0);
 			assert_no_secret(&fx->out);
 			wd_buf_reset(&fx->out);
-			assert_int_equal(render_metrics(fx->cfg, fx->snaps, draining, &fx->out), 0);
+			assert_int_equal(render_metrics(fx->cfg, fx->snaps, draining, NULL, &fx->out), 0);
 			assert_no_secret(&fx->out);
 		}
 	}
@@ -526,7 +526,7 @@ static void test_metrics_lines(void **state)
 	const char *body;
 	char line[128];
 
-	assert_int_equal(render_metrics(fx->cfg, fx->snaps, false, &fx->out), 0);
+	assert_int_equal(render_metrics(fx->cfg, fx->snaps, false, NULL, &fx->out), 0);
 	body = fx->out.data;
 
 	snprintf(line, sizeof(line), "warden_build_info{version=\"%s\"} 1", version_str());
@@ -560,7 +560,7 @@ static void test_metrics_histogram_cumulative(void **state)
 	struct fixture *fx = *state;
 	const char *body;
 
-	assert_int_equal(render_metrics(fx->cfg, fx->snaps, false, &fx->out), 0);
+	assert_int_equal(render_metrics(fx->cfg, fx->snaps, false, NULL, &fx->out), 0);
 	body = fx->out.data;
 	/* db: 2 <= 1ms, 7 in (1ms, 2.5ms], 1 in (5ms, 10ms] */
 	assert_line(body, "warden_probe_duration_seconds_bucket{probe=\"db\",le=\"0.001\"} 2");
@@ -586,7 +586,7 @@ static void test_metrics_draining_and_escaping(void **state)
 	/* Names are [a-z0-9_] by config; the renderer escapes anyway. */
 	snprintf(fx->cfg->probes[IDX_WEB].name, sizeof(fx->cfg->probes[IDX_WEB].name),
 	         "a\"b\\c\nd");
-	assert_int_equal(render_metrics(fx->cfg, fx->snaps, true, &fx->out), 0);
+	assert_int_equal(render_metrics(fx->cfg, fx->snaps, true, NULL, &fx->out), 0);
 	body = fx->out.data;
 	assert_line(body, "warden_ready 0");
 	assert_line(body, "warden_draining 1");
@@ -599,7 +599,7 @@ static void test_metrics_no_probes(void **state)
 	struct fixture *fx = *state;
 
 	fx->cfg->probe_count = 0;
-	assert_int_equal(render_metrics(fx->cfg, fx->snaps, false, &fx->out), 0);
+	assert_int_equal(render_metrics(fx->cfg, fx->snaps, false, NULL, &fx->out), 0);
 	assert_line(fx->out.data, "warden_ready 1");
 	assert_null(strstr(fx->out.data, "probe=\""));
 	assert_line(fx->out.data, "# TYPE warden_probe_up gauge");
@@ -616,9 +616,9 @@ static void test_cap_is_an_error(void **state)
 	assert_int_equal(render_health(fx->cfg, fx->snaps, -1, false, true, &small, &status),
 	                 -E2BIG);
 	wd_buf_reset(&small);
-	assert_int_equal(render_status(fx->cfg, fx->snaps, false, true, 0, &small), -E2BIG);
+	assert_int_equal(render_status(fx->cfg, fx->snaps, false, true, 0, NULL, &small), -E2BIG);
 	wd_buf_reset(&small);
-	assert_int_equal(render_metrics(fx->cfg, fx->snaps, false, &small), -E2BIG);
+	assert_int_equal(render_metrics(fx->cfg, fx->snaps, false, NULL, &small), -E2BIG);
 	wd_buf_free(&small);
 }
 

@@ -1,0 +1,221 @@
+#include "fencing/fencing.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/buf.h"
+#include "agent/clock.h"
+#include "agent/log.h"
+#include "agent/render.h"
+#include "fencing/decision.h"
+#include "fencing/fence_file.h"
+
+#define FENCING_FILE_MAX (64 * 1024) /* the fence file's JSON */
+
+struct fencing {
+	const struct wd_config *cfg;
+	struct wd_state *state;
+	struct fence *fence;     /* NULL without WARDEN_FLAG */
+	struct flag_loop *flags; /* NULL without WARDEN_FLAG */
+	pthread_mutex_t lock;    /* guards everything below */
+	bool forced;
+	/* what the last tick saw, for transitions and the fence file */
+	enum fence_state state_seen;
+	bool writable_seen;
+	bool split_brain_seen;
+	uint64_t epoch_seen;
+	char region_seen[FLAG_REGION_MAX + 1];
+	int64_t until_seen;
+	int64_t since_wall_ms;
+	uint64_t transitions;
+	bool file_dirty; /* the fence file needs writing (a change, or the last write failed) */
+	char file_error[WD_ERR_MSG_MAX];
+};
+
+struct fencing *fencing_new(const struct wd_config *cfg, char *const *envp, struct wd_state *state,
+                            struct wd_err *err)
+{
+	struct fencing *fencing = calloc(1, sizeof(*fencing));
+
+	if (fencing == NULL) {
+		wd_err_set(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	fencing->cfg = cfg;
+	fencing->state = state;
+	pthread_mutex_init(&fencing->lock, NULL);
+	fencing->state_seen = FENCE_UNKNOWN;
+	fencing->since_wall_ms = clock_wall_ms();
+	fencing->file_dirty = true;
+	if (cfg->flag_count == 0)
+		return fencing;
+	fencing->fence = fence_new(&(struct fence_config){.ttl_ms = cfg->flag_ttl_ms,
+	                                                  .on_stale_hold = cfg->on_stale_hold,
+	                                                  .source_count = cfg->flag_count});
+	if (fencing->fence == NULL) {
+		wd_err_set(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	fencing->flags = flag_loop_new(cfg, envp, fencing->fence, state, err);
+	if (fencing->flags == NULL)
+		goto fail;
+	return fencing;
+fail:
+	fencing_free(fencing);
+	return NULL;
+}
+
+int fencing_start(struct fencing *fencing)
+{
+	return fencing->flags ? flag_loop_start(fencing->flags) : 0;
+}
+
+void fencing_free(struct fencing *fencing)
+{
+	if (fencing == NULL)
+		return;
+	flag_loop_free(fencing->flags);
+	fence_free(fencing->fence);
+	pthread_mutex_destroy(&fencing->lock);
+	free(fencing);
+}
+
+void fencing_verdict(struct fencing *fencing, int64_t now_mono_ms, struct fence_verdict *out)
+{
+	decision_verdict(fencing->cfg, fencing->state, fencing->fence, now_mono_ms, out);
+}
+
+void fencing_force(struct fencing *fencing, bool forced)
+{
+	struct log_line line;
+
+	pthread_mutex_lock(&fencing->lock);
+	fencing->forced = forced;
+	pthread_mutex_unlock(&fencing->lock);
+	if (fencing->fence != NULL)
+		fence_set_forced(fencing->fence, forced);
+	log_begin(&line, LOG_WARN, forced ? "fence.forced" : "fence.unforced");
+	log_end(&line, forced ? "an operator fenced this task"
+	                      : "an operator lifted the fence (it never makes a passive or stale "
+	                        "task writable)");
+}
+
+void fencing_report(struct fencing *fencing, struct fencing_report *out)
+{
+	const struct wd_config *cfg = fencing->cfg;
+
+	memset(out, 0, sizeof(*out));
+	out->now_mono_ms = clock_mono_ms();
+	out->now_wall_ms = clock_wall_ms();
+	out->enabled = fencing->fence != NULL;
+	fencing_verdict(fencing, out->now_mono_ms, &out->verdict);
+	out->ttl_ms = cfg->flag_ttl_ms;
+	fence_timing(cfg->flag_interval_ms, cfg->flag_timeout_ms, cfg->flag_ttl_ms, &out->timing);
+	pthread_mutex_lock(&fencing->lock);
+	out->since_wall_ms = fencing->since_wall_ms;
+	out->transitions = fencing->transitions;
+	out->forced = fencing->forced;
+	pthread_mutex_unlock(&fencing->lock);
+	if (fencing->flags == NULL)
+		return;
+	flag_loop_region(fencing->flags, out->region);
+	out->source_count = cfg->flag_count;
+	for (size_t i = 0; i < cfg->flag_count; i++)
+		flag_loop_status(fencing->flags, i, &out->sources[i]);
+}
+
+static void log_transition(const struct fence_verdict *verdict, enum fence_state from,
+                           bool was_writable, const char *region)
+{
+	struct log_line line;
+
+	log_begin(&line, verdict->writable ? LOG_INFO : LOG_WARN, "fence.transition");
+	log_str(&line, "from", fence_state_str(from));
+	log_str(&line, "to", fence_state_str(verdict->state));
+	log_bool(&line, "writable", verdict->writable);
+	log_bool(&line, "was_writable", was_writable);
+	log_str(&line, "reason", verdict->reason);
+	log_str(&line, "region", region);
+	if (verdict->active_region[0])
+		log_str(&line, "active_region", verdict->active_region);
+	log_int(&line, "epoch", (int64_t)verdict->epoch);
+	log_end(&line, "fence %s -> %s (%s)", fence_state_str(from),
+	        fence_state_str(verdict->state), verdict->writable ? "writable" : "not writable");
+}
+
+static void log_split_brain(const struct fence_verdict *verdict, bool raised)
+{
+	struct log_line line;
+
+	log_begin(&line, raised ? LOG_ERROR : LOG_INFO, "fence.split_brain");
+	log_bool(&line, "split_brain", raised);
+	log_str(&line, "active_region", verdict->active_region);
+	log_int(&line, "epoch", (int64_t)verdict->epoch);
+	log_end(&line, raised ? "SPLIT BRAIN: this region is passive but its database is a writer"
+	                      : "split brain alarm cleared");
+}
+
+/* Rewrite the fence file from a fresh report. Called without the lock. */
+static void write_fence_file(struct fencing *fencing)
+{
+	struct fencing_report *report = malloc(sizeof(*report));
+	struct wd_err err = {0};
+	struct wd_buf buf;
+	bool failed;
+
+	wd_buf_init(&buf, FENCING_FILE_MAX);
+	if (report == NULL) {
+		wd_err_set(&err, -ENOMEM, "out of memory");
+	} else {
+		fencing_report(fencing, report);
+		if (render_fence(fencing->cfg, report, &buf) < 0 || wd_buf_puts(&buf, "\n") < 0)
+			wd_err_set(&err, -E2BIG, "document too large");
+		else
+			fence_file_write(fencing->cfg->fence_file, buf.data, buf.len, &err);
+	}
+	failed = err.msg[0] != '\0';
+	pthread_mutex_lock(&fencing->lock);
+	fencing->file_dirty = failed;
+	if (failed && strcmp(err.msg, fencing->file_error) != 0)
+		log_msg(LOG_ERROR, "fence.file", "cannot write WARDEN_FENCE_FILE: %s", err.msg);
+	memcpy(fencing->file_error, failed ? err.msg : "", sizeof(fencing->file_error));
+	pthread_mutex_unlock(&fencing->lock);
+	wd_buf_free(&buf);
+	free(report);
+}
+
+void fencing_tick(struct fencing *fencing)
+{
+	struct fence_verdict verdict;
+	char region[FLAG_REGION_MAX + 1] = "";
+	bool write_file;
+
+	fencing_verdict(fencing, clock_mono_ms(), &verdict);
+	if (fencing->flags != NULL)
+		flag_loop_region(fencing->flags, region);
+	pthread_mutex_lock(&fencing->lock);
+	if (verdict.state != fencing->state_seen || verdict.writable != fencing->writable_seen) {
+		log_transition(&verdict, fencing->state_seen, fencing->writable_seen, region);
+		fencing->transitions++;
+		fencing->since_wall_ms = clock_wall_ms();
+		fencing->file_dirty = true;
+	}
+	if (verdict.split_brain != fencing->split_brain_seen)
+		log_split_brain(&verdict, verdict.split_brain);
+	if (verdict.epoch != fencing->epoch_seen ||
+	    strcmp(verdict.active_region, fencing->region_seen) != 0 ||
+	    verdict.writable_until_mono_ms != fencing->until_seen)
+		fencing->file_dirty = true;
+	fencing->state_seen = verdict.state;
+	fencing->writable_seen = verdict.writable;
+	fencing->split_brain_seen = verdict.split_brain;
+	fencing->epoch_seen = verdict.epoch;
+	memcpy(fencing->region_seen, verdict.active_region, sizeof(fencing->region_seen));
+	fencing->until_seen = verdict.writable_until_mono_ms;
+	write_file = fencing->file_dirty && fencing->cfg->fence_file[0] != '\0';
+	pthread_mutex_unlock(&fencing->lock);
+	if (write_file)
+		write_fence_file(fencing);
+}

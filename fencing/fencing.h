@@ -1,0 +1,69 @@
+/*
+ * fencing.h - the fencing side of the agent, behind one handle: the fence
+ * (fence.h), the flag readers (flag_loop.h), the role check (decision.h),
+ * the transition log and the fence file.
+ *
+ * Without WARDEN_FLAG the handle still exists and reports `unknown`, never
+ * writable, so callers need no special case.
+ *
+ * Transitions: fencing_tick(), called by the main thread every
+ * FENCING_TICK_MS, computes the verdict, logs one `fence.transition` event
+ * per change of state or writability (with from, to, reason, region,
+ * epoch), raises and clears the split-brain alarm, and rewrites the fence
+ * file when the verdict changed. The verdict itself is computed whenever
+ * asked; the tick only reports it.
+ */
+#ifndef WARDEN_FENCING_FENCING_H
+#define WARDEN_FENCING_FENCING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/config.h"
+#include "agent/err.h"
+#include "agent/state.h"
+#include "fencing/fence.h"
+#include "fencing/flag_loop.h"
+
+#define FENCING_TICK_MS 100
+
+/* Everything /fence, /status and /metrics show of fencing, at one instant. Plain data. */
+struct fencing_report {
+	bool enabled; /* WARDEN_FLAG is set */
+	struct fence_verdict verdict;
+	int64_t now_mono_ms;
+	int64_t now_wall_ms;
+	int64_t since_wall_ms; /* when state or writability last changed */
+	uint64_t transitions;
+	char region[FLAG_REGION_MAX + 1]; /* this task's; "" until known */
+	int64_t ttl_ms;
+	struct fence_timing timing;
+	bool forced;
+	size_t source_count;
+	struct flag_source_status sources[FENCE_SOURCES_MAX];
+};
+
+struct fencing;
+
+/*
+ * Set up fencing for cfg (no I/O, no thread yet). envp: the environment for
+ * the AWS settings. cfg and state must outlive the handle. NULL with err
+ * when a flag source cannot work (no region, no AWS credentials).
+ */
+struct fencing *fencing_new(const struct wd_config *cfg, char *const *envp, struct wd_state *state,
+                            struct wd_err *err);
+/* Start the flag readers. 0 or -errno. */
+int fencing_start(struct fencing *fencing);
+/* Stop the readers and free. NULL is a no-op. */
+void fencing_free(struct fencing *fencing);
+
+/* The verdict now (see decision.h). Any thread; cheap. */
+void fencing_verdict(struct fencing *fencing, int64_t now_mono_ms, struct fence_verdict *out);
+/* Fill a report of now. Any thread. */
+void fencing_report(struct fencing *fencing, struct fencing_report *out);
+/* Set or lift the operator fence (POST /admin/fence, /admin/unfence). Any thread. */
+void fencing_force(struct fencing *fencing, bool forced);
+/* Log transitions and keep the fence file current. The main thread, every FENCING_TICK_MS. */
+void fencing_tick(struct fencing *fencing);
+
+#endif

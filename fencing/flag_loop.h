@@ -1,0 +1,83 @@
+/*
+ * flag_loop.h - reads the active-region flag from every WARDEN_FLAG source,
+ * each source on its own thread, and records every valid read in the fence.
+ *
+ * A source is read every WARDEN_FLAG_INTERVAL with +-20 % jitter (so that N
+ * tasks do not hit SSM in step), each read bounded by WARDEN_FLAG_TIMEOUT.
+ * Throttling and server errors back off exponentially with full jitter,
+ * never faster than the interval; the read lease keeps expiring meanwhile,
+ * so a source that cannot be read fences the task within the TTL. A read is
+ * recorded with the monotonic time its request was SENT (the lease starts
+ * then, not when the answer came).
+ *
+ * Each thread beats a /livez loop while it waits, and at least once per
+ * read; a file read that hangs (a dead network volume) stops the beat, and
+ * the task is replaced.
+ */
+#ifndef WARDEN_FENCING_FLAG_LOOP_H
+#define WARDEN_FENCING_FLAG_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/config.h"
+#include "agent/err.h"
+#include "agent/state.h"
+#include "fencing/aws.h"
+#include "fencing/fence.h"
+
+#define FLAG_RESULT_MAX  24 /* "server_error", "bad_value"... */
+#define FLAG_RESULTS_MAX 20 /* distinct results counted per source */
+
+/* What one source has done, for /status and metrics. Plain data. */
+struct flag_source_status {
+	char result[FLAG_RESULT_MAX]; /* the last attempt's: "ok", an aws outcome, "bad_value"... */
+	char error[WD_ERR_MSG_MAX];   /* why the last attempt failed; "" when it did not */
+	char request_id[AWS_REQUEST_ID_MAX + 1]; /* of the last AWS answer */
+	int64_t last_attempt_wall_ms;            /* 0: never */
+	int64_t last_ok_wall_ms;                 /* 0: never */
+	int64_t last_ok_sent_mono_ms;            /* when the last valid read's request was sent */
+	bool has_value;
+	char active_region[FLAG_REGION_MAX + 1]; /* of the last valid read */
+	uint64_t epoch;                          /* of the last valid read (see fence.h) */
+	uint64_t version; /* SSM Version of the last valid read; 0 for a file */
+	unsigned failures_in_row;
+	int64_t next_delay_ms; /* until the next attempt, after the last one */
+	size_t result_kinds;
+	struct {
+		char result[FLAG_RESULT_MAX];
+		uint64_t count;
+	} reads[FLAG_RESULTS_MAX]; /* warden_flag_reads_total{source,result} */
+};
+
+struct flag_loop;
+
+/*
+ * Prepare one reader per source of cfg (no I/O): this task's region from
+ * AWS_REGION / AWS_DEFAULT_REGION (set into the fence at once), else from
+ * ECS task metadata later; AWS credentials when a source is ssm:. envp is a
+ * NULL-terminated environment, read here and not kept. cfg, fence and state
+ * must outlive the loop. Returns NULL with err when the region can never be
+ * known or AWS credentials are missing or bad.
+ */
+struct flag_loop *flag_loop_new(const struct wd_config *cfg, char *const *envp, struct fence *fence,
+                                struct wd_state *state, struct wd_err *err);
+/* Start the threads. 0 or -errno. */
+int flag_loop_start(struct flag_loop *loop);
+/* Stop and join the threads (each stops within the flag timeout), free. NULL is a no-op. */
+void flag_loop_free(struct flag_loop *loop);
+
+/* Copy source i's status. */
+void flag_loop_status(struct flag_loop *loop, size_t i, struct flag_source_status *out);
+/* This task's region, "" until known. */
+void flag_loop_region(struct flag_loop *loop, char out[FLAG_REGION_MAX + 1]);
+
+/*
+ * The delay before the next attempt: the interval with +-20 % jitter after a
+ * success or an ordinary failure; after `failures` throttled or 5xx answers
+ * in a row, full jitter over [interval, min(interval x 2^failures, cap)]
+ * with cap = max(interval, 60s). `random` is uniform in [0, 1). Pure.
+ */
+int64_t flag_loop_delay_ms(int64_t interval_ms, unsigned backoff_failures, double random);
+
+#endif
