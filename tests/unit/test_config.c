@@ -41,12 +41,20 @@ static int setup(void **state)
 	return 0;
 }
 
+/* Empty the fixture's envp. */
+static void env_clear(struct fixture *f)
+{
+	for (size_t i = 0; i < f->env_count; i++)
+		free(f->env[i]);
+	f->env_count = 0;
+	f->env[0] = NULL;
+}
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	for (size_t i = 0; i < f->env_count; i++)
-		free(f->env[i]);
+	env_clear(f);
 	free(f->cfg);
 	free(f);
 	return 0;
@@ -874,13 +882,13 @@ static void test_fencing_errors(void **state)
 
 	env_add(f, "WARDEN_FLAG=s3://bucket/flag");
 	load_fails_with(f, "WARDEN_FLAG: source 1: unknown source", NULL);
-	f->env_count = 0;
+	env_clear(f);
 	env_add(f, "WARDEN_ON_STALE=ignore");
 	load_fails(f, "WARDEN_ON_STALE: bad value 'ignore' (want fence or hold)");
-	f->env_count = 0;
+	env_clear(f);
 	env_add(f, "WARDEN_ADMIN_TOKEN=short-secret");
 	load_fails_with(f, "WARDEN_ADMIN_TOKEN: shorter than 16 characters", "short-secret");
-	f->env_count = 0;
+	env_clear(f);
 	env_add(f, "WARDEN_FLAG_TIMEOUT=50ms");
 	load_fails(f, "WARDEN_FLAG_TIMEOUT: '50ms' out of range (want 100ms to 1m)");
 }
