@@ -6,6 +6,8 @@
 
 #include <jansson.h>
 
+#include "fencing/aws.h"
+
 int flag_region_check(const char *region, struct wd_err *err)
 {
 	size_t len = strlen(region);
@@ -28,17 +30,13 @@ int flag_region_check(const char *region, struct wd_err *err)
 
 static int parse_json(const char *text, size_t len, struct flag_value *out, struct wd_err *err)
 {
-	json_error_t jerr;
-	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *root = aws_json_load(text, len, "JSON value", -EINVAL, err);
 	json_t *region;
 	json_t *epoch;
 	int rc = -EINVAL;
 
-	if (root == NULL) {
-		wd_err_set(err, -EINVAL, "bad JSON at line %d column %d: %s", jerr.line,
-		           jerr.column, jerr.text);
-		goto out;
-	}
+	if (root == NULL)
+		goto out; /* err never quotes the value: it may be a SecureString */
 	if (!json_is_object(root)) {
 		wd_err_set(err, -EINVAL, "JSON value is not an object");
 		goto out;

@@ -713,8 +713,14 @@ void sigv4_result_free(struct sigv4_result *res)
 {
 	if (res == NULL)
 		return;
-	if (res->security_token.data != NULL)
-		OPENSSL_cleanse(res->security_token.data, res->security_token.len);
+	/* The canonical request and the header list hold the session token too. */
+	struct wd_buf *secret[] = {&res->security_token, &res->canonical_request,
+	                           &res->string_to_sign, &res->authorization};
+
+	for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++) {
+		if (secret[i]->data != NULL)
+			OPENSSL_cleanse(secret[i]->data, secret[i]->len);
+	}
 	wd_buf_free(&res->canonical_request);
 	wd_buf_free(&res->string_to_sign);
 	wd_buf_free(&res->authorization);
