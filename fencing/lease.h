@@ -1,0 +1,76 @@
+/*
+ * lease.h - the singleton lease (WARDEN_SINGLETON): a row in the database of
+ * a postgres probe that at most one task holds at a time, so that exactly
+ * one cron runs across both regions.
+ *
+ *   CREATE TABLE IF NOT EXISTS warden_lease (
+ *       name       text PRIMARY KEY,
+ *       holder     text NOT NULL,
+ *       generation bigint NOT NULL,
+ *       expires_at timestamptz NOT NULL);
+ *
+ * Claimed and renewed by one conditional statement that judges expiry on the
+ * DATABASE's clock (never ours): the row is taken when it has expired or is
+ * already ours. The generation rises on every takeover (another holder, or
+ * ours again after it expired) and is the fencing token of the cron's
+ * writes. Renewed every ttl/3, and only while this task is writable: the
+ * moment it is not, it stops claiming and reports the lease as not held; a
+ * reader database refuses the write (25006), so a passive region can never
+ * take it. Released (expires_at = now()) on shutdown.
+ *
+ * Held, as reported, means: this task is writable now, and the last renewal
+ * succeeded, and its remaining time (measured on the database's clock, and
+ * counted from when OUR request was sent) has not run out.
+ */
+#ifndef WARDEN_FENCING_LEASE_H
+#define WARDEN_FENCING_LEASE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/err.h"
+#include "agent/limits.h"
+#include "fencing/fence.h"
+#include "probes/probe.h"
+
+#define LEASE_NAME_MAX   64
+#define LEASE_HOLDER_MAX 128
+
+/* What /fence shows of a lease. Plain data. */
+struct lease_status {
+	char name[LEASE_NAME_MAX + 1];
+	bool held;
+	uint64_t generation;               /* of our last successful claim; 0: never */
+	char holder[LEASE_HOLDER_MAX + 1]; /* the holder the database last named ("" unknown) */
+	int64_t expires_in_ms;             /* when held: time left; else 0 */
+	char error[WD_ERR_MSG_MAX];        /* why the last attempt failed; "" */
+};
+
+/* How the lease asks whether this task may write (the fence, with the role check). */
+struct lease_fence_view {
+	void *arg;
+	void (*decide)(void *arg, int64_t now_mono_ms, struct fence_verdict *out);
+};
+
+struct lease;
+
+/*
+ * A lease `name` (1..LEASE_NAME_MAX of [a-z0-9_-]) held as `holder` (the task
+ * id), with `ttl_ms`, on the database of probe `db` (a postgres probe: its
+ * URI, password and timeout are used for a connection of the lease's own).
+ * No I/O. NULL with err.
+ */
+struct lease *lease_new(const char *name, const char *holder, int64_t ttl_ms,
+                        const struct probe_config *db, const struct lease_fence_view *view,
+                        struct wd_err *err);
+/* Start the renewal thread. 0 or -errno. */
+int lease_start(struct lease *lease);
+/* Copy the status now (held is re-checked against the clock and the fence). Any thread. */
+void lease_status(struct lease *lease, int64_t now_mono_ms, struct lease_status *out);
+/*
+ * Stop the thread, release the lease if held (bounded by the probe timeout),
+ * close the connection, free. NULL is a no-op.
+ */
+void lease_free(struct lease *lease);
+
+#endif
