@@ -27,6 +27,7 @@
 #include "agent/duration.h"
 #include "fencing/fence.h"
 #include "probes/spec.h"
+#include "probes/uri.h"
 
 #define CONFIG_VAR_QUOTE_MAX        64 /* bytes of a variable name in an error */
 #define CONFIG_ENV_PREFIX           "WARDEN_"
@@ -276,18 +277,25 @@ const char *expose_details_str(enum expose_details expose)
 }
 
 enum setting_type {
-	SETTING_PATH,        /* text, a file name (char[WD_PATH_MAX + 1]) */
-	SETTING_LISTEN,      /* "host:port" -> listen, listen_host, listen_port */
-	SETTING_LOG_LEVEL,   /* debug|info|warn|error -> enum log_level */
-	SETTING_EXPOSE,      /* loopback|always|never -> enum expose_details */
-	SETTING_SECONDS,     /* an integer of seconds in [min, max] -> int64_t ms */
-	SETTING_UNSIGNED,    /* an integer in [min, max] -> unsigned */
-	SETTING_DURATION_S,  /* a duration, whole seconds, [min, max] ms -> int64_t ms */
-	SETTING_DURATION,    /* a duration, [min, max] ms -> int64_t ms */
-	SETTING_FLAG,        /* a WARDEN_FLAG source list -> flags, flag_count */
-	SETTING_ON_STALE,    /* fence|hold -> bool on_stale_hold */
-	SETTING_SECRET,      /* a secret of at least min characters (char[WD_SECRET_MAX + 1]) */
-	SETTING_SECRET_FILE, /* the same secret, read from a file (one trailing newline dropped) */
+	SETTING_PATH,         /* text, a file name (char[WD_PATH_MAX + 1]) */
+	SETTING_LISTEN,       /* "host:port" -> listen, listen_host, listen_port */
+	SETTING_LOG_LEVEL,    /* debug|info|warn|error -> enum log_level */
+	SETTING_EXPOSE,       /* loopback|always|never -> enum expose_details */
+	SETTING_SECONDS,      /* an integer of seconds in [min, max] -> int64_t ms */
+	SETTING_UNSIGNED,     /* an integer in [min, max] -> unsigned */
+	SETTING_DURATION_S,   /* a duration, whole seconds, [min, max] ms -> int64_t ms */
+	SETTING_DURATION,     /* a duration, [min, max] ms -> int64_t ms */
+	SETTING_FLAG,         /* a WARDEN_FLAG source list -> flags, flag_count */
+	SETTING_ON_STALE,     /* fence|hold -> bool on_stale_hold */
+	SETTING_SECRET,       /* a secret of at least min characters (char[WD_SECRET_MAX + 1]) */
+	SETTING_SECRET_FILE,  /* the same secret, read from a file (one trailing newline dropped) */
+	SETTING_PROXY_LISTEN, /* "host:port" -> proxy_listen, proxy.listen_host, proxy.listen_port
+	                       */
+	SETTING_UPSTREAM,     /* "http://host:port" -> proxy_upstream, proxy.upstream_* */
+	SETTING_PREFIXES,     /* comma-separated path prefixes -> proxy.allow_when_fenced */
+	SETTING_INT,          /* an integer in [min, max] -> int64_t */
+	SETTING_SIZE,         /* an integer of bytes in [min, max] -> size_t */
+	SETTING_NAME,         /* 1..max of [a-z0-9_-] (char[max + 1]) */
 };
 
 struct setting {
@@ -339,6 +347,34 @@ static const struct setting settings[] = {
          "WARDEN_ADMIN_TOKEN"},
         {"WARDEN_FENCE_FILE", "fence_file", SETTING_PATH, NULL, 0, 0,
          offsetof(struct wd_config, fence_file), NULL},
+        {"WARDEN_PROXY_LISTEN", "proxy_listen", SETTING_PROXY_LISTEN, NULL, 0, 0,
+         offsetof(struct wd_config, proxy_listen), NULL},
+        {"WARDEN_PROXY_UPSTREAM", "proxy_upstream", SETTING_UPSTREAM, NULL, 0, 0,
+         offsetof(struct wd_config, proxy_upstream), NULL},
+        {"WARDEN_PROXY_ALLOW_WHEN_FENCED", "proxy_allow_when_fenced", SETTING_PREFIXES, NULL, 0, 0,
+         offsetof(struct wd_config, proxy.allow_when_fenced), NULL},
+        {"WARDEN_PROXY_TIMEOUT", "proxy_timeout", SETTING_DURATION, "60s", 100, 3600 * 1000,
+         offsetof(struct wd_config, proxy.upstream_timeout_ms), NULL},
+        {"WARDEN_PROXY_IDLE_TIMEOUT", "proxy_idle_timeout", SETTING_DURATION, "60s", 1000,
+         3600 * 1000, offsetof(struct wd_config, proxy.idle_timeout_ms), NULL},
+        {"WARDEN_PROXY_HEADER_TIMEOUT", "proxy_header_timeout", SETTING_DURATION, "10s", 100,
+         600 * 1000, offsetof(struct wd_config, proxy.header_timeout_ms), NULL},
+        {"WARDEN_PROXY_THREADS", "proxy_threads", SETTING_UNSIGNED, "2", 1, 64,
+         offsetof(struct wd_config, proxy.threads), NULL},
+        {"WARDEN_PROXY_MAX_CONNECTIONS", "proxy_max_connections", SETTING_UNSIGNED, "4096", 16,
+         1000000, offsetof(struct wd_config, proxy.max_connections), NULL},
+        {"WARDEN_PROXY_MAX_HEADER_BYTES", "proxy_max_header_bytes", SETTING_SIZE, "16384", 1024,
+         1 << 20, offsetof(struct wd_config, proxy.max_header_bytes), NULL},
+        {"WARDEN_PROXY_MAX_HEADERS", "proxy_max_headers", SETTING_UNSIGNED, "100", 8, 1000,
+         offsetof(struct wd_config, proxy.max_headers), NULL},
+        {"WARDEN_PROXY_RETRY_AFTER", "proxy_retry_after", SETTING_INT, "5", 0, 3600,
+         offsetof(struct wd_config, proxy.retry_after_s), NULL},
+        {"WARDEN_SINGLETON", "singleton", SETTING_NAME, NULL, 0, LEASE_NAME_MAX,
+         offsetof(struct wd_config, singleton), NULL},
+        {"WARDEN_SINGLETON_TTL", "singleton_ttl", SETTING_DURATION, "15s", 3000, 600 * 1000,
+         offsetof(struct wd_config, singleton_ttl_ms), NULL},
+        {"WARDEN_SINGLETON_PROBE", "singleton_probe", SETTING_NAME, NULL, 0, WD_PROBE_NAME_MAX,
+         offsetof(struct wd_config, singleton_probe), NULL},
 };
 
 #define SETTING_COUNT (sizeof(settings) / sizeof(settings[0]))
@@ -389,10 +425,33 @@ static int config_read_secret(char *field, const struct setting *row, const char
 	return rc;
 }
 
+/* WARDEN_PROXY_UPSTREAM: http://host:port, nothing else (the app, next door). */
+static int config_set_upstream(struct wd_config *cfg, const char *text, struct wd_err *err)
+{
+	struct wd_uri uri;
+
+	if (strlen(text) >= sizeof(cfg->proxy_upstream))
+		return wd_err_set(err, -EINVAL, "longer than %d bytes", WD_URI_MAX);
+	if (uri_parse(text, &uri, err) < 0)
+		return -EINVAL;
+	if (strcmp(uri.scheme, "http") != 0)
+		return wd_err_set(err, -EINVAL,
+		                  "want http://host:port (the app; TLS ends at the ALB)");
+	if (uri.user[0] != '\0' || uri.has_password || uri.query[0] != '\0' ||
+	    (uri.path[0] != '\0' && strcmp(uri.path, "/") != 0))
+		return wd_err_set(err, -EINVAL,
+		                  "want http://host:port, without a path, query or user");
+	snprintf(cfg->proxy.upstream_host, sizeof(cfg->proxy.upstream_host), "%s", uri.host);
+	cfg->proxy.upstream_port = uri.port ? uri.port : 80;
+	memcpy(cfg->proxy_upstream, text, strlen(text) + 1);
+	return 0;
+}
+
 /* How a setting is written in the JSON file. */
 static enum probe_option_form setting_form(const struct setting *row)
 {
-	return (row->type == SETTING_SECONDS || row->type == SETTING_UNSIGNED)
+	return (row->type == SETTING_SECONDS || row->type == SETTING_UNSIGNED ||
+	        row->type == SETTING_INT || row->type == SETTING_SIZE)
 	               ? PROBE_OPTION_INTEGER
 	               : PROBE_OPTION_STRING;
 }
@@ -504,6 +563,37 @@ static int setting_apply(struct wd_config *cfg, const struct setting *row, const
 		return 0;
 	case SETTING_SECRET: return config_set_secret(field, row, text, strlen(text), err);
 	case SETTING_SECRET_FILE: return config_read_secret(field, row, text, err);
+	case SETTING_PROXY_LISTEN:
+		rc = config_parse_listen(text, cfg->proxy.listen_host,
+		                         sizeof(cfg->proxy.listen_host), &cfg->proxy.listen_port,
+		                         err);
+		if (rc < 0)
+			return rc;
+		snprintf(cfg->proxy_listen, sizeof(cfg->proxy_listen),
+		         strchr(cfg->proxy.listen_host, ':') ? "[%s]:%d" : "%s:%d",
+		         cfg->proxy.listen_host, cfg->proxy.listen_port);
+		return 0;
+	case SETTING_UPSTREAM: return config_set_upstream(cfg, text, err);
+	case SETTING_PREFIXES: return proxy_config_set_allow(&cfg->proxy, text, err);
+	case SETTING_INT:
+	case SETTING_SIZE:
+		if (config_parse_integer(text, row->min, row->max, &value) < 0)
+			return wd_err_set(err, -EINVAL,
+			                  "want an integer from %lld to %lld, got '%s'",
+			                  (long long)row->min, (long long)row->max, quoted);
+		if (row->type == SETTING_INT)
+			*(int64_t *)(void *)field = value;
+		else
+			*(size_t *)(void *)field = (size_t)value;
+		return 0;
+	case SETTING_NAME:
+		if (text[0] == '\0' || strlen(text) > (size_t)row->max ||
+		    strspn(text, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(text))
+			return wd_err_set(err, -EINVAL,
+			                  "bad name '%s' (want 1 to %lld of a-z 0-9 _ -)", quoted,
+			                  (long long)row->max);
+		memcpy(field, text, strlen(text) + 1);
+		return 0;
 	}
 	return wd_err_set(err, -EINVAL, "internal error: bad setting type");
 }
@@ -555,6 +645,19 @@ static json_t *setting_to_json(const struct wd_config *cfg, const struct setting
 	case SETTING_ON_STALE: return json_string(cfg->on_stale_hold ? "hold" : "fence");
 	case SETTING_SECRET:
 	case SETTING_SECRET_FILE: return field[0] ? json_string("<redacted>") : json_null();
+	case SETTING_PROXY_LISTEN:
+	case SETTING_UPSTREAM:
+	case SETTING_NAME: return field[0] ? config_json_string(field) : json_null();
+	case SETTING_PREFIXES: {
+		json_t *list = json_array();
+
+		for (size_t i = 0; list != NULL && i < cfg->proxy.allow_count; i++)
+			json_array_append_new(list,
+			                      config_json_string(cfg->proxy.allow_when_fenced[i]));
+		return list;
+	}
+	case SETTING_INT: return json_integer(*(const int64_t *)(const void *)field);
+	case SETTING_SIZE: return json_integer((json_int_t) * (const size_t *)(const void *)field);
 	}
 	return NULL;
 }
@@ -1048,10 +1151,62 @@ static int config_apply_env_probes(struct wd_config *cfg, const struct env_scan 
 	return 0;
 }
 
-/* The cross-setting rules of fencing (DESIGN.md, "The flag"). */
-static int config_validate_fencing(const struct wd_config *cfg, struct wd_err *err)
+/* The singleton's database: the named postgres probe, or the only one. */
+static int config_pick_singleton_probe(struct wd_config *cfg, struct wd_err *err)
+{
+	const struct probe_config *found = NULL;
+	size_t postgres = 0;
+
+	for (size_t i = 0; i < cfg->probe_count; i++) {
+		if (cfg->probes[i].kind != PROBE_KIND_POSTGRES)
+			continue;
+		postgres++;
+		if (cfg->singleton_probe[0] == '\0' ||
+		    strcmp(cfg->singleton_probe, cfg->probes[i].name) == 0)
+			found = &cfg->probes[i];
+	}
+	if (cfg->singleton_probe[0] != '\0' && found == NULL)
+		return wd_err_set(err, -EINVAL,
+		                  "WARDEN_SINGLETON_PROBE: no postgres probe named '%s'",
+		                  cfg->singleton_probe);
+	if (cfg->singleton_probe[0] == '\0' && postgres != 1)
+		return wd_err_set(err, -EINVAL,
+		                  "WARDEN_SINGLETON needs a postgres probe: %s (name it in "
+		                  "WARDEN_SINGLETON_PROBE)",
+		                  postgres == 0 ? "there is none" : "there are several");
+	snprintf(cfg->singleton_probe, sizeof(cfg->singleton_probe), "%s", found->name);
+	return 0;
+}
+
+/* The cross-setting rules of fencing (DESIGN.md, "The flag", "Effectors"). */
+static int config_validate_fencing(struct wd_config *cfg, struct wd_err *err)
 {
 	int64_t cycle = cfg->flag_interval_ms + 2 * cfg->flag_timeout_ms;
+
+	if (cfg->proxy_listen[0] != '\0' || cfg->proxy_upstream[0] != '\0') {
+		if (cfg->proxy_listen[0] == '\0' || cfg->proxy_upstream[0] == '\0')
+			return wd_err_set(err, -EINVAL,
+			                  "WARDEN_PROXY_LISTEN and WARDEN_PROXY_UPSTREAM "
+			                  "go together");
+		if (cfg->flag_count == 0)
+			return wd_err_set(
+			        err, -EINVAL,
+			        "WARDEN_PROXY_LISTEN needs WARDEN_FLAG (a proxy without a "
+			        "flag could never let a write through)");
+		if (cfg->proxy.listen_port == cfg->listen_port)
+			return wd_err_set(
+			        err, -EINVAL,
+			        "WARDEN_PROXY_LISTEN and WARDEN_LISTEN use the same port %d",
+			        cfg->listen_port);
+	}
+	if (cfg->singleton[0] != '\0') {
+		if (cfg->flag_count == 0)
+			return wd_err_set(err, -EINVAL, "WARDEN_SINGLETON needs WARDEN_FLAG");
+		if (config_pick_singleton_probe(cfg, err) < 0)
+			return -EINVAL;
+	} else if (cfg->singleton_probe[0] != '\0') {
+		return wd_err_set(err, -EINVAL, "WARDEN_SINGLETON_PROBE without WARDEN_SINGLETON");
+	}
 
 	if (cycle > cfg->flag_ttl_ms) {
 		char interval[32];

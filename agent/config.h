@@ -16,6 +16,8 @@
 #include "agent/limits.h"
 #include "agent/log.h"
 #include "fencing/flag_source.h"
+#include "fencing/lease.h"
+#include "fencing/proxy.h"
 #include "probes/probe.h"
 
 /* Who may see details (output, targets, errors) in health bodies and /status. */
@@ -57,6 +59,17 @@ struct wd_config {
 	bool on_stale_hold;                          /* WARDEN_ON_STALE: fence (default) | hold */
 	char admin_token[WD_SECRET_MAX + 1]; /* WARDEN_ADMIN_TOKEN[_FILE]; "" = admin off; secret */
 	char fence_file[WD_PATH_MAX + 1];    /* WARDEN_FENCE_FILE; "" = none */
+
+	/* The write-fencing proxy: on when WARDEN_PROXY_LISTEN is set. */
+	char proxy_listen[WD_LISTEN_MAX + 1]; /* as written; "" = no proxy */
+	char proxy_upstream[WD_URI_MAX + 1];  /* WARDEN_PROXY_UPSTREAM, as written */
+	struct proxy_config proxy;            /* the other WARDEN_PROXY_* settings */
+
+	/* The singleton lease: on when WARDEN_SINGLETON is set. */
+	char singleton[LEASE_NAME_MAX + 1];          /* WARDEN_SINGLETON; "" = none */
+	int64_t singleton_ttl_ms;                    /* WARDEN_SINGLETON_TTL, default 15s */
+	char singleton_probe[WD_PROBE_NAME_MAX + 1]; /* WARDEN_SINGLETON_PROBE; default: the
+	                                                only postgres probe */
 };
 
 /*

@@ -178,6 +178,20 @@ static void test_defaults(void **state)
 	                          "  \"on_stale\": \"fence\",\n"
 	                          "  \"admin_token\": null,\n"
 	                          "  \"fence_file\": null,\n"
+	                          "  \"proxy_listen\": null,\n"
+	                          "  \"proxy_upstream\": null,\n"
+	                          "  \"proxy_allow_when_fenced\": [],\n"
+	                          "  \"proxy_timeout\": \"1m\",\n"
+	                          "  \"proxy_idle_timeout\": \"1m\",\n"
+	                          "  \"proxy_header_timeout\": \"10s\",\n"
+	                          "  \"proxy_threads\": 2,\n"
+	                          "  \"proxy_max_connections\": 4096,\n"
+	                          "  \"proxy_max_header_bytes\": 16384,\n"
+	                          "  \"proxy_max_headers\": 100,\n"
+	                          "  \"proxy_retry_after\": 5,\n"
+	                          "  \"singleton\": null,\n"
+	                          "  \"singleton_ttl\": \"15s\",\n"
+	                          "  \"singleton_probe\": null,\n"
 	                          "  \"probes\": {}\n"
 	                          "}");
 	free(json);
@@ -925,6 +939,91 @@ static void test_fencing_json(void **state)
 	assert_int_equal(f->cfg->flag_ttl_ms, 60000);
 }
 
+/* ---- the effectors ------------------------------------------------------ */
+
+static void test_proxy_settings(void **state)
+{
+	struct fixture *f = *state;
+
+	env_add(f, "WARDEN_FLAG=file:/run/warden/flag");
+	env_add(f, "WARDEN_PROXY_LISTEN=0.0.0.0:8080");
+	env_add(f, "WARDEN_PROXY_UPSTREAM=http://127.0.0.1:3000");
+	env_add(f, "WARDEN_PROXY_ALLOW_WHEN_FENCED=/health,/api/session/");
+	env_add(f, "WARDEN_PROXY_TIMEOUT=30s");
+	env_add(f, "WARDEN_PROXY_MAX_HEADER_BYTES=32768");
+	env_add(f, "WARDEN_PROXY_RETRY_AFTER=10");
+	load_ok(f);
+	assert_string_equal(f->cfg->proxy_listen, "0.0.0.0:8080");
+	assert_int_equal(f->cfg->proxy.listen_port, 8080);
+	assert_string_equal(f->cfg->proxy.upstream_host, "127.0.0.1");
+	assert_int_equal(f->cfg->proxy.upstream_port, 3000);
+	assert_int_equal(f->cfg->proxy.allow_count, 2);
+	assert_string_equal(f->cfg->proxy.allow_when_fenced[1], "/api/session/");
+	assert_int_equal(f->cfg->proxy.upstream_timeout_ms, 30000);
+	assert_int_equal(f->cfg->proxy.max_header_bytes, 32768);
+	assert_int_equal(f->cfg->proxy.retry_after_s, 10);
+}
+
+static void test_proxy_errors(void **state)
+{
+	struct fixture *f = *state;
+
+	env_add(f, "WARDEN_PROXY_LISTEN=8080");
+	env_add(f, "WARDEN_PROXY_UPSTREAM=http://127.0.0.1:3000");
+	load_fails_with(f, "WARDEN_PROXY_LISTEN needs WARDEN_FLAG", NULL);
+	env_clear(f);
+	env_add(f, "WARDEN_FLAG=file:/f");
+	env_add(f, "WARDEN_PROXY_LISTEN=8080");
+	load_fails(f, "WARDEN_PROXY_LISTEN and WARDEN_PROXY_UPSTREAM go together");
+	env_clear(f);
+	env_add(f, "WARDEN_FLAG=file:/f");
+	env_add(f, "WARDEN_PROXY_LISTEN=8089");
+	env_add(f, "WARDEN_PROXY_UPSTREAM=http://127.0.0.1:3000");
+	load_fails(f, "WARDEN_PROXY_LISTEN and WARDEN_LISTEN use the same port 8089");
+	env_clear(f);
+	env_add(f, "WARDEN_PROXY_UPSTREAM=https://app:3000");
+	load_fails_with(f, "WARDEN_PROXY_UPSTREAM: want http://host:port", NULL);
+	env_clear(f);
+	env_add(f, "WARDEN_PROXY_UPSTREAM=http://app:3000/api");
+	load_fails_with(f, "without a path", NULL);
+	env_clear(f);
+	env_add(f, "WARDEN_PROXY_ALLOW_WHEN_FENCED=/health/../admin");
+	load_fails_with(f, "WARDEN_PROXY_ALLOW_WHEN_FENCED", NULL);
+}
+
+static void test_singleton_settings(void **state)
+{
+	struct fixture *f = *state;
+
+	env_add(f, "WARDEN_FLAG=file:/f");
+	env_add(f, "WARDEN_SINGLETON=cron");
+	load_fails(f, "WARDEN_SINGLETON needs a postgres probe: there is none (name it in "
+	              "WARDEN_SINGLETON_PROBE)");
+	env_add(f, "WARDEN_PROBE_DB=postgres://app@db/app");
+	load_ok(f);
+	assert_string_equal(f->cfg->singleton, "cron");
+	assert_string_equal(f->cfg->singleton_probe, "db");
+	assert_int_equal(f->cfg->singleton_ttl_ms, 15000);
+	env_add(f, "WARDEN_PROBE_DB2=postgres://app@db2/app");
+	load_fails_with(f, "there are several", NULL);
+	env_add(f, "WARDEN_SINGLETON_PROBE=db2");
+	load_ok(f);
+	assert_string_equal(f->cfg->singleton_probe, "db2");
+	env_clear(f);
+	env_add(f, "WARDEN_SINGLETON=cron");
+	env_add(f, "WARDEN_PROBE_DB=postgres://app@db/app");
+	load_fails(f, "WARDEN_SINGLETON needs WARDEN_FLAG");
+	env_clear(f);
+	env_add(f, "WARDEN_SINGLETON=Cron Job");
+	load_fails_with(f, "WARDEN_SINGLETON: bad name", NULL);
+	env_clear(f);
+	env_add(f, "WARDEN_FLAG=file:/f");
+	env_add(f, "WARDEN_SINGLETON=cron");
+	env_add(f, "WARDEN_PROBE_CACHE=redis://cache:6379");
+	env_add(f, "WARDEN_SINGLETON_PROBE=cache");
+	load_fails(f, "WARDEN_SINGLETON_PROBE: no postgres probe named 'cache'");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -961,6 +1060,9 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_fencing_errors, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_admin_token_file, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_fencing_json, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_proxy_settings, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_proxy_errors, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_singleton_settings, setup, teardown),
 	        cmocka_unit_test(test_parse_listen),
 	};
 
