@@ -517,27 +517,13 @@ static int setting_apply(struct wd_config *cfg, const struct setting *row, const
 		*(unsigned *)(void *)field = (unsigned)value;
 		return 0;
 	case SETTING_DURATION_S:
-		rc = duration_parse(text, &value, err);
-		if (rc < 0)
-			return rc;
-		if (value % 1000 != 0)
-			return wd_err_set(err, -EINVAL, "'%s' is not a whole number of seconds",
-			                  quoted);
-		if (value < row->min || value > row->max) {
-			char min[32];
-			char max[32];
-
-			duration_format(row->min, min, sizeof(min));
-			duration_format(row->max, max, sizeof(max));
-			return wd_err_set(err, -EINVAL, "'%s' out of range (want %s to %s)", quoted,
-			                  min, max);
-		}
-		*(int64_t *)(void *)field = value;
-		return 0;
 	case SETTING_DURATION:
 		rc = duration_parse(text, &value, err);
 		if (rc < 0)
 			return rc;
+		if (row->type == SETTING_DURATION_S && value % 1000 != 0)
+			return wd_err_set(err, -EINVAL, "'%s' is not a whole number of seconds",
+			                  quoted);
 		if (value < row->min || value > row->max) {
 			char min[32];
 			char max[32];

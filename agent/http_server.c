@@ -285,7 +285,9 @@ static enum MHD_Result serve_readyz(struct http_server *server, struct MHD_Conne
 	                  &buf);
 }
 
-static enum MHD_Result serve_status(struct http_server *server, struct MHD_Connection *conn)
+/* /status and /metrics: the probes and the fencing report, rendered. */
+static enum MHD_Result serve_report(struct http_server *server, struct MHD_Connection *conn,
+                                    bool metrics)
 {
 	struct fencing_report report;
 	struct probe_snapshot snaps[WD_PROBES_MAX];
@@ -296,28 +298,16 @@ static enum MHD_Result serve_status(struct http_server *server, struct MHD_Conne
 	fencing_report(server->fencing, &report);
 	wd_state_read_all(server->state, snaps);
 	wd_buf_init(&buf, HTTP_BODY_MAX);
-	rc = render_status(server->cfg, snaps, draining, details_allowed(server, conn, false),
-	                   wd_state_started_wall_ms(server->state), &report, &buf);
+	if (metrics)
+		rc = render_metrics(server->cfg, snaps, draining, &report, &buf);
+	else
+		rc = render_status(server->cfg, snaps, draining,
+		                   details_allowed(server, conn, false),
+		                   wd_state_started_wall_ms(server->state), &report, &buf);
 	if (rc < 0)
-		return render_failed(server, conn, "/status", rc, &buf);
-	return queue_body(server, conn, MHD_HTTP_OK, CONTENT_TYPE_JSON, &buf);
-}
-
-static enum MHD_Result serve_metrics(struct http_server *server, struct MHD_Connection *conn)
-{
-	struct fencing_report report;
-	struct probe_snapshot snaps[WD_PROBES_MAX];
-	struct wd_buf buf;
-	bool draining = wd_state_draining(server->state);
-	int rc;
-
-	fencing_report(server->fencing, &report);
-	wd_state_read_all(server->state, snaps);
-	wd_buf_init(&buf, HTTP_BODY_MAX);
-	rc = render_metrics(server->cfg, snaps, draining, &report, &buf);
-	if (rc < 0)
-		return render_failed(server, conn, "/metrics", rc, &buf);
-	return queue_body(server, conn, MHD_HTTP_OK, CONTENT_TYPE_METRICS, &buf);
+		return render_failed(server, conn, metrics ? "/metrics" : "/status", rc, &buf);
+	return queue_body(server, conn, MHD_HTTP_OK,
+	                  metrics ? CONTENT_TYPE_METRICS : CONTENT_TYPE_JSON, &buf);
 }
 
 /* /activez: the verdict now, with no allocation. */
@@ -453,8 +443,8 @@ static enum MHD_Result serve(struct http_server *server, struct MHD_Connection *
 	switch (route) {
 	case ROUTE_LIVEZ: return serve_livez(server, conn);
 	case ROUTE_READYZ: return serve_readyz(server, conn, path, probe);
-	case ROUTE_STATUS: return serve_status(server, conn);
-	case ROUTE_METRICS: return serve_metrics(server, conn);
+	case ROUTE_STATUS: return serve_report(server, conn, false);
+	case ROUTE_METRICS: return serve_report(server, conn, true);
 	case ROUTE_ACTIVEZ: return serve_activez(server, conn);
 	case ROUTE_FENCE: return serve_fence(server, conn);
 	case ROUTE_ADMIN_DRAIN:
