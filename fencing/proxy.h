@@ -44,10 +44,21 @@ struct proxy_config {
 	size_t max_header_bytes;  /* WARDEN_PROXY_MAX_HEADER_BYTES, default 16 KiB -> 431 */
 	unsigned max_headers;     /* default 100 -> 431 */
 	int64_t retry_after_s;    /* Retry-After on fenced answers, default 5 */
+	/* Added by the proxy: a request head must arrive whole within this
+	 * (slowloris), else 408 and close. WARDEN_PROXY_HEADER_TIMEOUT, default 10s. */
+	int64_t header_timeout_ms;
 };
 
 /* Fill the defaults (no listener, no upstream yet). */
 void proxy_config_defaults(struct proxy_config *cfg);
+
+/*
+ * Set the allow-list from WARDEN_PROXY_ALLOW_WHEN_FENCED: comma-separated
+ * path prefixes, each starting with '/', without '%', '?', spaces or
+ * dot-segments (http1_prefix_valid). Empty elements are skipped. Returns 0,
+ * or -EINVAL / -E2BIG with err naming the bad prefix (cfg's list unchanged).
+ */
+int proxy_config_set_allow(struct proxy_config *cfg, const char *csv, struct wd_err *err);
 
 /* How the proxy asks the fence, at request time and on its own ticks. */
 struct proxy_fence_view {
@@ -87,6 +98,8 @@ struct proxy;
  */
 struct proxy *proxy_new(const struct proxy_config *cfg, const struct proxy_fence_view *view,
                         struct wd_err *err);
+/* The TCP port the listener is bound to (useful when cfg->listen_port was 0). */
+int proxy_port(const struct proxy *proxy);
 /* Copy the counters (cheap, lock-free or a short lock). */
 void proxy_get_stats(struct proxy *proxy, struct proxy_stats *out);
 /* Stop accepting, close everything, join the threads, free. NULL is a no-op. */
