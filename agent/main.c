@@ -200,8 +200,12 @@ static int cmd_serve(void)
 		log_msg(LOG_ERROR, "agent.error", "health listener: %s", err.msg);
 		goto out;
 	}
-	if (probe_engine_start(engine) < 0 || fencing_start(fencing) < 0) {
-		log_msg(LOG_ERROR, "agent.error", "cannot start threads");
+	if (probe_engine_start(engine) < 0) {
+		log_msg(LOG_ERROR, "agent.error", "cannot start the probe threads");
+		goto out;
+	}
+	if (fencing_start(fencing, &err) < 0) {
+		log_msg(LOG_ERROR, "agent.error", "fencing: %s", err.msg);
 		goto out;
 	}
 	log_begin(&line, LOG_INFO, "agent.start");
@@ -209,6 +213,10 @@ static int cmd_serve(void)
 	log_str(&line, "listen", cfg->listen);
 	log_int(&line, "probes", (int64_t)cfg->probe_count);
 	log_int(&line, "flag_sources", (int64_t)cfg->flag_count);
+	if (cfg->proxy_listen[0] != '\0')
+		log_str(&line, "proxy", cfg->proxy_listen);
+	if (cfg->singleton[0] != '\0')
+		log_str(&line, "singleton", cfg->singleton);
 	log_end(&line, "warden %s serving health on %s", version_str(), cfg->listen);
 
 	while (sig == 0) {

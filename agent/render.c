@@ -308,7 +308,17 @@ static void put_fence_members(struct writer *w, const struct fencing_report *fen
 	put_time(w, "since", fence->since_wall_ms);
 	putf(w, ",\"forced\":%s", fence->forced ? "true" : "false");
 	putf(w, ",\"split_brain\":%s", v->split_brain ? "true" : "false");
-	put(w, ",\"leases\":{}");
+	put(w, ",\"leases\":{");
+	if (fence->has_lease) {
+		const struct lease_status *lease = &fence->lease;
+
+		put_json_str(w, lease->name);
+		putf(w, ":{\"held\":%s,\"generation\":%llu,\"holder\":",
+		     lease->held ? "true" : "false", (unsigned long long)lease->generation);
+		put_json_str_or_null(w, lease->holder);
+		putf(w, ",\"expires_in_ms\":%lld}", (long long)lease->expires_in_ms);
+	}
+	put(w, "}");
 }
 
 int render_fence(const struct wd_config *cfg, const struct fencing_report *fence,
@@ -493,6 +503,36 @@ static void put_fence_metrics(struct writer *w, const struct wd_config *cfg,
 	put_family(w, "warden_split_brain", "gauge",
 	           "1 while this region is passive but its database is a writer.");
 	putf(w, "warden_split_brain %d\n", v->split_brain ? 1 : 0);
+	if (fence->has_proxy) {
+		put_family(w, "warden_proxy_requests_total", "counter",
+		           "Requests through the write-fencing proxy, by what came of them.");
+		for (int r = 0; r < PROXY_RESULT_COUNT; r++)
+			putf(w, "warden_proxy_requests_total{result=\"%s\"} %llu\n",
+			     proxy_result_str((enum proxy_result)r),
+			     (unsigned long long)fence->proxy.requests[r]);
+		put_family(w, "warden_proxy_connections_open", "gauge", "Open client connections.");
+		putf(w, "warden_proxy_connections_open %llu\n",
+		     (unsigned long long)fence->proxy.connections_open);
+		put_family(w, "warden_proxy_tunnels_open", "gauge", "Open WebSocket tunnels.");
+		putf(w, "warden_proxy_tunnels_open %llu\n",
+		     (unsigned long long)fence->proxy.tunnels_open);
+		put_family(w, "warden_proxy_closed_on_fence_total", "counter",
+		           "Idle connections and tunnels closed when the task stopped being "
+		           "writable.");
+		putf(w, "warden_proxy_closed_on_fence_total %llu\n",
+		     (unsigned long long)fence->proxy.closed_on_fence);
+	}
+	if (fence->has_lease) {
+		put_family(w, "warden_lease_held", "gauge", "1 while this task holds the lease.");
+		put(w, "warden_lease_held{name=");
+		put_label_value(w, fence->lease.name);
+		putf(w, "} %d\n", fence->lease.held ? 1 : 0);
+		put_family(w, "warden_lease_generation", "gauge",
+		           "The lease generation (fencing token) of this task's last claim.");
+		put(w, "warden_lease_generation{name=");
+		put_label_value(w, fence->lease.name);
+		putf(w, "} %llu\n", (unsigned long long)fence->lease.generation);
+	}
 	if (!fence->enabled)
 		return;
 	put_family(w, "warden_flag_age_seconds", "gauge",

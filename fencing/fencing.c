@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/buf.h"
 #include "agent/clock.h"
@@ -19,6 +21,8 @@ struct fencing {
 	struct wd_state *state;
 	struct fence *fence;     /* NULL without WARDEN_FLAG */
 	struct flag_loop *flags; /* NULL without WARDEN_FLAG */
+	struct proxy *proxy;     /* NULL without WARDEN_PROXY_LISTEN */
+	struct lease *lease;     /* NULL without WARDEN_SINGLETON */
 	pthread_mutex_t lock;    /* guards everything below */
 	bool forced;
 	/* what the last tick saw, for transitions and the fence file */
@@ -67,15 +71,78 @@ fail:
 	return NULL;
 }
 
-int fencing_start(struct fencing *fencing)
+/* The proxy's and the lease's view of the verdict. */
+static void proxy_decide(void *arg, struct fence_verdict *out)
 {
-	return fencing->flags ? flag_loop_start(fencing->flags) : 0;
+	fencing_verdict(arg, clock_mono_ms(), out);
+}
+
+static void lease_decide(void *arg, int64_t now_mono_ms, struct fence_verdict *out)
+{
+	fencing_verdict(arg, now_mono_ms, out);
+}
+
+/* The lease holder: this task, as "<host name>/<pid>" (unique per Fargate task ENI). */
+static void task_holder(char *out, size_t size)
+{
+	char host[LEASE_HOLDER_MAX - 16] = "unknown";
+
+	gethostname(host, sizeof(host) - 1);
+	snprintf(out, size, "%s/%d", host, (int)getpid());
+}
+
+static const struct probe_config *find_probe(const struct wd_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->probe_count; i++) {
+		if (strcmp(cfg->probes[i].name, name) == 0)
+			return &cfg->probes[i];
+	}
+	return NULL;
+}
+
+int fencing_start(struct fencing *fencing, struct wd_err *err)
+{
+	const struct wd_config *cfg = fencing->cfg;
+	int rc;
+
+	if (fencing->flags != NULL) {
+		rc = flag_loop_start(fencing->flags);
+		if (rc < 0)
+			return wd_err_set(err, rc, "cannot start the flag readers");
+	}
+	if (cfg->proxy_listen[0] != '\0') {
+		struct proxy_config proxy = cfg->proxy;
+
+		flag_loop_region(fencing->flags, proxy.region);
+		fencing->proxy = proxy_new(
+		        &proxy, &(struct proxy_fence_view){.arg = fencing, .decide = proxy_decide},
+		        err);
+		if (fencing->proxy == NULL)
+			return -EINVAL;
+	}
+	if (cfg->singleton[0] != '\0') {
+		char holder[LEASE_HOLDER_MAX + 1];
+
+		task_holder(holder, sizeof(holder));
+		fencing->lease = lease_new(
+		        cfg->singleton, holder, cfg->singleton_ttl_ms,
+		        find_probe(cfg, cfg->singleton_probe),
+		        &(struct lease_fence_view){.arg = fencing, .decide = lease_decide}, err);
+		if (fencing->lease == NULL)
+			return -EINVAL;
+		rc = lease_start(fencing->lease);
+		if (rc < 0)
+			return wd_err_set(err, rc, "cannot start the lease");
+	}
+	return 0;
 }
 
 void fencing_free(struct fencing *fencing)
 {
 	if (fencing == NULL)
 		return;
+	proxy_free(fencing->proxy);
+	lease_free(fencing->lease); /* releases it: the next holder need not wait the TTL */
 	flag_loop_free(fencing->flags);
 	fence_free(fencing->fence);
 	pthread_mutex_destroy(&fencing->lock);
@@ -118,6 +185,14 @@ void fencing_report(struct fencing *fencing, struct fencing_report *out)
 	out->transitions = fencing->transitions;
 	out->forced = fencing->forced;
 	pthread_mutex_unlock(&fencing->lock);
+	if (fencing->proxy != NULL) {
+		out->has_proxy = true;
+		proxy_get_stats(fencing->proxy, &out->proxy);
+	}
+	if (fencing->lease != NULL) {
+		out->has_lease = true;
+		lease_status(fencing->lease, out->now_mono_ms, &out->lease);
+	}
 	if (fencing->flags == NULL)
 		return;
 	flag_loop_region(fencing->flags, out->region);

@@ -1,7 +1,9 @@
 /*
  * fencing.h - the fencing side of the agent, behind one handle: the fence
  * (fence.h), the flag readers (flag_loop.h), the role check (decision.h),
- * the transition log and the fence file.
+ * the transition log and the fence file, and the effectors that run inside
+ * the agent: the write-fencing proxy (WARDEN_PROXY_LISTEN) and the singleton
+ * lease (WARDEN_SINGLETON).
  *
  * Without WARDEN_FLAG the handle still exists and reports `unknown`, never
  * writable, so callers need no special case.
@@ -24,6 +26,8 @@
 #include "agent/state.h"
 #include "fencing/fence.h"
 #include "fencing/flag_loop.h"
+#include "fencing/lease.h"
+#include "fencing/proxy.h"
 
 #define FENCING_TICK_MS 100
 
@@ -41,6 +45,10 @@ struct fencing_report {
 	bool forced;
 	size_t source_count;
 	struct flag_source_status sources[FENCE_SOURCES_MAX];
+	bool has_proxy;
+	struct proxy_stats proxy;
+	bool has_lease;
+	struct lease_status lease;
 };
 
 struct fencing;
@@ -52,9 +60,12 @@ struct fencing;
  */
 struct fencing *fencing_new(const struct wd_config *cfg, char *const *envp, struct wd_state *state,
                             struct wd_err *err);
-/* Start the flag readers. 0 or -errno. */
-int fencing_start(struct fencing *fencing);
-/* Stop the readers and free. NULL is a no-op. */
+/*
+ * Start the flag readers, then bind and start the proxy and the lease when
+ * configured. 0, or -errno with err (a proxy port that cannot be bound).
+ */
+int fencing_start(struct fencing *fencing, struct wd_err *err);
+/* Stop the proxy, release the lease, stop the readers, free. NULL is a no-op. */
 void fencing_free(struct fencing *fencing);
 
 /* The verdict now (see decision.h). Any thread; cheap. */

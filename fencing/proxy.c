@@ -771,7 +771,7 @@ static void fenced_response(struct conn *c, const struct fence_verdict *v,
 	         "active region",
 	         (int)(m->method_len > 32 ? 32 : m->method_len), m->method,
 	         fence_state_str(v->state));
-	out_str(&o, "{\"type\":\"https://warden.dev/problems/fenced\","
+	out_str(&o, "{\"type\":\"urn:warden:problem:fenced\","
 	            "\"title\":\"Writes are fenced in this region\",\"status\":503,\"detail\":");
 	out_json_str(&o, detail);
 	out_str(&o, ",\"region\":");

@@ -256,7 +256,7 @@ class ProxyTest(unittest.TestCase):
             self.assertEqual(headers["retry-after"], "7")
             self.assertEqual(headers["content-type"], "application/problem+json")
             doc = json.loads(body)
-            self.assertEqual(doc["type"], "https://warden.dev/problems/fenced")
+            self.assertEqual(doc["type"], "urn:warden:problem:fenced")
             self.assertEqual(doc["title"], "Writes are fenced in this region")
             self.assertEqual(doc["status"], 503)
             self.assertEqual(doc["region"], "us-west-2")
