@@ -1,0 +1,602 @@
+/* test_gate.c - `warden gate`: its arguments, /fence answers, and its policy. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "fencing/gate.h"
+
+/* ------------------------------------------------------------ arguments */
+
+static int parse(int argc, char **argv, struct gate_options *opts, struct wd_err *err)
+{
+	memset(err, 0, sizeof(*err));
+	return gate_parse_args(argc, argv, opts, err);
+}
+
+static void test_args_defaults(void **unused)
+{
+	char *argv[] = {"gate", "--", "worker", "--queue", "q1", NULL};
+	struct gate_options opts;
+	struct wd_err err;
+
+	(void)unused;
+	unsetenv("WARDEN_LISTEN");
+	assert_int_equal(parse(5, argv, &opts, &err), 0);
+	assert_string_equal(opts.singleton, "");
+	assert_int_equal(opts.grace_ms, 30000);
+	assert_int_equal(opts.poll_ms, 1000);
+	assert_string_equal(opts.sidecar_url, "http://127.0.0.1:8089");
+	assert_ptr_equal(opts.argv, &argv[2]);
+	assert_string_equal(opts.argv[1], "--queue"); /* CMD's own options are its own */
+	assert_null(opts.argv[3]);
+}
+
+static void test_args_all_forms(void **unused)
+{
+	char *argv[] = {"gate",         "--singleton",
+	                "cron",         "--grace=5s",
+	                "--sidecar",    "http://127.0.0.1:9000/",
+	                "--poll=250ms", "--",
+	                "cron",         NULL};
+	char *argv2[] = {"gate", "--singleton=billing-v2_2",        "--grace", "0s",  "--poll",
+	                 "2s",   "--sidecar=https://sidecar.local", "--",      "run", NULL};
+	struct gate_options opts;
+	struct wd_err err;
+
+	(void)unused;
+	assert_int_equal(parse(9, argv, &opts, &err), 0);
+	assert_string_equal(opts.singleton, "cron");
+	assert_int_equal(opts.grace_ms, 5000);
+	assert_int_equal(opts.poll_ms, 250);
+	assert_string_equal(opts.sidecar_url, "http://127.0.0.1:9000"); /* trailing '/' dropped */
+	assert_string_equal(opts.argv[0], "cron");
+
+	assert_int_equal(parse(9, argv2, &opts, &err), 0);
+	assert_string_equal(opts.singleton, "billing-v2_2");
+	assert_int_equal(opts.grace_ms, 0);
+	assert_int_equal(opts.poll_ms, 2000);
+	assert_string_equal(opts.sidecar_url, "https://sidecar.local");
+}
+
+static void test_args_listen_default(void **unused)
+{
+	char *argv[] = {"gate", "--", "x", NULL};
+	struct gate_options opts;
+	struct wd_err err;
+
+	(void)unused;
+	setenv("WARDEN_LISTEN", "0.0.0.0:9100", 1);
+	assert_int_equal(parse(3, argv, &opts, &err), 0);
+	assert_string_equal(opts.sidecar_url, "http://127.0.0.1:9100");
+	setenv("WARDEN_LISTEN", "9200", 1);
+	assert_int_equal(parse(3, argv, &opts, &err), 0);
+	assert_string_equal(opts.sidecar_url, "http://127.0.0.1:9200");
+	setenv("WARDEN_LISTEN", "[::]:9300", 1);
+	assert_int_equal(parse(3, argv, &opts, &err), 0);
+	assert_string_equal(opts.sidecar_url, "http://[::1]:9300");
+	setenv("WARDEN_LISTEN", "10.1.2.3:9400", 1);
+	assert_int_equal(parse(3, argv, &opts, &err), 0);
+	assert_string_equal(opts.sidecar_url, "http://10.1.2.3:9400");
+	setenv("WARDEN_LISTEN", "nonsense", 1);
+	assert_int_equal(parse(3, argv, &opts, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "WARDEN_LISTEN"));
+	/* --sidecar wins, and a bad WARDEN_LISTEN does not matter then. */
+	{
+		char *with[] = {"gate", "--sidecar", "http://h:1", "--", "x", NULL};
+
+		assert_int_equal(parse(5, with, &opts, &err), 0);
+		assert_string_equal(opts.sidecar_url, "http://h:1");
+	}
+	unsetenv("WARDEN_LISTEN");
+}
+
+struct bad_case {
+	char *argv[8];
+	const char *named; /* what the message must name */
+};
+
+static void test_args_rejected(void **unused)
+{
+	static struct bad_case cases[] = {
+	        {{"gate", "worker"}, "--"},
+	        {{"gate", "--grace", "5s", "worker"}, "--"},
+	        {{"gate", "--grace", "5s"}, "missing '--'"},
+	        {{"gate"}, "missing '--'"},
+	        {{"gate", "--"}, "CMD"},
+	        {{"gate", "--", ""}, "CMD"},
+	        {{"gate", "--grace", "--", "x"}, "--grace needs a value"},
+	        {{"gate", "--grace"}, "--grace needs a value"},
+	        {{"gate", "--grace=", "--", "x"}, "--grace"},
+	        {{"gate", "--grace", "5", "--", "x"}, "--grace"},
+	        {{"gate", "--grace", "-1s", "--", "x"}, "--grace"},
+	        {{"gate", "--grace", "25h", "--", "x"}, "--grace"},
+	        {{"gate", "--poll", "10ms", "--", "x"}, "--poll"},
+	        {{"gate", "--poll", "2m", "--", "x"}, "--poll"},
+	        {{"gate", "--sidecar", "127.0.0.1:8089", "--", "x"}, "--sidecar"},
+	        {{"gate", "--sidecar", "http://", "--", "x"}, "--sidecar"},
+	        {{"gate", "--sidecar", "http://a b", "--", "x"}, "--sidecar"},
+	        {{"gate", "--sidecar", "http://a/?q", "--", "x"}, "--sidecar"},
+	        {{"gate", "--singleton", "", "--", "x"}, "--singleton"},
+	        {{"gate", "--singleton", "a/b", "--", "x"}, "--singleton"},
+	        {{"gate", "--singleton", "Cron", "--", "x"}, "--singleton"},
+	        {{"gate", "--singleton",
+	          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "--", "x"},
+	         "--singleton"},
+	        {{"gate", "--singleton", "a", "--singleton", "b", "--", "x"}, "twice"},
+	        {{"gate", "--frob", "--", "x"}, "--frob"},
+	        {{"gate", "--gracefully=1s", "--", "x"}, "--gracefully"},
+	        {{"gate", "-g", "1s", "--", "x"}, "-g"},
+	};
+	struct gate_options opts;
+	struct wd_err err;
+
+	(void)unused;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int argc = 0;
+
+		while (cases[i].argv[argc] != NULL)
+			argc++;
+		if (parse(argc, cases[i].argv, &opts, &err) != -EINVAL)
+			fail_msg("case %zu accepted", i);
+		if (strstr(err.msg, cases[i].named) == NULL)
+			fail_msg("case %zu: '%s' does not name '%s'", i, err.msg, cases[i].named);
+	}
+}
+
+/* ------------------------------------------------------------ /fence JSON */
+
+static int fence(const char *text, const char *singleton, struct gate_fence *out)
+{
+	struct wd_err err = {0};
+	int rc = gate_fence_parse(text, strlen(text), singleton, out, &err);
+
+	if (rc < 0)
+		assert_true(err.msg[0] != '\0');
+	return rc;
+}
+
+static void test_fence_full_answer(void **unused)
+{
+	static const char *full =
+	        "{\"writable\": true, \"state\": \"active\", \"region\": \"us-east-1\","
+	        " \"active_region\": \"us-east-1\", \"epoch\": 42,"
+	        " \"writable_until\": \"2026-11-26T05:30:00.000Z\", \"writable_for_ms\": 23000,"
+	        " \"ttl_ms\": 30000, \"reason\": \"this region is active\","
+	        " \"since\": \"2026-11-26T05:00:00.000Z\", \"leases\": {\"cron\": {\"held\": true,"
+	        " \"generation\": 7, \"holder\": \"task-1\", \"expires_in_ms\": 9000}}}";
+	struct gate_fence f;
+
+	(void)unused;
+	assert_int_equal(fence(full, "cron", &f), 0);
+	assert_true(f.writable);
+	assert_int_equal(f.epoch, 42);
+	assert_int_equal(f.writable_for_ms, 23000);
+	assert_int_equal(f.ttl_ms, 30000);
+	assert_string_equal(f.state, "active");
+	assert_true(f.lease_found);
+	assert_true(f.lease_held);
+	assert_int_equal(f.lease_generation, 7);
+	assert_int_equal(f.lease_expires_in_ms, 9000);
+
+	/* Without --singleton the leases are not looked at. */
+	assert_int_equal(fence(full, NULL, &f), 0);
+	assert_false(f.lease_found);
+	/* Another lease name: not found, so not held. */
+	assert_int_equal(fence(full, "billing", &f), 0);
+	assert_false(f.lease_found);
+	assert_false(f.lease_held);
+}
+
+static void test_fence_not_writable(void **unused)
+{
+	struct gate_fence f;
+
+	(void)unused;
+	assert_int_equal(fence("{\"writable\":false,\"state\":\"passive\",\"epoch\":3,"
+	                       "\"writable_until\":null,\"writable_for_ms\":0,\"leases\":{}}",
+	                       "cron", &f),
+	                 0);
+	assert_false(f.writable);
+	assert_int_equal(f.epoch, 3);
+	assert_false(f.lease_found);
+	/* Not writable: writable_for_ms may be absent, and is 0 whatever it says. */
+	assert_int_equal(fence("{\"writable\":false,\"epoch\":0}", NULL, &f), 0);
+	assert_int_equal(
+	        fence("{\"writable\":false,\"epoch\":0,\"writable_for_ms\":500}", NULL, &f), 0);
+	assert_int_equal(f.writable_for_ms, 0);
+	/* A lease not held needs no generation. */
+	assert_int_equal(fence("{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5,"
+	                       "\"leases\":{\"cron\":{\"held\":false}}}",
+	                       "cron", &f),
+	                 0);
+	assert_true(f.lease_found);
+	assert_false(f.lease_held);
+	/* Negative expires_in_ms means already expired. */
+	assert_int_equal(fence("{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5,"
+	                       "\"leases\":{\"cron\":{\"held\":true,\"generation\":1,"
+	                       "\"expires_in_ms\":-20}}}",
+	                       "cron", &f),
+	                 0);
+	assert_int_equal(f.lease_expires_in_ms, 0);
+}
+
+static void test_fence_hostile(void **unused)
+{
+	static const char *const bad[] = {
+	        "",
+	        "null",
+	        "[]",
+	        "\"writable\"",
+	        "{}",
+	        "{\"writable\":true}",
+	        "{\"writable\":\"true\",\"epoch\":1,\"writable_for_ms\":5}",
+	        "{\"writable\":1,\"epoch\":1,\"writable_for_ms\":5}",
+	        "{\"writable\":true,\"epoch\":1}",                          /* no writable_for_ms */
+	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":null}", /* ...null is absent */
+	        "{\"writable\":true,\"epoch\":-1,\"writable_for_ms\":5}",
+	        "{\"writable\":true,\"epoch\":1.5,\"writable_for_ms\":5}",
+	        "{\"writable\":true,\"epoch\":\"1\",\"writable_for_ms\":5}",
+	        "{\"writable\":true,\"epoch\":9007199254740992,\"writable_for_ms\":5}",
+	        "{\"writable\":true,\"epoch\":99999999999999999999999,\"writable_for_ms\":5}",
+	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":-5}",
+	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5.0}",
+	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5,\"ttl_ms\":0}",
+	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5,\"ttl_ms\":\"30s\"}",
+	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5,\"state\":7}",
+	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5,"
+	        "\"state\":\"activeactiveactiveactive\"}",
+	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5,\"state\":\"a\\u0000b\"}",
+	        "{\"writable\":true,\"writable\":false,\"epoch\":1,\"writable_for_ms\":5}",
+	        "{\"writable\":false,\"epoch\":1,\"writable_for_ms\":5,\"leases\":[]}",
+	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5,\"leases\":{\"cron\":true}}",
+	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5,\"leases\":{\"cron\":{}}}",
+	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5,"
+	        "\"leases\":{\"cron\":{\"held\":true}}}",
+	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5,"
+	        "\"leases\":{\"cron\":{\"held\":true,\"generation\":1}}}",
+	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5,"
+	        "\"leases\":{\"cron\":{\"held\":true,\"generation\":-1,\"expires_in_ms\":5}}}",
+	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5,"
+	        "\"leases\":{\"cron\":{\"held\":\"yes\",\"generation\":1,\"expires_in_ms\":5}}}",
+	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5,"
+	        "\"leases\":{\"cron\":{\"held\":true},\"cron\":{\"held\":false}}}",
+	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5} trailing",
+	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5",
+	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5}{}",
+	};
+	struct gate_fence f;
+
+	(void)unused;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&f, 0x5a, sizeof(f));
+		if (fence(bad[i], "cron", &f) != -EINVAL)
+			fail_msg("accepted: %s", bad[i]);
+		/* A refused answer leaves nothing that looks writable. */
+		assert_false(f.writable);
+		assert_false(f.lease_held);
+	}
+}
+
+static void test_fence_bounds(void **unused)
+{
+	size_t size = GATE_FENCE_BODY_MAX + 64;
+	char *big = malloc(size);
+	char *deep = malloc(8192);
+	struct gate_fence f;
+	struct wd_err err;
+	size_t len;
+
+	(void)unused;
+	assert_non_null(big);
+	assert_non_null(deep);
+	/* Past the cap: refused, even though it is valid JSON. */
+	len = (size_t)snprintf(big, size,
+	                       "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5,"
+	                       "\"reason\":\"");
+	memset(big + len, 'x', size - len - 3);
+	memcpy(big + size - 3, "\"}", 3);
+	assert_int_equal(gate_fence_parse(big, strlen(big), NULL, &f, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "longer"));
+	/* Not NUL-terminated input: only len bytes are read. */
+	memcpy(big, "{\"writable\":false,\"epoch\":2}XXXX", 32);
+	assert_int_equal(gate_fence_parse(big, 28, NULL, &f, &err), 0);
+	assert_int_equal(f.epoch, 2);
+	/* Deep nesting in an ignored key: refused or accepted, never a crash. */
+	len = 0;
+	len += (size_t)snprintf(deep, 8192, "{\"writable\":false,\"epoch\":2,\"x\":");
+	for (int i = 0; i < 3000; i++)
+		deep[len++] = '[';
+	for (int i = 0; i < 3000; i++)
+		deep[len++] = ']';
+	deep[len++] = '}';
+	(void)gate_fence_parse(deep, len, NULL, &f, &err);
+	/* Largest values. */
+	assert_int_equal(fence("{\"writable\":true,\"epoch\":9007199254740991,"
+	                       "\"writable_for_ms\":9007199254740991,\"ttl_ms\":9007199254740991}",
+	                       NULL, &f),
+	                 0);
+	assert_int_equal(f.epoch, 9007199254740991ULL);
+	free(big);
+	free(deep);
+}
+
+/* -------------------------------------------------------------- decision */
+
+#define T0 1000000 /* "now" at the answer: an arbitrary monotonic instant */
+
+/* A good writable answer sent at T0, valid for 20 s, TTL 30 s, epoch 42. */
+static struct gate_view writable_view(void)
+{
+	struct gate_view v;
+
+	memset(&v, 0, sizeof(v));
+	v.now_ms = T0 + 100;
+	v.have_answer = true;
+	v.sidecar_ok = true;
+	v.answer.writable = true;
+	v.answer.epoch = 42;
+	v.answer.writable_for_ms = 20000;
+	v.answer.ttl_ms = 30000;
+	v.answer_sent_ms = T0;
+	return v;
+}
+
+static void test_decide_start_and_keep(void **unused)
+{
+	struct gate_view v = writable_view();
+	struct gate_decision d;
+
+	(void)unused;
+	gate_decide(&v, &d);
+	assert_int_equal(d.action, GATE_START);
+	assert_true(d.allowed);
+	assert_int_equal(d.allowed_until_ms, T0 + 20000);
+	assert_int_equal(d.epoch, 42);
+	assert_int_equal(d.token, 42);
+
+	v.child = GATE_CHILD_RUNNING;
+	v.child_epoch = 42;
+	v.child_token = 42;
+	gate_decide(&v, &d);
+	assert_int_equal(d.action, GATE_WAIT);
+	assert_int_equal(d.wake_ms, T0 + 20000); /* wake up when the verdict runs out */
+
+	/* The sidecar stops answering, but the verdict still holds: keep running. */
+	v.sidecar_ok = false;
+	v.now_ms = T0 + 19999;
+	gate_decide(&v, &d);
+	assert_int_equal(d.action, GATE_WAIT);
+}
+
+static void test_decide_stop_reasons(void **unused)
+{
+	struct gate_view v = writable_view();
+	struct gate_decision d;
+
+	(void)unused;
+	v.child = GATE_CHILD_RUNNING;
+	v.child_epoch = 42;
+	v.child_token = 42;
+
+	v.answer.writable = false;
+	gate_decide(&v, &d);
+	assert_int_equal(d.action, GATE_STOP);
+	assert_int_equal(d.reason, GATE_REASON_FENCED);
+	assert_false(d.allowed);
+
+	/* Deadline passed while the sidecar answers: the verdict expired. */
+	v = writable_view();
+	v.child = GATE_CHILD_RUNNING;
+	v.child_epoch = v.child_token = 42;
+	v.now_ms = T0 + 20000;
+	gate_decide(&v, &d);
+	assert_int_equal(d.action, GATE_STOP);
+	assert_int_equal(d.reason, GATE_REASON_VERDICT_EXPIRED);
+	/* ...while it does not: unreachable. */
+	v.sidecar_ok = false;
+	gate_decide(&v, &d);
+	assert_int_equal(d.action, GATE_STOP);
+	assert_int_equal(d.reason, GATE_REASON_SIDECAR_UNREACHABLE);
+
+	/* writable_for_ms beyond the TTL: the TTL caps it. */
+	v = writable_view();
+	v.child = GATE_CHILD_RUNNING;
+	v.child_epoch = v.child_token = 42;
+	v.sidecar_ok = false;
+	v.answer.writable_for_ms = 3600000;
+	v.now_ms = T0 + 29999;
+	gate_decide(&v, &d);
+	assert_int_equal(d.action, GATE_WAIT);
+	v.now_ms = T0 + 30000;
+	gate_decide(&v, &d);
+	assert_int_equal(d.action, GATE_STOP);
+	assert_int_equal(d.reason, GATE_REASON_SIDECAR_UNREACHABLE);
+	/* No TTL reported: writable_for_ms alone. */
+	v.answer.ttl_ms = 0;
+	gate_decide(&v, &d);
+	assert_int_equal(d.action, GATE_WAIT);
+
+	/* The epoch moved under a running child: restart it with the new token. */
+	v = writable_view();
+	v.child = GATE_CHILD_RUNNING;
+	v.child_epoch = v.child_token = 41;
+	gate_decide(&v, &d);
+	assert_int_equal(d.action, GATE_STOP);
+	assert_int_equal(d.reason, GATE_REASON_TOKEN_CHANGED);
+	assert_true(d.allowed);
+
+	/* Zero writable_for_ms: never allowed. */
+	v = writable_view();
+	v.answer.writable_for_ms = 0;
+	v.now_ms = T0;
+	gate_decide(&v, &d);
+	assert_int_equal(d.action, GATE_WAIT);
+	assert_false(d.allowed);
+}
+
+static void test_decide_singleton(void **unused)
+{
+	struct gate_view v = writable_view();
+	struct gate_decision d;
+
+	(void)unused;
+	v.singleton = true;
+	gate_decide(&v, &d); /* writable, but no such lease */
+	assert_int_equal(d.action, GATE_WAIT);
+	assert_int_equal(d.reason, GATE_REASON_LEASE_LOST);
+
+	v.answer.lease_found = true;
+	gate_decide(&v, &d); /* found, not held */
+	assert_int_equal(d.action, GATE_WAIT);
+	assert_int_equal(d.reason, GATE_REASON_LEASE_LOST);
+
+	v.answer.lease_held = true;
+	v.answer.lease_generation = 7;
+	v.answer.lease_expires_in_ms = 9000;
+	gate_decide(&v, &d);
+	assert_int_equal(d.action, GATE_START);
+	assert_int_equal(d.epoch, 42);
+	assert_int_equal(d.token, 7);                    /* the fencing token is the generation */
+	assert_int_equal(d.allowed_until_ms, T0 + 9000); /* the lease ends first */
+
+	v.child = GATE_CHILD_RUNNING;
+	v.child_epoch = 42;
+	v.child_token = 7;
+	v.now_ms = T0 + 9000;
+	gate_decide(&v, &d);
+	assert_int_equal(d.action, GATE_STOP);
+	assert_int_equal(d.reason, GATE_REASON_VERDICT_EXPIRED);
+
+	v.now_ms = T0 + 100;
+	v.answer.lease_held = false;
+	gate_decide(&v, &d);
+	assert_int_equal(d.action, GATE_STOP);
+	assert_int_equal(d.reason, GATE_REASON_LEASE_LOST);
+
+	/* Taken over meanwhile: a new generation restarts the child. */
+	v.answer.lease_held = true;
+	v.answer.lease_generation = 8;
+	gate_decide(&v, &d);
+	assert_int_equal(d.action, GATE_STOP);
+	assert_int_equal(d.reason, GATE_REASON_TOKEN_CHANGED);
+}
+
+static void test_decide_no_answer_and_backoff(void **unused)
+{
+	struct gate_view v;
+	struct gate_decision d;
+
+	(void)unused;
+	memset(&v, 0, sizeof(v));
+	v.now_ms = T0;
+	gate_decide(&v, &d);
+	assert_int_equal(d.action, GATE_WAIT);
+	assert_false(d.allowed);
+	assert_int_equal(d.wake_ms, INT64_MAX);
+
+	v = writable_view();
+	v.restart_at_ms = T0 + 4000;
+	gate_decide(&v, &d);
+	assert_int_equal(d.action, GATE_WAIT);
+	assert_int_equal(d.wake_ms, T0 + 4000);
+	v.now_ms = T0 + 4000;
+	gate_decide(&v, &d);
+	assert_int_equal(d.action, GATE_START);
+}
+
+static void test_decide_stopping_and_shutdown(void **unused)
+{
+	struct gate_view v = writable_view();
+	struct gate_decision d;
+
+	(void)unused;
+	v.child = GATE_CHILD_STOPPING;
+	v.kill_at_ms = T0 + 5000;
+	gate_decide(&v, &d); /* allowed again, but the old one has not gone yet */
+	assert_int_equal(d.action, GATE_WAIT);
+	assert_int_equal(d.wake_ms, T0 + 5000);
+	v.now_ms = T0 + 5000;
+	gate_decide(&v, &d);
+	assert_int_equal(d.action, GATE_KILL);
+	v.child = GATE_CHILD_KILLED;
+	gate_decide(&v, &d);
+	assert_int_equal(d.action, GATE_WAIT);
+
+	v = writable_view();
+	v.shutting_down = true;
+	gate_decide(&v, &d); /* allowed, but stopping: never start */
+	assert_int_equal(d.action, GATE_EXIT);
+	v.child = GATE_CHILD_RUNNING;
+	v.child_epoch = v.child_token = 42;
+	gate_decide(&v, &d);
+	assert_int_equal(d.action, GATE_STOP);
+	assert_int_equal(d.reason, GATE_REASON_SIGNAL);
+}
+
+static void test_backoff(void **unused)
+{
+	int64_t delay = 0;
+	static const int64_t want[] = {1000, 2000, 4000, 8000, 16000, 30000, 30000};
+
+	(void)unused;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		delay = gate_backoff_next(delay, 10);
+		assert_int_equal(delay, want[i]);
+	}
+	assert_int_equal(gate_backoff_next(30000, 59999), 30000);
+	assert_int_equal(gate_backoff_next(30000, 60000), 1000); /* ran a minute: reset */
+	assert_int_equal(gate_backoff_next(0, 120000), 1000);
+}
+
+static void test_names_and_exit_codes(void **unused)
+{
+	(void)unused;
+	assert_string_equal(gate_reason_str(GATE_REASON_FENCED), "fenced");
+	assert_string_equal(gate_reason_str(GATE_REASON_LEASE_LOST), "lease_lost");
+	assert_string_equal(gate_reason_str(GATE_REASON_SIDECAR_UNREACHABLE),
+	                    "sidecar_unreachable");
+	assert_string_equal(gate_reason_str(GATE_REASON_VERDICT_EXPIRED), "verdict_expired");
+	assert_string_equal(gate_reason_str(GATE_REASON_SIGNAL), "signal");
+	assert_string_equal(gate_reason_str(GATE_REASON_EXITED), "exited");
+	assert_string_equal(gate_reason_str(GATE_REASON_COUNT), "unknown");
+	for (int r = 0; r < GATE_REASON_COUNT; r++)
+		assert_non_null(gate_reason_str((enum gate_reason)r));
+	assert_string_equal(gate_action_str(GATE_KILL), "kill");
+
+	assert_int_equal(gate_exit_code(0), 0);
+	assert_int_equal(gate_exit_code(7 << 8), 7);
+	assert_int_equal(gate_exit_code(SIGTERM), 128 + SIGTERM);
+	assert_int_equal(gate_exit_code(SIGKILL), 128 + SIGKILL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_args_defaults),
+	        cmocka_unit_test(test_args_all_forms),
+	        cmocka_unit_test(test_args_listen_default),
+	        cmocka_unit_test(test_args_rejected),
+	        cmocka_unit_test(test_fence_full_answer),
+	        cmocka_unit_test(test_fence_not_writable),
+	        cmocka_unit_test(test_fence_hostile),
+	        cmocka_unit_test(test_fence_bounds),
+	        cmocka_unit_test(test_decide_start_and_keep),
+	        cmocka_unit_test(test_decide_stop_reasons),
+	        cmocka_unit_test(test_decide_singleton),
+	        cmocka_unit_test(test_decide_no_answer_and_backoff),
+	        cmocka_unit_test(test_decide_stopping_and_shutdown),
+	        cmocka_unit_test(test_backoff),
+	        cmocka_unit_test(test_names_and_exit_codes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
