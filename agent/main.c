@@ -38,12 +38,13 @@ extern char **environ;
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: warden [serve]\n"
-	             "       warden check [URL]\n"
-	             "       warden config\n"
-	             "       warden version\n"
-	             "       warden gate [--singleton NAME] [--grace 30s] [--sidecar URL] -- CMD "
-	             "ARGS...\n");
+	fprintf(out,
+	        "usage: warden [serve]\n"
+	        "       warden check [URL]\n"
+	        "       warden config\n"
+	        "       warden version\n"
+	        "       warden gate [--singleton NAME] [--grace 30s] [--sidecar URL] [--poll 1s]\n"
+	        "                   -- CMD ARGS...\n");
 }
 
 /* Load the config, or print one line naming the problem. */
