@@ -46,13 +46,24 @@ struct lease_status {
 	char error[WD_ERR_MSG_MAX];        /* why the last attempt failed; "" */
 };
 
-/* How the lease asks whether this task may write (the fence, with the role check). */
+/*
+ * How the lease asks whether this task may write (the fence, with the role
+ * check). decide is called from the lease's thread and from every caller of
+ * lease_status, so it must be thread-safe and cheap (fence_decide is).
+ */
 struct lease_fence_view {
 	void *arg;
 	void (*decide)(void *arg, int64_t now_mono_ms, struct fence_verdict *out);
 };
 
 struct lease;
+
+/*
+ * Check a lease name: 1..LEASE_NAME_MAX characters of [a-z0-9_-]. 0, or
+ * -EINVAL with err saying why (the name quoted, cut). Pure; for config
+ * validation too.
+ */
+int lease_name_check(const char *name, struct wd_err *err);
 
 /*
  * A lease `name` (1..LEASE_NAME_MAX of [a-z0-9_-]) held as `holder` (the task
@@ -69,7 +80,11 @@ int lease_start(struct lease *lease);
 void lease_status(struct lease *lease, int64_t now_mono_ms, struct lease_status *out);
 /*
  * Stop the thread, release the lease if held (bounded by the probe timeout),
- * close the connection, free. NULL is a no-op.
+ * close the connection, free. NULL is a no-op. Blocks up to twice the probe
+ * timeout: an attempt in flight ends first, then the release. "Held" here is
+ * the row's view: our last claim succeeded and has not run out, even if this
+ * task is no longer writable (giving the row up early is always safe for the
+ * lease; see the gate for the cron itself).
  */
 void lease_free(struct lease *lease);
 

@@ -1,12 +1,12 @@
 /*
- * test_probe_pg.c - the postgres probe without a server: validate(), the
- * classification of libpq messages and SQLSTATEs, message tidying and
- * scrubbing, backoff, the role query, the role/lag verdict, and one run
- * against a unix socket that does not exist.
+ * test_probe_pg.c - the postgres probe and its connection (probes/pgconn.c)
+ * without a server: validate(), the classification of libpq messages and
+ * SQLSTATEs, message tidying and scrubbing, backoff, the role query, the
+ * role/lag verdict, and one run against a unix socket that does not exist.
  *
- * The helpers are static, so this file includes the module's source; the
- * linker then takes probe_pg_ops from here and leaves postgres.o of the
- * library out.
+ * The helpers are static, so this file includes both modules' sources; the
+ * linker then takes probe_pg_ops and the pgconn_ functions from here and
+ * leaves postgres.o and pgconn.o of the library out.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "probes/pgconn.c"
 #include "probes/postgres.c"
 
 #include "probes/uri.h"
@@ -111,12 +112,13 @@ static void test_tidy_message(void **unused)
 	char out[WD_ERR_MSG_MAX];
 
 	(void)unused;
-	pg_tidy_message("connection to server at \"127.0.0.1\", port 1 failed: Connection refused\n"
-	                "\tIs the server running on that host and accepting TCP/IP connections?\n",
-	                out, sizeof(out));
+	pgconn_tidy_message(
+	        "connection to server at \"127.0.0.1\", port 1 failed: Connection refused\n"
+	        "\tIs the server running on that host and accepting TCP/IP connections?\n",
+	        out, sizeof(out));
 	assert_string_equal(out, "Connection refused");
 
-	pg_tidy_message(
+	pgconn_tidy_message(
 	        "connection to server at \"a\" (10.0.0.1), port 5432 failed: Connection "
 	        "refused\n\tIs the server running?\nconnection to server at \"b\" (10.0.0.2), "
 	        "port 5432 failed: FATAL:  password authentication failed for user \"u\"\n",
@@ -124,15 +126,15 @@ static void test_tidy_message(void **unused)
 	assert_string_equal(out, "Connection refused; FATAL: password authentication failed for "
 	                         "user \"u\"");
 
-	pg_tidy_message("server closed the connection unexpectedly\n\tThis probably means...\n",
-	                out, sizeof(out));
+	pgconn_tidy_message("server closed the connection unexpectedly\n\tThis probably means...\n",
+	                    out, sizeof(out));
 	assert_string_equal(out, "server closed the connection unexpectedly");
 
-	pg_tidy_message(NULL, out, sizeof(out));
+	pgconn_tidy_message(NULL, out, sizeof(out));
 	assert_string_equal(out, "");
 
 	/* Cut to fit, never overflowing. */
-	pg_tidy_message("0123456789 0123456789", out, 8);
+	pgconn_tidy_message("0123456789 0123456789", out, 8);
 	assert_string_equal(out, "0123456");
 }
 
@@ -142,42 +144,42 @@ static void test_redact(void **unused)
 
 	(void)unused;
 	snprintf(text, sizeof(text), "pw s3cret and s3cret again");
-	pg_redact_secret(text, sizeof(text), "s3cret");
+	pgconn_redact_secret(text, sizeof(text), "s3cret");
 	assert_string_equal(text, "pw *** and *** again");
 
 	snprintf(text, sizeof(text), "ab");
-	pg_redact_secret(text, sizeof(text), "");
+	pgconn_redact_secret(text, sizeof(text), "");
 	assert_string_equal(text, "ab");
 
 	snprintf(text, sizeof(text), "x aVeryLongSecretValue y");
-	pg_redact_secret(text, sizeof(text), "aVeryLongSecretValue");
+	pgconn_redact_secret(text, sizeof(text), "aVeryLongSecretValue");
 	assert_string_equal(text, "x *** y");
 
 	/* A secret shorter than "***" in a full buffer: cut, never overflowed. */
 	memset(text, 'x', sizeof(text) - 1);
 	text[sizeof(text) - 1] = '\0';
 	text[sizeof(text) - 2] = 'q';
-	pg_redact_secret(text, sizeof(text), "q");
+	pgconn_redact_secret(text, sizeof(text), "q");
 	assert_int_equal(strlen(text), sizeof(text) - 1);
 	assert_null(strchr(text, 'q'));
 	snprintf(text, sizeof(text), "q q q");
-	pg_redact_secret(text, sizeof(text), "q");
+	pgconn_redact_secret(text, sizeof(text), "q");
 	assert_string_equal(text, "*** *** ***");
 	snprintf(text, sizeof(text), "abc");
-	pg_redact_secret(text, 4, "b");
+	pgconn_redact_secret(text, 4, "b");
 	assert_string_equal(text, "a**");
 
 	snprintf(text, sizeof(text), "token: \"p\" \"\" \"q\"");
-	pg_redact_quoted(text, sizeof(text), "");
+	pgconn_redact_quoted(text, sizeof(text), "");
 	assert_string_equal(text, "token: \"***\" \"\" \"***\"");
 	memset(text, 'x', sizeof(text) - 1);
 	memcpy(text + sizeof(text) - 4, "\"p\"", 4);
-	pg_redact_quoted(text, sizeof(text), "");
+	pgconn_redact_quoted(text, sizeof(text), "");
 	assert_int_equal(strlen(text), sizeof(text) - 1);
 	assert_null(strchr(text, 'p'));
 
 	snprintf(text, sizeof(text), "invalid URI query parameter: \"bogus\" or \"p%%zz\"");
-	pg_redact_quoted(text, sizeof(text), "postgres://u:***@h/db?bogus=1");
+	pgconn_redact_quoted(text, sizeof(text), "postgres://u:***@h/db?bogus=1");
 	assert_string_equal(text, "invalid URI query parameter: \"bogus\" or \"***\"");
 }
 
@@ -217,7 +219,7 @@ static void test_classify_message(void **unused)
 
 	(void)unused;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		enum probe_outcome got = pg_classify_message(cases[i].msg);
+		enum probe_outcome got = pgconn_classify_message(cases[i].msg);
 
 		if (got != cases[i].outcome)
 			fail_msg("\"%s\": got %s, want %s", cases[i].msg ? cases[i].msg : "(null)",
@@ -228,29 +230,29 @@ static void test_classify_message(void **unused)
 static void test_classify_sqlstate(void **unused)
 {
 	(void)unused;
-	assert_int_equal(pg_classify_sqlstate("28P01"), PROBE_AUTH);
-	assert_int_equal(pg_classify_sqlstate("28000"), PROBE_AUTH);
-	assert_int_equal(pg_classify_sqlstate("08006"), PROBE_NETWORK);
-	assert_int_equal(pg_classify_sqlstate("08P01"), PROBE_BAD_REPLY);
-	assert_int_equal(pg_classify_sqlstate("57P01"), PROBE_SERVER_ERROR);
-	assert_int_equal(pg_classify_sqlstate("25006"), PROBE_SERVER_ERROR);
-	assert_int_equal(pg_classify_sqlstate("42883"), PROBE_SERVER_ERROR);
-	assert_int_equal(pg_classify_sqlstate(""), PROBE_SERVER_ERROR);
-	assert_int_equal(pg_classify_sqlstate(NULL), PROBE_SERVER_ERROR);
+	assert_int_equal(pgconn_classify_sqlstate("28P01"), PROBE_AUTH);
+	assert_int_equal(pgconn_classify_sqlstate("28000"), PROBE_AUTH);
+	assert_int_equal(pgconn_classify_sqlstate("08006"), PROBE_NETWORK);
+	assert_int_equal(pgconn_classify_sqlstate("08P01"), PROBE_BAD_REPLY);
+	assert_int_equal(pgconn_classify_sqlstate("57P01"), PROBE_SERVER_ERROR);
+	assert_int_equal(pgconn_classify_sqlstate("25006"), PROBE_SERVER_ERROR);
+	assert_int_equal(pgconn_classify_sqlstate("42883"), PROBE_SERVER_ERROR);
+	assert_int_equal(pgconn_classify_sqlstate(""), PROBE_SERVER_ERROR);
+	assert_int_equal(pgconn_classify_sqlstate(NULL), PROBE_SERVER_ERROR);
 }
 
 static void test_backoff(void **unused)
 {
 	(void)unused;
-	assert_int_equal(pg_backoff_ms(0), 0);
-	assert_int_equal(pg_backoff_ms(1), 0); /* retried at the next run */
-	assert_int_equal(pg_backoff_ms(2), 1000);
-	assert_int_equal(pg_backoff_ms(3), 2000);
-	assert_int_equal(pg_backoff_ms(4), 4000);
-	assert_int_equal(pg_backoff_ms(5), 8000);
-	assert_int_equal(pg_backoff_ms(6), 10000);
-	assert_int_equal(pg_backoff_ms(64), 10000);
-	assert_int_equal(pg_backoff_ms(UINT32_MAX), 10000);
+	assert_int_equal(pgconn_backoff_ms(0), 0);
+	assert_int_equal(pgconn_backoff_ms(1), 0); /* retried at the next run */
+	assert_int_equal(pgconn_backoff_ms(2), 1000);
+	assert_int_equal(pgconn_backoff_ms(3), 2000);
+	assert_int_equal(pgconn_backoff_ms(4), 4000);
+	assert_int_equal(pgconn_backoff_ms(5), 8000);
+	assert_int_equal(pgconn_backoff_ms(6), 10000);
+	assert_int_equal(pgconn_backoff_ms(64), 10000);
+	assert_int_equal(pgconn_backoff_ms(UINT32_MAX), 10000);
 }
 
 static void test_format_ms(void **unused)
@@ -383,30 +385,30 @@ static void test_judge_lag(void **unused)
 
 static void test_lists(void **unused)
 {
-	char items[PG_HOSTS_MAX][WD_HOST_MAX + 1];
+	char items[PGCONN_HOSTS_MAX][WD_HOST_MAX + 1];
 	char list[64] = "";
 	size_t len = 0;
 
 	(void)unused;
-	assert_int_equal(pg_split_list("a,,/tmp", items, PG_HOSTS_MAX), 3);
+	assert_int_equal(pgconn_split_list("a,,/tmp", items, PGCONN_HOSTS_MAX), 3);
 	assert_string_equal(items[0], "a");
 	assert_string_equal(items[1], "");
 	assert_string_equal(items[2], "/tmp");
-	assert_int_equal(pg_split_list("", items, PG_HOSTS_MAX), 1);
-	assert_int_equal(pg_split_list("a,b,c", items, 2), -ENOSPC);
+	assert_int_equal(pgconn_split_list("", items, PGCONN_HOSTS_MAX), 1);
+	assert_int_equal(pgconn_split_list("a,b,c", items, 2), -ENOSPC);
 
-	assert_int_equal(pg_list_add(list, sizeof(list), &len, 0, ""), 0);
-	assert_int_equal(pg_list_add(list, sizeof(list), &len, 1, "10.0.0.1"), 0);
-	assert_int_equal(pg_list_add(list, sizeof(list), &len, 2, "::1"), 0);
+	assert_int_equal(pgconn_list_add(list, sizeof(list), &len, 0, ""), 0);
+	assert_int_equal(pgconn_list_add(list, sizeof(list), &len, 1, "10.0.0.1"), 0);
+	assert_int_equal(pgconn_list_add(list, sizeof(list), &len, 2, "::1"), 0);
 	assert_string_equal(list, ",10.0.0.1,::1");
-	assert_int_equal(pg_list_add(list, 16, &len, 3, "10.0.0.2"), -ENOSPC);
+	assert_int_equal(pgconn_list_add(list, 16, &len, 3, "10.0.0.2"), -ENOSPC);
 
-	assert_true(pg_host_is_socket(""));
-	assert_true(pg_host_is_socket("/var/run/postgresql"));
-	assert_true(pg_host_is_socket("@abstract"));
-	assert_false(pg_host_is_socket("db.example.com"));
-	assert_int_equal(pg_list_count(""), 1);
-	assert_int_equal(pg_list_count("a,b"), 2);
+	assert_true(pgconn_host_is_socket(""));
+	assert_true(pgconn_host_is_socket("/var/run/postgresql"));
+	assert_true(pgconn_host_is_socket("@abstract"));
+	assert_false(pgconn_host_is_socket("db.example.com"));
+	assert_int_equal(pgconn_list_count(""), 1);
+	assert_int_equal(pgconn_list_count("a,b"), 2);
 }
 
 /* A run with no server behind a unix socket: refused, then the backoff. */

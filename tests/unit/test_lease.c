@@ -1,0 +1,364 @@
+/*
+ * test_lease.c - the singleton lease without a database: name and holder
+ * checks, the parse of a claim's row, the status computed from (writable,
+ * last claim, held until, now), the statements' text, lease_new's
+ * validation, and a running lease against a unix socket with no server
+ * behind it (fenced, then writable).
+ *
+ * The helpers are static, so this file includes the module's source; the
+ * linker then takes the lease_ functions from here and leaves lease.o of the
+ * library out.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "fencing/lease.c"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "probes/uri.h"
+
+static void db_config(struct probe_config *cfg, const char *uri, const char *password)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->name, sizeof(cfg->name), "db");
+	cfg->kind = PROBE_KIND_POSTGRES;
+	snprintf(cfg->uri, sizeof(cfg->uri), "%s", uri);
+	uri_redact(cfg->uri, cfg->target, sizeof(cfg->target));
+	snprintf(cfg->password, sizeof(cfg->password), "%s", password ? password : "");
+	cfg->interval_ms = 5000;
+	cfg->timeout_ms = 200;
+	cfg->rise = 2;
+	cfg->fall = 3;
+	cfg->expect_role = EXPECT_ROLE_WRITER_WHEN_ACTIVE;
+	cfg->max_lag_ms = -1;
+}
+
+/* A fence view whose answer the test sets; counts the calls. */
+struct test_view {
+	pthread_mutex_t lock;
+	bool writable;
+	int calls;
+};
+
+static void test_decide(void *arg, int64_t now_mono_ms, struct fence_verdict *out)
+{
+	struct test_view *view = arg;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&view->lock);
+	view->calls++;
+	out->writable = view->writable;
+	pthread_mutex_unlock(&view->lock);
+	out->state = out->writable ? FENCE_ACTIVE : FENCE_PASSIVE;
+	out->writable_until_mono_ms = out->writable ? now_mono_ms + 1000 : 0;
+}
+
+static void set_writable(struct test_view *view, bool writable)
+{
+	pthread_mutex_lock(&view->lock);
+	view->writable = writable;
+	pthread_mutex_unlock(&view->lock);
+}
+
+static void test_name_check(void **unused)
+{
+	char name[LEASE_NAME_MAX + 2];
+	struct wd_err err = {0};
+
+	(void)unused;
+	assert_int_equal(lease_name_check("cron", &err), 0);
+	assert_int_equal(lease_name_check("nightly_report-2", &err), 0);
+	assert_int_equal(lease_name_check("", &err), -EINVAL);
+	assert_int_equal(lease_name_check(NULL, &err), -EINVAL);
+	assert_int_equal(lease_name_check("Cron", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "[a-z0-9_-]"));
+	assert_int_equal(lease_name_check("a b", &err), -EINVAL);
+	assert_int_equal(lease_name_check("a'b", &err), -EINVAL);
+	assert_int_equal(lease_name_check("caf\xc3\xa9", &err), -EINVAL);
+	assert_null(strchr(err.msg, '\xc3')); /* quoted printable only */
+
+	memset(name, 'x', LEASE_NAME_MAX);
+	name[LEASE_NAME_MAX] = '\0';
+	assert_int_equal(lease_name_check(name, &err), 0);
+	name[LEASE_NAME_MAX] = 'x';
+	name[LEASE_NAME_MAX + 1] = '\0';
+	assert_int_equal(lease_name_check(name, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "over 64"));
+	assert_int_equal(lease_name_check(name, NULL), -EINVAL);
+}
+
+static void test_holder_check(void **unused)
+{
+	char holder[LEASE_HOLDER_MAX + 2];
+	struct wd_err err = {0};
+
+	(void)unused;
+	assert_int_equal(lease_holder_check("3f2a9c1e8b7d4f60a1b2c3d4e5f60718", &err), 0);
+	assert_int_equal(lease_holder_check("arn:aws:ecs:us-east-1:1:task/c/abc", &err), 0);
+	assert_int_equal(lease_holder_check("", &err), -EINVAL);
+	assert_int_equal(lease_holder_check("a b", &err), -EINVAL);
+	assert_int_equal(lease_holder_check("a\nb", &err), -EINVAL);
+	assert_int_equal(lease_holder_check("a\x7f", &err), -EINVAL);
+	memset(holder, 'h', LEASE_HOLDER_MAX);
+	holder[LEASE_HOLDER_MAX] = '\0';
+	assert_int_equal(lease_holder_check(holder, &err), 0);
+	holder[LEASE_HOLDER_MAX] = 'h';
+	holder[LEASE_HOLDER_MAX + 1] = '\0';
+	assert_int_equal(lease_holder_check(holder, &err), -EINVAL);
+}
+
+static void test_parse_claim(void **unused)
+{
+	uint64_t gen = 0;
+	int64_t remaining = 0;
+
+	(void)unused;
+	assert_int_equal(lease_parse_claim("7", "2999", &gen, &remaining), 0);
+	assert_int_equal(gen, 7);
+	assert_int_equal(remaining, 2999);
+	assert_int_equal(lease_parse_claim("9223372036854775807", "-5", &gen, &remaining), 0);
+	assert_int_equal(gen, INT64_MAX);
+	assert_int_equal(remaining, -5);
+
+	assert_int_equal(lease_parse_claim("0", "1", &gen, &remaining), -EINVAL);
+	assert_int_equal(lease_parse_claim("-1", "1", &gen, &remaining), -EINVAL);
+	assert_int_equal(lease_parse_claim("", "1", &gen, &remaining), -EINVAL);
+	assert_int_equal(lease_parse_claim("1", "", &gen, &remaining), -EINVAL);
+	assert_int_equal(lease_parse_claim("1x", "1", &gen, &remaining), -EINVAL);
+	assert_int_equal(lease_parse_claim("1", "1.5", &gen, &remaining), -EINVAL);
+	assert_int_equal(lease_parse_claim("1", "99999999999999999999", &gen, &remaining), -EINVAL);
+	assert_int_equal(lease_parse_claim(NULL, "1", &gen, &remaining), -EINVAL);
+}
+
+static void compute(bool writable, bool claim_ok, int64_t held_until, int64_t now,
+                    struct lease_status *out)
+{
+	struct lease_state state = {
+	        .claim_ok = claim_ok, .held_until_mono_ms = held_until, .generation = 7};
+	struct fence_verdict verdict = {.writable = writable,
+	                                .state = writable ? FENCE_ACTIVE : FENCE_PASSIVE};
+
+	snprintf(state.holder, sizeof(state.holder), "task-a");
+	snprintf(state.error, sizeof(state.error), "%s", claim_ok ? "" : "held by another task");
+	lease_status_compute("cron", &state, &verdict, now, out);
+}
+
+static void test_status_compute(void **unused)
+{
+	struct lease_status st;
+
+	(void)unused;
+	compute(true, true, 10000, 1000, &st);
+	assert_string_equal(st.name, "cron");
+	assert_true(st.held);
+	assert_int_equal(st.generation, 7);
+	assert_string_equal(st.holder, "task-a");
+	assert_int_equal(st.expires_in_ms, 9000);
+	assert_string_equal(st.error, "");
+
+	/* The instant it runs out, it is not held. */
+	compute(true, true, 10000, 10000, &st);
+	assert_false(st.held);
+	assert_int_equal(st.expires_in_ms, 0);
+	assert_string_equal(st.error, "expired: not renewed in time");
+	assert_int_equal(st.generation, 7);
+
+	/* Not writable: not held at once, whatever the claim. */
+	compute(false, true, 10000, 1000, &st);
+	assert_false(st.held);
+	assert_int_equal(st.expires_in_ms, 0);
+	assert_string_equal(st.error, "not claiming: this task is not writable (passive)");
+
+	/* The last claim failed: not held, even with time left from an earlier one. */
+	compute(true, false, 10000, 1000, &st);
+	assert_false(st.held);
+	assert_string_equal(st.error, "held by another task");
+}
+
+static void test_statements(void **unused)
+{
+	(void)unused;
+	/* The table exactly as lease.h documents it. */
+	assert_string_equal(lease_create_sql, "CREATE TABLE IF NOT EXISTS warden_lease ("
+	                                      " name text PRIMARY KEY,"
+	                                      " holder text NOT NULL,"
+	                                      " generation bigint NOT NULL,"
+	                                      " expires_at timestamptz NOT NULL)");
+	/* Taken only when expired or ours, judged by the database's now(). */
+	assert_non_null(strstr(lease_claim_sql,
+	                       "WHERE l.expires_at < now() OR l.holder = EXCLUDED.holder"));
+	assert_non_null(strstr(lease_claim_sql, "CASE WHEN l.holder = EXCLUDED.holder AND "
+	                                        "l.expires_at >= now() THEN l.generation ELSE "
+	                                        "l.generation + 1 END"));
+	assert_non_null(strstr(lease_release_sql, "WHERE name = $1 AND holder = $2"));
+}
+
+static void test_new_validates(void **unused)
+{
+	struct test_view tv = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct lease_fence_view view = {.arg = &tv, .decide = test_decide};
+	struct probe_config db;
+	struct wd_err err = {0};
+	struct lease *lease;
+
+	(void)unused;
+	db_config(&db, "postgresql:///db?host=/nonexistent-warden-dir&user=u", NULL);
+	assert_null(lease_new("Bad", "task", 15000, &db, &view, &err));
+	assert_int_equal(err.code, -EINVAL);
+	assert_null(lease_new("cron", "", 15000, &db, &view, &err));
+	assert_null(lease_new("cron", "task", 100, &db, &view, &err));
+	assert_non_null(strstr(err.msg, "ttl"));
+	assert_null(lease_new("cron", "task", 15000, NULL, &view, &err));
+	assert_null(lease_new("cron", "task", 15000, &db, NULL, &err));
+	db.kind = PROBE_KIND_REDIS;
+	assert_null(lease_new("cron", "task", 15000, &db, &view, &err));
+	db_config(&db, "redis://h", NULL);
+	assert_null(lease_new("cron", "task", 15000, &db, &view, &err));
+
+	db_config(&db, "postgresql:///db?host=/nonexistent-warden-dir&user=u", NULL);
+	lease = lease_new("cron", "task", 15000, &db, &view, &err);
+	assert_non_null(lease);
+	assert_int_equal(tv.calls, 0); /* no I/O, no question before start */
+	lease_free(lease);
+	lease_free(NULL);
+}
+
+/* Read what the log wrote to fd since offset *at. */
+static void read_log(int fd, off_t *at, char *buf, size_t size)
+{
+	ssize_t n = pread(fd, buf, size - 1, *at);
+
+	buf[n > 0 ? n : 0] = '\0';
+	*at += n > 0 ? n : 0;
+}
+
+/* One transition line per change: acquired, lost, renewed after a loss. */
+static void test_log_transitions(void **unused)
+{
+	struct test_view tv = {.lock = PTHREAD_MUTEX_INITIALIZER, .writable = true};
+	struct lease_fence_view view = {.arg = &tv, .decide = test_decide};
+	struct probe_config db;
+	struct wd_err err = {0};
+	struct lease *lease;
+	char path[] = "/tmp/test_lease_log_XXXXXX";
+	char text[4096];
+	int fd = mkstemp(path);
+	off_t at = 0;
+
+	(void)unused;
+	assert_true(fd >= 0);
+	unlink(path);
+	log_set_fd(fd);
+	db_config(&db, "postgresql:///db?host=/nonexistent-warden-dir&user=u", NULL);
+	lease = lease_new("cron", "task-a", 3000, &db, &view, &err);
+	assert_non_null(lease);
+
+	lease_log_transition(lease, 1000); /* never claimed: nothing */
+	read_log(fd, &at, text, sizeof(text));
+	assert_string_equal(text, "");
+
+	lease_record_claim(lease, 4, 5000);
+	lease_log_transition(lease, 1000);
+	lease_log_transition(lease, 1100); /* still held: nothing more */
+	read_log(fd, &at, text, sizeof(text));
+	assert_non_null(strstr(text, "\"event\":\"lease.acquired\""));
+	assert_non_null(strstr(text, "\"name\":\"cron\",\"holder\":\"task-a\","
+	                             "\"generation\":4,\"reason\":\"claimed\""));
+	assert_null(strchr(strchr(text, '\n') + 1, '\n'));
+
+	set_writable(&tv, false);
+	lease_log_transition(lease, 1200);
+	read_log(fd, &at, text, sizeof(text));
+	assert_non_null(strstr(text, "\"event\":\"lease.lost\""));
+	assert_non_null(strstr(text, "\"reason\":\"not claiming: this task is not writable"));
+
+	set_writable(&tv, true);
+	lease_log_transition(lease, 1300);
+	read_log(fd, &at, text, sizeof(text));
+	assert_non_null(strstr(text, "\"event\":\"lease.acquired\""));
+	assert_non_null(strstr(text, "\"reason\":\"renewed after a loss\""));
+
+	lease_log_transition(lease, 5000); /* ran out */
+	read_log(fd, &at, text, sizeof(text));
+	assert_non_null(strstr(text, "\"event\":\"lease.lost\""));
+	assert_non_null(strstr(text, "expired"));
+
+	lease_record_failure(lease, "task-b", "held by another task: task-b");
+	lease_record_claim(lease, 6, 9000);
+	lease_log_transition(lease, 6000);
+	read_log(fd, &at, text, sizeof(text));
+	assert_non_null(strstr(text, "\"generation\":6,\"reason\":\"claimed\""));
+
+	lease_free(lease); /* never started: no release, no line */
+	read_log(fd, &at, text, sizeof(text));
+	assert_string_equal(text, "");
+	log_set_fd(1);
+	close(fd);
+}
+
+/* Wait up to 3 s for the status error to contain `text`. */
+static void wait_error(struct lease *lease, const char *text, struct lease_status *st)
+{
+	for (int i = 0; i < 300; i++) {
+		lease_status(lease, clock_mono_ms(), st);
+		if (strstr(st->error, text) != NULL)
+			return;
+		usleep(10000);
+	}
+	fail_msg("no error with \"%s\"; last: \"%s\"", text, st->error);
+}
+
+/* A running lease with no server: never held, the error says why, no secret. */
+static void test_run_no_server(void **unused)
+{
+	struct test_view tv = {.lock = PTHREAD_MUTEX_INITIALIZER, .writable = false};
+	struct lease_fence_view view = {.arg = &tv, .decide = test_decide};
+	struct probe_config db;
+	struct wd_err err = {0};
+	struct lease_status st;
+	struct lease *lease;
+
+	(void)unused;
+	signal(SIGPIPE, SIG_IGN);
+	db_config(&db, "postgresql:///db?host=/nonexistent-warden-dir&user=u&password=UriPw9",
+	          "CfgPw7");
+	lease = lease_new("cron", "task-a", 900, &db, &view, &err);
+	assert_non_null(lease);
+	assert_int_equal(lease_start(lease), 0);
+	assert_int_equal(lease_start(lease), -EALREADY);
+
+	wait_error(lease, "not writable", &st);
+	assert_false(st.held);
+	assert_string_equal(st.name, "cron");
+
+	set_writable(&tv, true);
+	wait_error(lease, "connecting: refused", &st);
+	assert_false(st.held);
+	assert_int_equal(st.generation, 0);
+	assert_int_equal(st.expires_in_ms, 0);
+	assert_null(strstr(st.error, "CfgPw7"));
+	assert_null(strstr(st.error, "UriPw9"));
+
+	/* Retried every ttl/3 (300 ms), then inside the backoff pause. */
+	wait_error(lease, "reconnect in", &st);
+	assert_false(st.held);
+	lease_free(lease);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_name_check),      cmocka_unit_test(test_holder_check),
+	        cmocka_unit_test(test_parse_claim),     cmocka_unit_test(test_status_compute),
+	        cmocka_unit_test(test_statements),      cmocka_unit_test(test_new_validates),
+	        cmocka_unit_test(test_log_transitions), cmocka_unit_test(test_run_no_server),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
