@@ -1161,6 +1161,13 @@ static int config_pick_singleton_probe(struct wd_config *cfg, struct wd_err *err
 		                  "WARDEN_SINGLETON_PROBE)",
 		                  postgres == 0 ? "there is none" : "there are several");
 	snprintf(cfg->singleton_probe, sizeof(cfg->singleton_probe), "%s", found->name);
+	/* A renewal every ttl/3 must fit in ttl/3, or the lease lapses while renewing. */
+	if (cfg->singleton_ttl_ms < 3 * found->timeout_ms)
+		return wd_err_set(err, -EINVAL,
+		                  "WARDEN_SINGLETON_TTL must be at least 3 x the timeout of probe "
+		                  "%s (%lldms < 3 x %lldms)",
+		                  found->name, (long long)cfg->singleton_ttl_ms,
+		                  (long long)found->timeout_ms);
 	return 0;
 }
 

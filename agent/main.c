@@ -227,6 +227,7 @@ static int cmd_serve(void)
 
 	/* Lame duck: /readyz fails at once, everything else keeps serving. */
 	wd_state_set_draining(state);
+	fencing_drain(fencing);
 	log_begin(&line, LOG_INFO, "agent.drain");
 	log_str(&line, "signal", sigabbrev_np(sig));
 	log_int(&line, "drain_ms", cfg->drain_ms);

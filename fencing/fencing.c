@@ -149,6 +149,12 @@ void fencing_free(struct fencing *fencing)
 	free(fencing);
 }
 
+void fencing_drain(struct fencing *fencing)
+{
+	if (fencing->lease != NULL)
+		lease_drain(fencing->lease);
+}
+
 void fencing_verdict(struct fencing *fencing, int64_t now_mono_ms, struct fence_verdict *out)
 {
 	decision_verdict(fencing->cfg, fencing->state, fencing->fence, now_mono_ms, out);
@@ -255,7 +261,7 @@ static void write_fence_file(struct fencing *fencing)
 	fencing->file_dirty = failed;
 	if (failed && strcmp(err.msg, fencing->file_error) != 0)
 		log_msg(LOG_ERROR, "fence.file", "cannot write WARDEN_FENCE_FILE: %s", err.msg);
-	memcpy(fencing->file_error, failed ? err.msg : "", sizeof(fencing->file_error));
+	snprintf(fencing->file_error, sizeof(fencing->file_error), "%s", failed ? err.msg : "");
 	pthread_mutex_unlock(&fencing->lock);
 	wd_buf_free(&buf);
 	free(report);

@@ -74,6 +74,13 @@ void fencing_verdict(struct fencing *fencing, int64_t now_mono_ms, struct fence_
 void fencing_report(struct fencing *fencing, struct fencing_report *out);
 /* Set or lift the operator fence (POST /admin/fence, /admin/unfence). Any thread. */
 void fencing_force(struct fencing *fencing, bool forced);
+/*
+ * The agent is stopping (SIGTERM): the lease is reported not held at once
+ * (so the gate stops the cron) and released only when fencing_free() runs,
+ * at the end of the drain. Any thread.
+ */
+void fencing_drain(struct fencing *fencing);
+
 /* Log transitions and keep the fence file current. The main thread, every FENCING_TICK_MS. */
 void fencing_tick(struct fencing *fencing);
 

@@ -73,7 +73,8 @@ static const char lease_release_sql[] = "UPDATE warden_lease SET expires_at = no
 
 /* What the thread last learned; shared under lease->lock. Plain data. */
 struct lease_state {
-	bool claim_ok;              /* the last claim succeeded */
+	bool claim_ok; /* the row is ours until held_until (no attempt said otherwise) */
+	bool draining; /* the agent is stopping: claim no more, report not held */
 	int64_t held_until_mono_ms; /* of the last successful claim */
 	uint64_t generation;        /* of the last successful claim; 0: never */
 	char holder[LEASE_HOLDER_MAX + 1];
@@ -178,9 +179,13 @@ static void lease_status_compute(const char *name, const struct lease_state *sta
 	snprintf(out->name, sizeof(out->name), "%s", name);
 	out->generation = state->generation;
 	snprintf(out->holder, sizeof(out->holder), "%s", state->holder);
-	out->held = verdict->writable && state->claim_ok && now_mono_ms < state->held_until_mono_ms;
+	out->held = verdict->writable && state->claim_ok && !state->draining &&
+	            now_mono_ms < state->held_until_mono_ms;
 	out->expires_in_ms = out->held ? state->held_until_mono_ms - now_mono_ms : 0;
-	if (!verdict->writable)
+	if (state->draining)
+		snprintf(out->error, sizeof(out->error),
+		         "draining: not claiming, released when the agent exits");
+	else if (!verdict->writable)
 		snprintf(out->error, sizeof(out->error),
 		         "not claiming: this task is not writable (%s)",
 		         fence_state_str(verdict->state));
@@ -193,10 +198,17 @@ static void lease_status_compute(const char *name, const struct lease_state *sta
 /* ---- state shared with lease_status ------------------------------------ */
 
 /* Record a failed attempt (holder: who the database named, NULL if unknown). */
-static void lease_record_failure(struct lease *lease, const char *holder, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+static void lease_record_failure(struct lease *lease, const char *holder, bool lost,
+                                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static void lease_record_failure(struct lease *lease, const char *holder, const char *fmt, ...)
+/*
+ * `lost`: the database said the row is not ours (another holder, a reader):
+ * not held from now on. Otherwise (a timeout, a dropped connection) the row
+ * stays ours until the held time of the last claim runs out, counted from
+ * when that claim was sent; only then is the lease not held.
+ */
+static void lease_record_failure(struct lease *lease, const char *holder, bool lost,
+                                 const char *fmt, ...)
 {
 	char text[WD_ERR_MSG_MAX];
 	va_list ap;
@@ -205,7 +217,8 @@ static void lease_record_failure(struct lease *lease, const char *holder, const 
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	pthread_mutex_lock(&lease->lock);
-	lease->state.claim_ok = false;
+	if (lost)
+		lease->state.claim_ok = false;
 	if (holder != NULL)
 		snprintf(lease->state.holder, sizeof(lease->state.holder), "%s", holder);
 	memcpy(lease->state.error, text, sizeof(text));
@@ -248,9 +261,10 @@ static enum lease_step lease_query_failed(struct lease *lease, enum pgconn_resul
 	if (result == PGCONN_SERVER_ERROR && strcmp(sqlstate, "42P01") == 0)
 		lease->table_ready = false;
 	if (result == PGCONN_SERVER_ERROR && strcmp(sqlstate, "25006") == 0)
-		lease_record_failure(lease, NULL, "the database is a reader: %s", obs->detail);
+		lease_record_failure(lease, NULL, true, "the database is a reader: %s",
+		                     obs->detail);
 	else
-		lease_record_failure(lease, NULL, "%s: %s: %s", what,
+		lease_record_failure(lease, NULL, false, "%s: %s: %s", what,
 		                     probe_outcome_str(obs->outcome), obs->detail);
 	return result == PGCONN_LOST ? LEASE_STEP_LOST : LEASE_STEP_FAILED;
 }
@@ -288,8 +302,8 @@ static void lease_read_holder(struct lease *lease, int64_t deadline_mono_ms)
 
 	if (pgconn_query(lease->pc, lease_holder_sql, 1, params, deadline_mono_ms, &obs, &res) !=
 	    PGCONN_OK) {
-		lease_record_failure(lease, "", "held by another task (reading its holder: %s)",
-		                     obs.detail);
+		lease_record_failure(lease, "", true,
+		                     "held by another task (reading its holder: %s)", obs.detail);
 		return;
 	}
 	if (PQntuples(res) == 1 && PQnfields(res) == 1 && !PQgetisnull(res, 0, 0))
@@ -297,7 +311,7 @@ static void lease_read_holder(struct lease *lease, int64_t deadline_mono_ms)
 	else
 		holder[0] = '\0';
 	PQclear(res);
-	lease_record_failure(lease, holder, "held by another task%s%s", holder[0] ? ": " : "",
+	lease_record_failure(lease, holder, true, "held by another task%s%s", holder[0] ? ": " : "",
 	                     holder);
 }
 
@@ -329,7 +343,7 @@ static enum lease_step lease_claim(struct lease *lease, int64_t deadline_mono_ms
 	                      &remaining) != 0) {
 		PQclear(res);
 		pgconn_close(lease->pc);
-		lease_record_failure(lease, NULL, "claiming: bad_reply: unexpected reply");
+		lease_record_failure(lease, NULL, true, "claiming: bad_reply: unexpected reply");
 		return LEASE_STEP_FAILED;
 	}
 	PQclear(res);
@@ -356,7 +370,7 @@ static void lease_attempt(struct lease *lease)
 		if (!reused) {
 			lease->table_ready = false;
 			if (pgconn_open(lease->pc, deadline, NULL, NULL, &obs) != 0) {
-				lease_record_failure(lease, NULL, "connecting: %s: %s",
+				lease_record_failure(lease, NULL, false, "connecting: %s: %s",
 				                     probe_outcome_str(obs.outcome), obs.detail);
 				return;
 			}
@@ -367,6 +381,16 @@ static void lease_attempt(struct lease *lease)
 }
 
 /* ---- the thread -------------------------------------------------------- */
+
+static bool lease_draining(struct lease *lease)
+{
+	bool draining;
+
+	pthread_mutex_lock(&lease->lock);
+	draining = lease->state.draining;
+	pthread_mutex_unlock(&lease->lock);
+	return draining;
+}
 
 /* Log a transition of the lease as lease_status sees it now. */
 static void lease_log_transition(struct lease *lease, int64_t now_mono_ms)
@@ -434,7 +458,7 @@ static void *lease_thread(void *arg)
 
 		wake = now + LEASE_POLL_MS;
 		lease->view.decide(lease->view.arg, now, &verdict);
-		if (verdict.writable) {
+		if (verdict.writable && !lease_draining(lease)) {
 			if (!was_writable || now >= next_attempt) {
 				next_attempt = now + lease->ttl_ms / 3;
 				lease_attempt(lease);
@@ -449,6 +473,14 @@ static void *lease_thread(void *arg)
 }
 
 /* ---- the handle -------------------------------------------------------- */
+
+void lease_drain(struct lease *lease)
+{
+	pthread_mutex_lock(&lease->lock);
+	lease->state.draining = true;
+	pthread_cond_broadcast(&lease->wake);
+	pthread_mutex_unlock(&lease->lock);
+}
 
 struct lease *lease_new(const char *name, const char *holder, int64_t ttl_ms,
                         const struct probe_config *db, const struct lease_fence_view *view,

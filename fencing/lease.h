@@ -18,9 +18,12 @@
  * reader database refuses the write (25006), so a passive region can never
  * take it. Released (expires_at = now()) on shutdown.
  *
- * Held, as reported, means: this task is writable now, and the last renewal
- * succeeded, and its remaining time (measured on the database's clock, and
- * counted from when OUR request was sent) has not run out.
+ * Held, as reported, means: this task is writable now, not draining, no
+ * attempt since the last successful claim has seen the row belong to anyone
+ * else (another holder, a reader), and that claim's remaining time (measured
+ * on the database's clock, counted from when OUR request was sent) has not
+ * run out. A renewal that merely timed out does not drop the lease early:
+ * the row is still ours until then, whatever happened to the renewal.
  */
 #ifndef WARDEN_FENCING_LEASE_H
 #define WARDEN_FENCING_LEASE_H
@@ -78,6 +81,14 @@ struct lease *lease_new(const char *name, const char *holder, int64_t ttl_ms,
 int lease_start(struct lease *lease);
 /* Copy the status now (held is re-checked against the clock and the fence). Any thread. */
 void lease_status(struct lease *lease, int64_t now_mono_ms, struct lease_status *out);
+/*
+ * The agent is stopping (SIGTERM): claim no more and report the lease as not
+ * held from now on, so that the gate stops the cron; the row itself is
+ * released only by lease_free(), at the end of the drain, so that no other
+ * task starts its cron while ours may still be stopping. Any thread.
+ */
+void lease_drain(struct lease *lease);
+
 /*
  * Stop the thread, release the lease if held (bounded by the probe timeout),
  * close the connection, free. NULL is a no-op. Blocks up to twice the probe

@@ -1022,6 +1022,13 @@ static void test_singleton_settings(void **state)
 	env_add(f, "WARDEN_PROBE_CACHE=redis://cache:6379");
 	env_add(f, "WARDEN_SINGLETON_PROBE=cache");
 	load_fails(f, "WARDEN_SINGLETON_PROBE: no postgres probe named 'cache'");
+	env_clear(f);
+	env_add(f, "WARDEN_FLAG=file:/f");
+	env_add(f, "WARDEN_SINGLETON=cron");
+	env_add(f, "WARDEN_SINGLETON_TTL=5s");
+	env_add(f, "WARDEN_PROBE_DB=postgres://app@db/app#timeout=2s&interval=5s");
+	load_fails(f, "WARDEN_SINGLETON_TTL must be at least 3 x the timeout of probe db (5000ms "
+	              "< 3 x 2000ms)");
 }
 
 int main(void)

@@ -289,11 +289,31 @@ static void test_log_transitions(void **unused)
 	assert_non_null(strstr(text, "\"event\":\"lease.lost\""));
 	assert_non_null(strstr(text, "expired"));
 
-	lease_record_failure(lease, "task-b", "held by another task: task-b");
+	lease_record_failure(lease, "task-b", true, "held by another task: task-b");
 	lease_record_claim(lease, 6, 9000);
 	lease_log_transition(lease, 6000);
 	read_log(fd, &at, text, sizeof(text));
 	assert_non_null(strstr(text, "\"generation\":6,\"reason\":\"claimed\""));
+
+	/* A renewal that merely timed out keeps the row ours until its time runs out. */
+	lease_record_failure(lease, NULL, false, "claiming: timeout: no answer");
+	lease_log_transition(lease, 6100);
+	read_log(fd, &at, text, sizeof(text));
+	assert_string_equal(text, "");
+	lease_log_transition(lease, 9000);
+	read_log(fd, &at, text, sizeof(text));
+	assert_non_null(strstr(text, "\"event\":\"lease.lost\""));
+
+	/* Draining: not held from the moment the agent starts stopping. */
+	lease_record_claim(lease, 6, 20000);
+	lease_log_transition(lease, 10000);
+	read_log(fd, &at, text, sizeof(text));
+	assert_non_null(strstr(text, "\"event\":\"lease.acquired\""));
+	lease_drain(lease);
+	lease_log_transition(lease, 10100);
+	read_log(fd, &at, text, sizeof(text));
+	assert_non_null(strstr(text, "\"event\":\"lease.lost\""));
+	assert_non_null(strstr(text, "draining"));
 
 	lease_free(lease); /* never started: no release, no line */
 	read_log(fd, &at, text, sizeof(text));
