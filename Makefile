@@ -17,6 +17,8 @@ DEPS_BUILD := build-essential cmake pkg-config clang clang-format libclang-rt-14
 	libjansson-dev libssl-dev libcmocka-dev ca-certificates
 DEPS_RUN := postgresql redis-server openssl python3 python3-botocore awscli procps iproute2
 DEPS_BENCH := nginx wrk haproxy
+# The image test (podman as root, runc, a debootstrapped base): with recommends.
+DEPS_IMAGE := podman runc debootstrap
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -26,7 +28,8 @@ all: build
 
 # Install every missing package (one apt transaction, update only if needed).
 deps:
-	@missing=$$(for p in $(DEPS_BUILD) $(DEPS_RUN) $(DEPS_BENCH); do \
+	@set -e; \
+	missing=$$(for p in $(DEPS_BUILD) $(DEPS_RUN) $(DEPS_BENCH); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
 	done); \
 	if [ -n "$$missing" ]; then \
@@ -34,9 +37,17 @@ deps:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null && \
 		echo "deps: done"; \
-	else \
-		echo "deps: all present"; \
-	fi
+	fi; \
+	missing=$$(for p in $(DEPS_IMAGE); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing:" $$missing; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null && \
+		echo "deps: done"; \
+	fi; \
+	echo "deps: ready"
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWARDEN_WERROR=ON >/dev/null
