@@ -355,7 +355,7 @@ static const struct setting settings[] = {
          offsetof(struct wd_config, proxy.allow_when_fenced), NULL},
         {"WARDEN_PROXY_TIMEOUT", "proxy_timeout", SETTING_DURATION, "60s", 100, 3600 * 1000,
          offsetof(struct wd_config, proxy.upstream_timeout_ms), NULL},
-        {"WARDEN_PROXY_IDLE_TIMEOUT", "proxy_idle_timeout", SETTING_DURATION, "60s", 1000,
+        {"WARDEN_PROXY_IDLE_TIMEOUT", "proxy_idle_timeout", SETTING_DURATION, "75s", 1000,
          3600 * 1000, offsetof(struct wd_config, proxy.idle_timeout_ms), NULL},
         {"WARDEN_PROXY_HEADER_TIMEOUT", "proxy_header_timeout", SETTING_DURATION, "10s", 100,
          600 * 1000, offsetof(struct wd_config, proxy.header_timeout_ms), NULL},

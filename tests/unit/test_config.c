@@ -182,7 +182,7 @@ static void test_defaults(void **state)
 	                          "  \"proxy_upstream\": null,\n"
 	                          "  \"proxy_allow_when_fenced\": [],\n"
 	                          "  \"proxy_timeout\": \"1m\",\n"
-	                          "  \"proxy_idle_timeout\": \"1m\",\n"
+	                          "  \"proxy_idle_timeout\": \"75s\",\n"
 	                          "  \"proxy_header_timeout\": \"10s\",\n"
 	                          "  \"proxy_threads\": 2,\n"
 	                          "  \"proxy_max_connections\": 4096,\n"

@@ -392,9 +392,9 @@ static void test_status_fields(void **state)
 	json_t *last;
 	json_t *config;
 
-	assert_int_equal(
-	        render_status(fx->cfg, fx->snaps, false, false, clock_wall_ms() - 90500, NULL, &fx->out),
-	        0);
+	assert_int_equal(render_status(fx->cfg, fx->snaps, false, false, clock_wall_ms() - 90500,
+	                               NULL, &fx->out),
+	                 0);
 	doc = parse(&fx->out);
 	assert_string_equal(get_str(doc, "version"), version_str());
 	assert_true(json_integer_value(json_object_get(doc, "uptime_seconds")) >= 90);
@@ -453,8 +453,8 @@ static void test_status_details_and_pending(void **state)
 	memset(&fx->snaps[IDX_WEB], 0, sizeof(fx->snaps[IDX_WEB]));
 	fx->snaps[IDX_WEB].health = PROBE_HEALTH_PENDING;
 	fx->snaps[IDX_WEB].since_wall_ms = T_WALL_MS;
-	assert_int_equal(render_status(fx->cfg, fx->snaps, true, true, clock_wall_ms(), NULL, &fx->out),
-	                 0);
+	assert_int_equal(
+	        render_status(fx->cfg, fx->snaps, true, true, clock_wall_ms(), NULL, &fx->out), 0);
 	doc = parse(&fx->out);
 	assert_true(json_is_false(json_object_get(doc, "ready")));
 	assert_true(json_is_true(json_object_get(doc, "draining")));
@@ -491,12 +491,13 @@ static void test_no_secret_anywhere(void **state)
 				assert_no_secret(&fx->out);
 			}
 			wd_buf_reset(&fx->out);
-			assert_int_equal(
-			        render_status(fx->cfg, fx->snaps, draining, details, 0, NULL, &fx->out),
-			        0);
+			assert_int_equal(render_status(fx->cfg, fx->snaps, draining, details, 0,
+			                               NULL, &fx->out),
+			                 0);
 			assert_no_secret(&fx->out);
 			wd_buf_reset(&fx->out);
-			assert_int_equal(render_metrics(fx->cfg, fx->snaps, draining, NULL, &fx->out), 0);
+			assert_int_equal(
+			        render_metrics(fx->cfg, fx->snaps, draining, NULL, &fx->out), 0);
 			assert_no_secret(&fx->out);
 		}
 	}
