@@ -71,6 +71,16 @@ class Proxy:
                 timeout=5)
             return json.loads([l for l in self.lines if l.startswith('{"stats"')][-1])["stats"]
 
+    def wait_stat(self, name, value, timeout=5.0):
+        """The counter `name` once it reaches `value`: an exchange is counted
+        when it completes, just after its last byte is sent to the client."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.stats()[name]
+            if got >= value or time.monotonic() > deadline:
+                return got
+            time.sleep(0.02)
+
     def hwm_kib(self):
         with open("/proc/%d/status" % self.proc.pid) as f:
             for line in f:
@@ -493,7 +503,7 @@ class ProxyTest(unittest.TestCase):
             status, headers, body = request(down.port, "GET", "/")
             self.assertEqual(status, 502)
             self.assertEqual(json.loads(body)["status"], 502)
-            self.assertEqual(down.stats()["upstream_error"], 1)
+            self.assertEqual(down.wait_stat("upstream_error", 1), 1)
         finally:
             self.assertEqual(down.stop(), 0)
         # an upstream that closes without answering
