@@ -410,6 +410,8 @@ static int cd_prepare(struct curl_deadline *cd, const struct curl_deadline_reque
 		CD_SETOPT(CURLOPT_HTTPGET, 1L);
 	}
 	CD_SETOPT(CURLOPT_HTTPHEADER, *headers);
+	CD_SETOPT(CURLOPT_FRESH_CONNECT, req->one_request ? 1L : 0L);
+	CD_SETOPT(CURLOPT_FORBID_REUSE, req->one_request ? 1L : 0L);
 	CD_SETOPT(CURLOPT_USERNAME, req->username);
 	CD_SETOPT(CURLOPT_PASSWORD, req->password);
 #undef CD_SETOPT

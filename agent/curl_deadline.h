@@ -68,6 +68,13 @@ struct curl_deadline_request {
 	 */
 	const char *const *hide;
 	size_t hide_count; /* <= CURL_DEADLINE_HIDE_MAX */
+	/*
+	 * One call, one request: a new connection, closed after. On a kept
+	 * connection that dies before answering, libcurl silently sends the
+	 * request again on a fresh one; a caller counted against a quota (SSM)
+	 * must not have that.
+	 */
+	bool one_request;
 };
 
 /* What one request saw. Plain data; curl_deadline_perform() fills all of it. */

@@ -311,6 +311,7 @@ static enum aws_outcome ssm_attempt(struct ssm_client *c, const struct aws_crede
 	memset(&req, 0, sizeof(req));
 	req.url = c->endpoint.url;
 	req.method = "POST";
+	req.one_request = true; /* a GetParameter call is one request: the quota counts them */
 	req.body = body;
 	req.body_len = body_len;
 	req.headers = lines;

@@ -16,8 +16,8 @@ information ([info] lines on stderr).
      TTL, the source's result, one call per read (counted exactly), calls at
      least 0.8 x interval apart, back-off for throttle/500, recovery
      (FENCING_FAULTS=close,stall runs only those)
-  03b KNOWN BUG pinned with expectedFailure: libcurl resends a request when a
-     reused connection is closed unanswered (two SSM calls for one read)
+  03b a connection closed unanswered costs one SSM call, not two (libcurl
+     resends on reused connections: the SSM client never reuses one)
   04 two ssm: sources on two fakes: epochs, conflicts, one source dead
   05 credentials rotate inside the 5-minute window; a failed refresh keeps
      the cached ones; ExpiredToken + dead new credentials within the TTL
@@ -588,13 +588,10 @@ class FencingTest(unittest.TestCase):
                 failures.append("%s: %s" % (fault, r["error"]))
         self.assertEqual(failures, [])
 
-    @unittest.expectedFailure
-    def test_03b_a_closed_reused_connection_is_not_called_twice(self):
-        """KNOWN BUG (not in the fencing files): libcurl retries a request at once
-        when a reused keep-alive connection is closed before any answer, so one
-        read costs two SSM calls a millisecond apart, above one per interval.
-        The fix belongs in the SSM client / curl_deadline (see the report).
-        Remove expectedFailure once fixed: an unexpected success fails the run."""
+    def test_03b_a_closed_connection_is_not_called_twice(self):
+        """libcurl resends a request at once when a reused keep-alive connection
+        is closed before any answer, which would make one read cost two SSM
+        calls; the SSM client uses one connection per call, so it cannot."""
         fake = self.fake("close-retry fake", auth_token=CONTAINER_TOKEN)
         fake.set_param(NAME, HOME)
         run = self.start("close-retry", self.ssm_env(fake))
