@@ -353,7 +353,8 @@ static void put_flag_source(struct writer *w, const struct flag_source *src,
 		put(w, "\"last_read\":null,\"age_seconds\":null");
 	}
 	putf(w, ",\"failures_in_row\":%u,\"next_read_in_ms\":%lld", st->failures_in_row,
-	     (long long)st->next_delay_ms);
+	     (long long)(st->next_attempt_mono_ms > now_mono ? st->next_attempt_mono_ms - now_mono
+	                                                     : 0));
 	if (details) {
 		put(w, ",\"error\":");
 		put_json_str_or_null(w, st->error);

@@ -19,11 +19,12 @@
 struct fencing {
 	const struct wd_config *cfg;
 	struct wd_state *state;
-	struct fence *fence;     /* NULL without WARDEN_FLAG */
-	struct flag_loop *flags; /* NULL without WARDEN_FLAG */
-	struct proxy *proxy;     /* NULL without WARDEN_PROXY_LISTEN */
-	struct lease *lease;     /* NULL without WARDEN_SINGLETON */
-	pthread_mutex_t lock;    /* guards everything below */
+	struct fence *fence;       /* NULL without WARDEN_FLAG */
+	struct flag_loop *flags;   /* NULL without WARDEN_FLAG */
+	struct proxy *proxy;       /* NULL without WARDEN_PROXY_LISTEN */
+	struct lease *lease;       /* NULL without WARDEN_SINGLETON */
+	pthread_mutex_t file_lock; /* one writer of the fence file at a time */
+	pthread_mutex_t lock;      /* guards everything below */
 	bool forced;
 	/* what the last tick saw, for transitions and the fence file */
 	enum fence_state state_seen;
@@ -38,6 +39,12 @@ struct fencing {
 	char file_error[WD_ERR_MSG_MAX];
 };
 
+/* A read was recorded: report a transition it caused at once, not at the next tick. */
+static void on_read(void *arg)
+{
+	fencing_tick(arg);
+}
+
 struct fencing *fencing_new(const struct wd_config *cfg, char *const *envp, struct wd_state *state,
                             struct wd_err *err)
 {
@@ -50,6 +57,7 @@ struct fencing *fencing_new(const struct wd_config *cfg, char *const *envp, stru
 	fencing->cfg = cfg;
 	fencing->state = state;
 	pthread_mutex_init(&fencing->lock, NULL);
+	pthread_mutex_init(&fencing->file_lock, NULL);
 	fencing->state_seen = FENCE_UNKNOWN;
 	fencing->since_wall_ms = clock_wall_ms();
 	fencing->file_dirty = true;
@@ -65,6 +73,7 @@ struct fencing *fencing_new(const struct wd_config *cfg, char *const *envp, stru
 	fencing->flags = flag_loop_new(cfg, envp, fencing->fence, state, err);
 	if (fencing->flags == NULL)
 		goto fail;
+	flag_loop_on_read(fencing->flags, on_read, fencing);
 	return fencing;
 fail:
 	fencing_free(fencing);
@@ -145,6 +154,7 @@ void fencing_free(struct fencing *fencing)
 	lease_free(fencing->lease); /* releases it: the next holder need not wait the TTL */
 	flag_loop_free(fencing->flags);
 	fence_free(fencing->fence);
+	pthread_mutex_destroy(&fencing->file_lock);
 	pthread_mutex_destroy(&fencing->lock);
 	free(fencing);
 }
@@ -173,6 +183,7 @@ void fencing_force(struct fencing *fencing, bool forced)
 	log_end(&line, forced ? "an operator fenced this task"
 	                      : "an operator lifted the fence (it never makes a passive or stale "
 	                        "task writable)");
+	fencing_tick(fencing); /* log the transition now */
 }
 
 void fencing_report(struct fencing *fencing, struct fencing_report *out)
@@ -212,7 +223,8 @@ static void log_transition(const struct fence_verdict *verdict, enum fence_state
 {
 	struct log_line line;
 
-	log_begin(&line, verdict->writable ? LOG_INFO : LOG_WARN, "fence.transition");
+	log_begin(&line, verdict->writable && verdict->state == FENCE_ACTIVE ? LOG_INFO : LOG_WARN,
+	          "fence.transition");
 	log_str(&line, "from", fence_state_str(from));
 	log_str(&line, "to", fence_state_str(verdict->state));
 	log_bool(&line, "writable", verdict->writable);
@@ -247,6 +259,7 @@ static void write_fence_file(struct fencing *fencing)
 	bool failed;
 
 	wd_buf_init(&buf, FENCING_FILE_MAX);
+	pthread_mutex_lock(&fencing->file_lock); /* ticks run on several threads */
 	if (report == NULL) {
 		wd_err_set(&err, -ENOMEM, "out of memory");
 	} else {
@@ -263,6 +276,7 @@ static void write_fence_file(struct fencing *fencing)
 		log_msg(LOG_ERROR, "fence.file", "cannot write WARDEN_FENCE_FILE: %s", err.msg);
 	snprintf(fencing->file_error, sizeof(fencing->file_error), "%s", failed ? err.msg : "");
 	pthread_mutex_unlock(&fencing->lock);
+	pthread_mutex_unlock(&fencing->file_lock);
 	wd_buf_free(&buf);
 	free(report);
 }

@@ -47,6 +47,8 @@ struct flag_loop {
 	pthread_cond_t wake;
 	bool stopping;
 	char region[FLAG_REGION_MAX + 1];
+	void (*on_read)(void *arg);
+	void *on_read_arg;
 	size_t count;
 	struct flag_reader readers[];
 };
@@ -295,7 +297,7 @@ static void record(struct flag_reader *reader, const struct flag_attempt *at, in
 	snprintf(status->error, sizeof(status->error), "%s", ok ? "" : at->error);
 	snprintf(status->request_id, sizeof(status->request_id), "%s", at->request_id);
 	status->last_attempt_wall_ms = now_wall;
-	status->next_delay_ms = delay;
+	status->next_attempt_mono_ms = sent + delay;
 	count_result(status, at->result);
 	if (ok) {
 		status->last_ok_wall_ms = now_wall;
@@ -360,6 +362,8 @@ static void *reader_main(void *arg)
 		                           rng_unit(&reader->rng));
 		record(reader, &at, sent, delay);
 		explicit_bzero(&at, sizeof(at));
+		if (loop->on_read != NULL)
+			loop->on_read(loop->on_read_arg);
 		if (nap(reader, sent + delay))
 			break;
 	}
@@ -455,6 +459,12 @@ struct flag_loop *flag_loop_new(const struct wd_config *cfg, char *const *envp, 
 fail:
 	flag_loop_free(loop);
 	return NULL;
+}
+
+void flag_loop_on_read(struct flag_loop *loop, void (*on_read)(void *arg), void *arg)
+{
+	loop->on_read = on_read;
+	loop->on_read_arg = arg;
 }
 
 int flag_loop_start(struct flag_loop *loop)

@@ -42,7 +42,7 @@ struct flag_source_status {
 	uint64_t epoch;                          /* of the last valid read (see fence.h) */
 	uint64_t version; /* SSM Version of the last valid read; 0 for a file */
 	unsigned failures_in_row;
-	int64_t next_delay_ms; /* until the next attempt, after the last one */
+	int64_t next_attempt_mono_ms; /* when the next attempt starts */
 	size_t result_kinds;
 	struct {
 		char result[FLAG_RESULT_MAX];
@@ -62,6 +62,13 @@ struct flag_loop;
  */
 struct flag_loop *flag_loop_new(const struct wd_config *cfg, char *const *envp, struct fence *fence,
                                 struct wd_state *state, struct wd_err *err);
+/*
+ * Call on_read(arg) on the reader's thread after every attempt has been
+ * recorded (the fencing handle logs transitions at once with it). Set
+ * before flag_loop_start().
+ */
+void flag_loop_on_read(struct flag_loop *loop, void (*on_read)(void *arg), void *arg);
+
 /* Start the threads. 0 or -errno. */
 int flag_loop_start(struct flag_loop *loop);
 /* Stop and join the threads (each stops within the flag timeout), free. NULL is a no-op. */
