@@ -8,6 +8,8 @@
 # Load: wrk -t2 -c64 --latency on loopback, nginx then warden (each after a
 # short warm-up), BENCH_ROUNDS times (default 3); the medians are compared. nginx: worker_processes 2, access_log off, `return 200`.
 # warden: no probes, WARDEN_HTTP_THREADS=2.
+# Then /readyz latency, one request at a time, while warden's probes hang on
+# a black hole (DESIGN.md: p99 <= 1 ms), with nginx's for scale.
 # Then a fresh warden with four probes (tcp and http to the nginx, and a real
 # throwaway postgres and redis started here when pg_ctl / redis-server exist;
 # otherwise more tcp/http probes): RSS from /proc/PID/status, CPU over 10 s
@@ -191,6 +193,46 @@ printf 'nginx  return 200 (2 workers):  %10.0f req/s  p99 %s (median of %d)\n' "
 printf 'warden /livez     (2 threads):  %10.0f req/s  p99 %s (median of %d)\n' "$WARDEN_RPS" \
 	"$WARDEN_P99" "$ROUNDS"
 printf 'load average during the run: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+stop_warden
+
+# --- latency while every dependency hangs ---------------------------------
+# A black hole accepts connections and never answers; warden probes it as a
+# postgres, a redis and an http dependency (each run cut off at its timeout)
+# while one client asks /readyz as fast as it can, one request at a time.
+# DESIGN.md's target: p99 <= 1 ms on loopback. nginx's static 200, asked by
+# the same client, is printed beside it for scale.
+python3 -c '
+import socket, sys, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0)); s.listen(1024)
+print(s.getsockname()[1], flush=True)
+held = []
+while True:
+    held.append(s.accept()[0])
+' >"$TMP/blackhole.port" &
+PIDS+=($!)
+for _ in $(seq 50); do [ -s "$TMP/blackhole.port" ] && break; sleep 0.1; done
+HOLE=$(head -1 "$TMP/blackhole.port")
+HANG="#interval=1s&timeout=500ms&critical=false"
+start_warden WARDEN_HTTP_THREADS=2 \
+	WARDEN_PROBE_HANG_DB="postgres://app@127.0.0.1:$HOLE/app$HANG" \
+	WARDEN_PROBE_HANG_CACHE="redis://127.0.0.1:$HOLE/0$HANG" \
+	WARDEN_PROBE_HANG_WEB="http://127.0.0.1:$HOLE/$HANG" \
+	WARDEN_PROBE_HANG_TCP="tcp://127.0.0.1:$HOLE$HANG"
+sleep 2 # every probe is now mid-run or timed out, over and over
+latency() { # url -> "p50 p99" of one connection, one request at a time
+	local out
+	out=$(wrk -t1 -c1 -d"${SECONDS_LOAD}s" --latency "$1")
+	printf '%s %s\n' "$(awk '$1 == "50%" {print $2}' <<<"$out")" \
+		"$(awk '$1 == "99%" {print $2}' <<<"$out")"
+}
+read -r HANG_P50 HANG_P99 < <(latency "http://127.0.0.1:$WARDEN_PORT/readyz")
+read -r STATIC_P50 STATIC_P99 < <(latency "http://127.0.0.1:$NGINX_PORT/livez")
+TIMEOUTS=$(curl -s "http://127.0.0.1:$WARDEN_PORT/metrics" |
+	awk '/^warden_probe_checks_total\{.*result="timeout"/ {n += $2} END {print n + 0}')
+printf 'warden /readyz while every dependency hangs: p50 %s p99 %s (1 connection; %s probe timeouts meanwhile)\n' \
+	"$HANG_P50" "$HANG_P99" "$TIMEOUTS"
+printf 'nginx static 200, same client:               p50 %s p99 %s\n' "$STATIC_P50" "$STATIC_P99"
 stop_warden
 
 # --- four probes: memory and idle CPU -------------------------------------
