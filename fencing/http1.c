@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "agent/text.h"
+
 /* RFC 9110 tchar. */
 static const unsigned char tchar_table[256] = {
         ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
@@ -29,17 +31,6 @@ static bool is_tchar(unsigned char c)
 static bool is_value_byte(unsigned char c)
 {
 	return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
-
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 const char *http1_status_str(enum http1_status status)
@@ -595,7 +586,7 @@ ssize_t http1_chunked_feed(struct http1_chunked *ck, char *out, const char *in, 
 			continue;
 		}
 		case CK_SIZE: {
-			int v = hex_value(c);
+			int v = text_hex_digit(c);
 
 			if (v >= 0) {
 				if (++ck->digits > HTTP1_CHUNK_DIGITS_MAX)
@@ -731,8 +722,8 @@ static bool path_clean(const char *path, size_t len)
 
 			if (i + 2 >= len)
 				return false;
-			hi = hex_value((unsigned char)path[i + 1]);
-			lo = hex_value((unsigned char)path[i + 2]);
+			hi = text_hex_digit((unsigned char)path[i + 1]);
+			lo = text_hex_digit((unsigned char)path[i + 2]);
 			if (hi < 0 || lo < 0)
 				return false;
 			c = hi * 16 + lo;

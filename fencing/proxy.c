@@ -515,6 +515,28 @@ static void flow_compact(struct flow *f)
 	f->end = pending + raw;
 }
 
+/*
+ * Send what q holds, then the first `pending` bytes of f, in one write, and
+ * drop from q and f what went. Returns what ep_write2 returned.
+ */
+static ssize_t send_queued(struct endpoint *ep, struct outq *q, struct flow *f, size_t pending)
+{
+	ssize_t r = ep_write2(ep, q->data + q->off, q->len - q->off, f->buf + f->start, pending);
+
+	if (r > 0) {
+		size_t took = (size_t)r;
+		size_t from_q = q->len - q->off;
+
+		if (took >= from_q) {
+			outq_free(q);
+			f->start += took - from_q;
+		} else {
+			q->off += took;
+		}
+	}
+	return r;
+}
+
 static size_t flow_space(struct flow *f)
 {
 	if (f->start == f->end) {
@@ -1455,18 +1477,8 @@ static bool upstream_write(struct conn *c)
 	pending = c->rq == RQ_DISCARD ? 0 : flow_pending(&c->cin);
 	if (outq_empty(&c->uq) && pending == 0)
 		return false;
-	r = ep_write2(&u->ep, c->uq.data + c->uq.off, c->uq.len - c->uq.off,
-	              c->cin.buf + c->cin.start, pending);
+	r = send_queued(&u->ep, &c->uq, &c->cin, pending);
 	if (r > 0) {
-		size_t took = (size_t)r;
-		size_t from_q = c->uq.len - c->uq.off;
-
-		if (took >= from_q) {
-			outq_free(&c->uq);
-			c->cin.start += took - from_q;
-		} else {
-			c->uq.off += took;
-		}
 		c->u_last = c->worker->now;
 		return true;
 	}
@@ -1490,18 +1502,8 @@ static bool client_write(struct conn *c)
 
 	if (!c->ep.wr || (outq_empty(&c->cq) && pending == 0))
 		return false;
-	r = ep_write2(&c->ep, c->cq.data + c->cq.off, c->cq.len - c->cq.off,
-	              c->uin.buf + c->uin.start, pending);
+	r = send_queued(&c->ep, &c->cq, &c->uin, pending);
 	if (r > 0) {
-		size_t took = (size_t)r;
-		size_t from_q = c->cq.len - c->cq.off;
-
-		if (took >= from_q) {
-			outq_free(&c->cq);
-			c->uin.start += took - from_q;
-		} else {
-			c->cq.off += took;
-		}
 		c->c_last = c->worker->now;
 		return true;
 	}

@@ -13,6 +13,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "agent/text.h"
+
 #define SIGV4_TERMINATOR "aws4_request"
 
 static const char hex_lower[] = "0123456789abcdef";
@@ -52,17 +54,6 @@ static int is_space_or_tab(char c)
 static unsigned char lower_ascii(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
-}
-
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static void hex_encode(const unsigned char *bytes, size_t n, char *out)
@@ -269,8 +260,8 @@ static long percent_decode(const char *in, size_t len, unsigned char *out)
 
 			if (i + 2 >= len)
 				return -EINVAL;
-			hi = hex_value((unsigned char)in[i + 1]);
-			lo = hex_value((unsigned char)in[i + 2]);
+			hi = text_hex_digit((unsigned char)in[i + 1]);
+			lo = text_hex_digit((unsigned char)in[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -EINVAL;
 			out[n++] = (unsigned char)(hi << 4 | lo);
@@ -588,7 +579,8 @@ static int check_payload_hash(const char *hash)
 	if (strlen(hash) != SIGV4_HEX_LEN)
 		return -EINVAL;
 	for (size_t i = 0; i < SIGV4_HEX_LEN; i++) {
-		if (hex_value((unsigned char)hash[i]) < 0 || (hash[i] >= 'A' && hash[i] <= 'F'))
+		if (text_hex_digit((unsigned char)hash[i]) < 0 ||
+		    (hash[i] >= 'A' && hash[i] <= 'F'))
 			return -EINVAL;
 	}
 	return 0;

@@ -13,6 +13,7 @@
 
 #include "agent/buf.h"
 #include "agent/clock.h"
+#include "agent/text.h"
 #include "agent/curl_deadline.h"
 #include "agent/log.h"
 #include "fencing/sigv4.h"
@@ -40,21 +41,19 @@ struct ssm_client {
 int ssm_name_check(const char *name, struct wd_err *err)
 {
 	size_t len = strnlen(name, SSM_NAME_MAX + 1);
+	ssize_t bad;
 
 	if (len == 0)
 		return wd_err_set(err, -EINVAL, "ssm: empty parameter name");
 	if (len > SSM_NAME_MAX)
 		return wd_err_set(err, -EINVAL, "ssm: parameter name longer than %d bytes",
 		                  SSM_NAME_MAX);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		if (c <= 0x20 || c >= 0x7f)
-			return wd_err_set(err, -EINVAL,
-			                  "ssm: parameter name holds a space, control or non-ASCII "
-			                  "byte at %zu",
-			                  i);
-	}
+	bad = text_find_unprintable(name, len);
+	if (bad >= 0)
+		return wd_err_set(err, -EINVAL,
+		                  "ssm: parameter name holds a space, control or non-ASCII byte "
+		                  "at %zd",
+		                  bad);
 	return 0;
 }
 

@@ -58,6 +58,7 @@
 #include <openssl/x509.h>
 
 #include "agent/clock.h"
+#include "agent/text.h"
 #include "probes/net.h"
 
 #define REDIS_DEFAULT_PORT 6379
@@ -97,19 +98,6 @@ struct redis_cmds {
 	size_t len;
 };
 
-/* ---- settings ---------------------------------------------------------- */
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode in[0..n) into out[size]. 0, or -1 (bad escape, NUL, too long). */
 static int percent_decode(const char *in, size_t n, char *out, size_t size)
 {
@@ -119,8 +107,8 @@ static int percent_decode(const char *in, size_t n, char *out, size_t size)
 		int c = (unsigned char)in[i];
 
 		if (c == '%') {
-			int hi = i + 2 < n ? hex_value(in[i + 1]) : -1;
-			int lo = i + 2 < n ? hex_value(in[i + 2]) : -1;
+			int hi = i + 2 < n ? text_hex_digit((unsigned char)in[i + 1]) : -1;
+			int lo = i + 2 < n ? text_hex_digit((unsigned char)in[i + 2]) : -1;
 
 			if (hi < 0 || lo < 0)
 				return -1;

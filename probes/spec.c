@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 #include "agent/duration.h"
+#include "agent/text.h"
 
 #define SPEC_SCHEME_CHARS    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-."
 #define SPEC_KINDS_HINT      "want postgres, postgresql, redis, rediss, http, https or tcp"
@@ -140,20 +141,18 @@ static int spec_check_postgres(const char *uri, struct wd_err *err)
 	char message[WD_ERR_MSG_MAX];
 	char *pq_error = NULL;
 	PQconninfoOption *options;
+	ssize_t bad;
 
 	if (strncmp(uri, "postgres://", 11) != 0 && strncmp(uri, "postgresql://", 13) != 0)
 		return wd_err_set(err, -EINVAL,
 		                  "bad URI: want postgres:// or postgresql:// (lowercase, with "
 		                  "'//'; keyword=value strings are not accepted)");
-	for (size_t i = 0; uri[i] != '\0'; i++) {
-		unsigned char c = (unsigned char)uri[i];
-
-		if (c <= 0x20 || c >= 0x7f)
-			return wd_err_set(err, -EINVAL,
-			                  "bad URI: a space, control character or non-ASCII byte "
-			                  "at offset %zu (percent-encode it)",
-			                  i);
-	}
+	bad = text_find_unprintable(uri, strlen(uri));
+	if (bad >= 0)
+		return wd_err_set(err, -EINVAL,
+		                  "bad URI: a space, control character or non-ASCII byte at offset "
+		                  "%zd (percent-encode it)",
+		                  bad);
 	options = PQconninfoParse(uri, &pq_error);
 	if (options == NULL) {
 		if (pq_error == NULL)

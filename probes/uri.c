@@ -17,6 +17,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "agent/text.h"
+
 #define URI_ENCODE_HINT "percent-encode '/', '?', '#', '@' and ':' in a password"
 
 static bool uri_is_alpha(unsigned char c)
@@ -44,22 +46,11 @@ static bool uri_is_pchar(unsigned char c)
 	return uri_is_unreserved(c) || uri_is_sub_delim(c) || c == ':' || c == '@';
 }
 
-static int uri_hex_value(unsigned char c)
-{
-	if (uri_is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* True when s[0..2] is a valid "%XX" escape. */
 static bool uri_is_escape(const char *s, const char *end)
 {
-	return end - s >= 3 && s[0] == '%' && uri_hex_value((unsigned char)s[1]) >= 0 &&
-	       uri_hex_value((unsigned char)s[2]) >= 0;
+	return end - s >= 3 && s[0] == '%' && text_hex_digit((unsigned char)s[1]) >= 0 &&
+	       text_hex_digit((unsigned char)s[2]) >= 0;
 }
 
 /*
@@ -101,8 +92,8 @@ static int uri_decode_userinfo(const char *s, const char *end, char *out, size_t
 		if (c == '%') {
 			if (!uri_is_escape(s, end))
 				return -EINVAL;
-			c = (unsigned char)(uri_hex_value((unsigned char)s[1]) * 16 +
-			                    uri_hex_value((unsigned char)s[2]));
+			c = (unsigned char)(text_hex_digit((unsigned char)s[1]) * 16 +
+			                    text_hex_digit((unsigned char)s[2]));
 			if (c == '\0' || (!allow_control && (c < 0x20 || c == 0x7f)))
 				return -EINVAL;
 			s += 3;
@@ -357,8 +348,8 @@ static bool redact_is_secret_name(const char *s, const char *end)
 		unsigned char c = (unsigned char)*s;
 
 		if (uri_is_escape(s, end)) {
-			c = (unsigned char)(uri_hex_value((unsigned char)s[1]) * 16 +
-			                    uri_hex_value((unsigned char)s[2]));
+			c = (unsigned char)(text_hex_digit((unsigned char)s[1]) * 16 +
+			                    text_hex_digit((unsigned char)s[2]));
 			s += 3;
 		} else {
 			s++;
