@@ -16,17 +16,11 @@
 #include "fencing/fence.h"
 
 /*
- * The role check: FENCE_DB_NO_CHECK when no postgres probe has
- * expect=writer-when-active; else FENCE_DB_WRITER only while every such probe's
- * last run is fresh (within its interval + timeout + 1 s), ok, and saw a
- * writer. Reads the probes' snapshots (a short lock each).
- */
-enum fence_db decision_db_role(const struct wd_config *cfg, struct wd_state *state,
-                               int64_t now_mono_ms);
-
-/*
  * The verdict at now_mono_ms. fence NULL (no WARDEN_FLAG): `unknown`, never
- * writable. Cheap: no I/O, short locks. Thread-safe.
+ * writable. The role check: an `active` task is writable only while every
+ * postgres probe with expect=writer-when-active last saw, freshly (within
+ * its interval + timeout + 1 s) and ok, a writer. split_brain is set when
+ * passive and ANY such database is a writer. Cheap: no I/O, short locks. Thread-safe.
  */
 void decision_verdict(const struct wd_config *cfg, struct wd_state *state, struct fence *fence,
                       int64_t now_mono_ms, struct fence_verdict *out);
