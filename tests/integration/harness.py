@@ -84,24 +84,39 @@ class Warden:
     not inherited except PATH, so that a developer's WARDEN_* never leaks in.
     """
 
+    # Tries when the free port picked for the listener is taken before warden
+    # binds it (another test picked it too): a race of free_port(), not a bug.
+    PORT_TRIES = 5
+
     def __init__(self, env=None, args=("serve",), port=None, wait=True):
-        self.port = port or free_port()
         self.tmp = TempDir("warden-run-")
         self.log_path = self.tmp.join("warden.log")
-        full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                    "WARDEN_LISTEN": "127.0.0.1:%d" % self.port,
-                    "WARDEN_DRAIN_SECONDS": "0"}
-        if "ASAN_OPTIONS" in os.environ:
-            full_env["ASAN_OPTIONS"] = os.environ["ASAN_OPTIONS"]
-        if "UBSAN_OPTIONS" in os.environ:
-            full_env["UBSAN_OPTIONS"] = os.environ["UBSAN_OPTIONS"]
-        full_env.update(env or {})
-        self.env = full_env
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([WARDEN_BIN] + list(args), env=full_env,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
-        if wait:
-            wait_until(self._live, timeout=15, what="warden /livez on port %d" % self.port)
+        for attempt in range(self.PORT_TRIES):
+            self.port = port or free_port()
+            full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                        "WARDEN_LISTEN": "127.0.0.1:%d" % self.port,
+                        "WARDEN_DRAIN_SECONDS": "0"}
+            for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+                if name in os.environ:
+                    full_env[name] = os.environ[name]
+            full_env.update(env or {})
+            self.env = full_env
+            self._log = open(self.log_path, "wb")
+            self.proc = subprocess.Popen([WARDEN_BIN] + list(args), env=full_env,
+                                         stdout=self._log, stderr=subprocess.STDOUT)
+            if not wait:
+                return
+            try:
+                wait_until(self._live, timeout=15,
+                           what="warden /livez on port %d" % self.port)
+                return
+            except AssertionError:
+                lost_race = (port is None and self.proc.poll() is not None and
+                             "Address already in use" in self.log_text() and
+                             attempt + 1 < self.PORT_TRIES)
+                if not lost_race:
+                    raise
+                self._log.close()
 
     def _live(self):
         if self.proc.poll() is not None:
