@@ -68,6 +68,7 @@
 #define REDIS_CMD_MAX        (WD_SECRET_MAX + REDIS_USER_MAX + 512)
 #define REDIS_READ_CHUNK     4096 /* bytes read from the socket at a time */
 #define REDIS_ERROR_TEXT_MAX 80   /* bytes of a server error kept in detail */
+#define REDIS_ARRAY_MAX      64   /* elements of a reply array (ours: none) */
 
 /* What a probe's config says, checked once by redis_settings_parse(). */
 struct redis_settings {
@@ -387,6 +388,84 @@ static void redis_disconnect(struct redis_probe *rp)
 	ERR_clear_error();
 }
 
+/*
+ * The reply reader's constructors. hiredis 0.14's own size an array from the
+ * count the peer announces ("*2147483647\r\n" asks for 16 GiB of slots);
+ * the probe expects a status and a bulk string, so an array over
+ * REDIS_ARRAY_MAX elements is refused (the reader then fails with
+ * REDIS_ERR_OOM). The objects are plain redisReply, freed by hiredis's own
+ * freeReplyObject().
+ */
+static void *reply_attach(const redisReadTask *task, redisReply *reply)
+{
+	if (task->parent != NULL) {
+		redisReply *parent = task->parent->obj;
+
+		parent->element[task->idx] = reply;
+	}
+	return reply;
+}
+
+static void *reply_string(const redisReadTask *task, char *str, size_t len)
+{
+	redisReply *reply = calloc(1, sizeof(*reply));
+
+	if (reply == NULL)
+		return NULL;
+	reply->type = task->type;
+	reply->str = malloc(len + 1);
+	if (reply->str == NULL) {
+		free(reply);
+		return NULL;
+	}
+	memcpy(reply->str, str, len);
+	reply->str[len] = '\0';
+	reply->len = len;
+	return reply_attach(task, reply);
+}
+
+static void *reply_array(const redisReadTask *task, int elements)
+{
+	redisReply *reply;
+
+	if (elements > REDIS_ARRAY_MAX)
+		return NULL;
+	reply = calloc(1, sizeof(*reply));
+	if (reply == NULL)
+		return NULL;
+	reply->type = REDIS_REPLY_ARRAY;
+	if (elements > 0) {
+		reply->element = calloc((size_t)elements, sizeof(reply->element[0]));
+		if (reply->element == NULL) {
+			free(reply);
+			return NULL;
+		}
+	}
+	reply->elements = elements > 0 ? (size_t)elements : 0;
+	return reply_attach(task, reply);
+}
+
+static void *reply_integer(const redisReadTask *task, long long value)
+{
+	redisReply *reply = calloc(1, sizeof(*reply));
+
+	if (reply == NULL)
+		return NULL;
+	reply->type = REDIS_REPLY_INTEGER;
+	reply->integer = value;
+	return reply_attach(task, reply);
+}
+
+static void *reply_nil(const redisReadTask *task)
+{
+	redisReply *reply = calloc(1, sizeof(*reply));
+
+	if (reply == NULL)
+		return NULL;
+	reply->type = REDIS_REPLY_NIL;
+	return reply_attach(task, reply);
+}
+
 /* Resolve, connect and (rediss://) handshake. 0, or -1 with obs. */
 static int redis_connect(struct redis_probe *rp, int64_t deadline_mono_ms,
                          struct probe_observation *obs)
@@ -409,7 +488,11 @@ static int redis_connect(struct redis_probe *rp, int64_t deadline_mono_ms,
 		step_failed(obs, "TLS handshake");
 		goto fail;
 	}
-	rp->reader = redisReaderCreate();
+	/* Not const only because hiredis's prototype is not: never written. */
+	static redisReplyObjectFunctions bounded = {reply_string, reply_array, reply_integer,
+	                                            reply_nil, freeReplyObject};
+
+	rp->reader = redisReaderCreateWithFunctions(&bounded);
 	if (rp->reader == NULL) {
 		probe_fail(obs, PROBE_INTERNAL, "out of memory");
 		goto fail;
@@ -482,7 +565,12 @@ static redisReply *read_reply(struct redis_probe *rp, int64_t deadline_mono_ms,
 		ssize_t n;
 
 		if (redisReaderGetReply(rp->reader, &reply) != REDIS_OK) {
-			probe_fail(obs, PROBE_BAD_REPLY, "not RESP: %s", rp->reader->errstr);
+			if (rp->reader->err == REDIS_ERR_OOM)
+				probe_fail(obs, PROBE_BAD_REPLY, "reply array over %d elements",
+				           REDIS_ARRAY_MAX);
+			else
+				probe_fail(obs, PROBE_BAD_REPLY, "not RESP: %s",
+				           rp->reader->errstr);
 			return NULL;
 		}
 		if (reply != NULL) {

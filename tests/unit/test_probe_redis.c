@@ -423,6 +423,20 @@ static void test_reply_over_cap(void **unused)
 	assert_detail_has(&obs, "over");
 }
 
+static void test_huge_array_is_refused_without_allocating(void **unused)
+{
+	struct probe_observation obs;
+
+	(void)unused;
+	/* hiredis's own reader would ask for 16 GiB of slots here. */
+	obs = run_once("*2147483647\r\n");
+	assert_int_equal(obs.outcome, PROBE_BAD_REPLY);
+	assert_detail_has(&obs, "array over 64 elements");
+	/* A small array is fine for the reader (the probe wants none: bad_reply). */
+	obs = run_once("*2\r\n:1\r\n$-1\r\n");
+	assert_int_equal(obs.outcome, PROBE_BAD_REPLY);
+}
+
 static void test_silent_peer_times_out(void **unused)
 {
 	struct fake_server *fake = fake_start("", true);
@@ -591,6 +605,7 @@ int main(void)
 	        cmocka_unit_test(test_error_replies),
 	        cmocka_unit_test(test_bad_replies),
 	        cmocka_unit_test(test_reply_over_cap),
+	        cmocka_unit_test(test_huge_array_is_refused_without_allocating),
 	        cmocka_unit_test(test_silent_peer_times_out),
 	        cmocka_unit_test(test_dripping_peer_times_out),
 	        cmocka_unit_test(test_connection_is_kept),
