@@ -331,7 +331,7 @@ class LeaseTest(unittest.TestCase):
         self.assertEqual(self.row("limited"), ("task-l", s["generation"], True))
 
     def test_07_never_two_holders(self):
-        duration = 55.0
+        duration = 60.0  # the issue: "over a minute of random flag flips"
         ttl = 2000
         rng = random.Random(os.environ.get("LEASE_TEST_SEED") or time.time())
         a = self.driver("flip", "task-a", ttl_ms=ttl)
