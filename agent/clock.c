@@ -1,5 +1,6 @@
 #include "agent/clock.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -45,4 +46,28 @@ int clock_ms_until(int64_t deadline_mono_ms)
 	if (left > INT32_MAX)
 		return INT32_MAX;
 	return (int)left;
+}
+
+int clock_cond_init(pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+	int rc;
+
+	rc = pthread_condattr_init(&attr);
+	if (rc != 0)
+		return rc;
+	rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(cond, &attr);
+	pthread_condattr_destroy(&attr);
+	return rc;
+}
+
+bool clock_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mutex, int64_t deadline_mono_ms)
+{
+	struct timespec ts = {.tv_sec = (time_t)(deadline_mono_ms / 1000),
+	                      .tv_nsec = (long)(deadline_mono_ms % 1000) * 1000000L};
+
+	return pthread_cond_timedwait(cond, mutex, &ts) == ETIMEDOUT ||
+	       clock_mono_ms() >= deadline_mono_ms;
 }

@@ -7,6 +7,8 @@
 #ifndef WARDEN_CLOCK_H
 #define WARDEN_CLOCK_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,5 +30,18 @@ void clock_format_rfc3339(int64_t wall_ms, char *buf, size_t size);
  * the value to hand to poll().
  */
 int clock_ms_until(int64_t deadline_mono_ms);
+
+/*
+ * Initialise cond so that its timed waits run on CLOCK_MONOTONIC, like every
+ * wait in warden. Returns 0 or an errno value (as pthread_cond_init).
+ */
+int clock_cond_init(pthread_cond_t *cond);
+
+/*
+ * Wait on cond (mutex held, as for pthread_cond_wait) until it is signalled
+ * or deadline_mono_ms passes. Returns true when the deadline has passed. The
+ * caller re-checks its own condition either way.
+ */
+bool clock_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mutex, int64_t deadline_mono_ms);
 
 #endif

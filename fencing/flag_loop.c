@@ -327,11 +327,10 @@ static bool nap(struct flag_reader *reader, int64_t deadline)
 	while (!loop->stopping) {
 		int64_t now = clock_mono_ms();
 		int64_t until = deadline - now < FLAG_BEAT_MS ? deadline : now + FLAG_BEAT_MS;
-		struct timespec ts = {.tv_sec = until / 1000, .tv_nsec = (until % 1000) * 1000000};
 
 		if (now >= deadline)
 			break;
-		pthread_cond_timedwait(&loop->wake, &loop->lock, &ts);
+		clock_cond_wait_until(&loop->wake, &loop->lock, until);
 		wd_state_beat(loop->state, reader->loop_id);
 	}
 	stopping = loop->stopping;
@@ -405,7 +404,6 @@ struct flag_loop *flag_loop_new(const struct wd_config *cfg, char *const *envp, 
                                 struct wd_state *state, struct wd_err *err)
 {
 	struct flag_loop *loop;
-	pthread_condattr_t attr;
 	int rc;
 
 	loop = calloc(1, sizeof(*loop) + cfg->flag_count * sizeof(loop->readers[0]));
@@ -417,10 +415,7 @@ struct flag_loop *flag_loop_new(const struct wd_config *cfg, char *const *envp, 
 	loop->fence = fence;
 	loop->state = state;
 	pthread_mutex_init(&loop->lock, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&loop->wake, &attr);
-	pthread_condattr_destroy(&attr);
+	clock_cond_init(&loop->wake);
 	if (copy_env(loop, envp, err) < 0)
 		goto fail;
 

@@ -432,15 +432,11 @@ static void lease_log_transition(struct lease *lease, int64_t now_mono_ms)
 /* Wait until deadline (monotonic ms) or stop; returns true when stopping. */
 static bool lease_wait_until(struct lease *lease, int64_t deadline_ms)
 {
-	struct timespec ts = {.tv_sec = deadline_ms / 1000,
-	                      .tv_nsec = (long)(deadline_ms % 1000) * 1000000};
 	bool stopping;
 
 	pthread_mutex_lock(&lease->lock);
-	while (!lease->stopping && clock_mono_ms() < deadline_ms) {
-		if (pthread_cond_timedwait(&lease->wake, &lease->lock, &ts) == ETIMEDOUT)
-			break;
-	}
+	while (!lease->stopping && !clock_cond_wait_until(&lease->wake, &lease->lock, deadline_ms))
+		;
 	stopping = lease->stopping;
 	pthread_mutex_unlock(&lease->lock);
 	return stopping;
@@ -487,7 +483,6 @@ struct lease *lease_new(const char *name, const char *holder, int64_t ttl_ms,
                         struct wd_err *err)
 {
 	struct lease *lease;
-	pthread_condattr_t attr;
 
 	if (lease_name_check(name, err) != 0 || lease_holder_check(holder, err) != 0)
 		return NULL;
@@ -522,10 +517,7 @@ struct lease *lease_new(const char *name, const char *holder, int64_t ttl_ms,
 	lease->timeout_ms = db->timeout_ms;
 	lease->view = *view;
 	pthread_mutex_init(&lease->lock, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&lease->wake, &attr);
-	pthread_condattr_destroy(&attr);
+	clock_cond_init(&lease->wake);
 	return lease;
 }
 

@@ -58,7 +58,6 @@ struct probe_engine *probe_engine_new(const struct wd_config *cfg, struct wd_sta
                                       struct wd_err *err)
 {
 	struct probe_engine *engine;
-	pthread_condattr_t attr;
 	size_t i;
 
 	engine = calloc(1, sizeof(*engine) + cfg->probe_count * sizeof(engine->workers[0]));
@@ -69,10 +68,7 @@ struct probe_engine *probe_engine_new(const struct wd_config *cfg, struct wd_sta
 	engine->cfg = cfg;
 	engine->state = state;
 	pthread_mutex_init(&engine->lock, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&engine->wake, &attr);
-	pthread_condattr_destroy(&attr);
+	clock_cond_init(&engine->wake);
 
 	for (i = 0; i < cfg->probe_count; i++) {
 		struct probe_worker *worker = &engine->workers[i];
@@ -185,15 +181,12 @@ static void run_once(struct probe_worker *worker)
 /* Wait until deadline (monotonic ms) or stop; returns true when stopping. */
 static bool wait_until(struct probe_engine *engine, int64_t deadline_ms)
 {
-	struct timespec ts = {.tv_sec = deadline_ms / 1000,
-	                      .tv_nsec = (long)(deadline_ms % 1000) * 1000000};
 	bool stopping;
 
 	pthread_mutex_lock(&engine->lock);
-	while (!engine->stopping && clock_mono_ms() < deadline_ms) {
-		if (pthread_cond_timedwait(&engine->wake, &engine->lock, &ts) == ETIMEDOUT)
-			break;
-	}
+	while (!engine->stopping &&
+	       !clock_cond_wait_until(&engine->wake, &engine->lock, deadline_ms))
+		;
 	stopping = engine->stopping;
 	pthread_mutex_unlock(&engine->lock);
 	return stopping;

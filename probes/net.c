@@ -92,7 +92,6 @@ static void resolve_request_complete(union sigval value)
 static struct resolve_request *resolve_request_new(const char *host, int port)
 {
 	struct resolve_request *req = calloc(1, sizeof(*req));
-	pthread_condattr_t attr;
 
 	if (req == NULL)
 		return NULL;
@@ -100,15 +99,11 @@ static struct resolve_request *resolve_request_new(const char *host, int port)
 		free(req);
 		return NULL;
 	}
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	if (pthread_cond_init(&req->done_cond, &attr) != 0) {
-		pthread_condattr_destroy(&attr);
+	if (clock_cond_init(&req->done_cond) != 0) {
 		pthread_mutex_destroy(&req->lock);
 		free(req);
 		return NULL;
 	}
-	pthread_condattr_destroy(&attr);
 	req->refs = 2;
 	snprintf(req->host, sizeof(req->host), "%s", host);
 	snprintf(req->service, sizeof(req->service), "%d", port);
@@ -176,21 +171,11 @@ static bool is_invalid_tld(const char *host)
 	return len == tld_len || host[len - tld_len - 1] == '.';
 }
 
-static struct timespec mono_ts(int64_t mono_ms)
-{
-	struct timespec ts = {
-	        .tv_sec = (time_t)(mono_ms / 1000),
-	        .tv_nsec = (long)(mono_ms % 1000) * 1000000L,
-	};
-	return ts;
-}
-
 int net_resolve(const char *host, int port, int64_t deadline_mono_ms, struct net_addr *addrs,
                 struct probe_observation *obs)
 {
 	struct resolve_request *req;
 	struct sigevent sev;
-	struct timespec until;
 	char service[8];
 	int count;
 	int rc;
@@ -237,11 +222,9 @@ int net_resolve(const char *host, int port, int64_t deadline_mono_ms, struct net
 		return -1;
 	}
 
-	until = mono_ts(deadline_mono_ms);
 	pthread_mutex_lock(&req->lock);
 	while (!req->done) {
-		rc = pthread_cond_timedwait(&req->done_cond, &req->lock, &until);
-		if (rc == ETIMEDOUT)
+		if (clock_cond_wait_until(&req->done_cond, &req->lock, deadline_mono_ms))
 			break;
 	}
 	if (!req->done) {
