@@ -87,6 +87,7 @@ struct proxy_stats {
 	uint64_t connections_open;
 	uint64_t tunnels_open;
 	uint64_t closed_on_fence; /* idle connections and tunnels closed on demotion */
+	uint64_t cut_at_deadline; /* writes still streaming and tunnels cut at writable_until */
 };
 
 struct proxy;
