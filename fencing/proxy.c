@@ -22,9 +22,10 @@
  *   the kernel does not take is copied to a small heap queue.
  * - Each thread keeps a LIFO pool of idle upstream connections (at most
  *   PROXY_POOL_MAX, idle at most PROXY_POOL_IDLE_MS: apps such as Node close
- *   idle keep-alives after 5 s). A bodyless idempotent request that fails on
- *   a reused connection before any response byte is retried once on a fresh
- *   connection (the keep-alive close race); nothing else is ever retried.
+ *   idle keep-alives after 5 s). A bodyless GET, HEAD or OPTIONS that fails
+ *   on a reused connection before any response byte is retried once on a
+ *   fresh connection (the keep-alive close race), decided again by the
+ *   fence; a write is never retried (the app may have acted on it: 502).
  * - A per-thread timerfd ticks every 100 ms: it asks the fence (so demotion
  *   is seen within a tick even with no traffic) and sweeps the timeouts.
  *
@@ -41,10 +42,22 @@
  *   keep-alive client connections and WebSocket tunnels are closed at once
  *   (closed_on_fence); in-flight requests finish, then their connections
  *   close, so clients reconnect (through Global Accelerator) elsewhere.
- *   WebSocket upgrades are GETs, so they pass while fenced; their tunnels
- *   are cut on the next demotion only.
- * - Headers: X-Warden-Writable / X-Warden-Epoch sent by the client are
- *   removed and set from the verdict; X-Forwarded-For gets the client IP
+ *   A head half-read at the demotion is marked too.
+ * - writable_until (the verdict's, monotonic) bounds the whole request: a
+ *   write forwarded while writable arms a cut at it (moved on by later
+ *   verdicts of the same epoch). When it comes - on the loop's wake-up,
+ *   whose epoll timeout is the worker's earliest cut, so even with no
+ *   traffic - a write whose bytes are still going to the app is cut (the
+ *   upstream closed, 503 or close), and a tunnel is closed. WebSocket
+ *   upgrades are writes: refused while not writable, decided again when the
+ *   101 arrives, their tunnels cut at writable_until.
+ * - EMFILE/ENFILE on accept: the listener leaves epoll for
+ *   PROXY_ACCEPT_PAUSE_MS (or until a descriptor is closed), not a spin.
+ * - Headers: X-Warden-Writable / -Epoch / -Deadline / -Writable-For-Ms sent
+ *   by the client are removed and set from the verdict (no Deadline when
+ *   not writable or under hold; no Writable-For-Ms under hold); a request
+ *   without Host (HTTP/1.0) gets the upstream's; equal Content-Length
+ *   values are sent as one line; X-Forwarded-For gets the client IP
  *   appended (several XFF lines are joined); X-Forwarded-Proto is kept when
  *   present (the ALB sets it: the ALB knows whether the user came over TLS,
  *   we do not) and set to "http" otherwise; Connection, Keep-Alive, TE,
