@@ -94,6 +94,12 @@ static enum http1_hid classify(const char *name, size_t len)
 			return HTTP1_H_X_FORWARDED_PROTO;
 		if (name_is(name, len, "x-warden-writable"))
 			return HTTP1_H_X_WARDEN;
+		if (name_is(name, len, "x-warden-deadline"))
+			return HTTP1_H_X_WARDEN;
+		break;
+	case 24:
+		if (name_is(name, len, "x-warden-writable-for-ms"))
+			return HTTP1_H_X_WARDEN;
 		break;
 	default: break;
 	}
@@ -326,6 +332,8 @@ static enum http1_status parse_fields(const char *buf, size_t at, size_t end,
 				return fail(out, HTTP1_BAD, "a bad Content-Length");
 			if (have_length && n != length)
 				return fail(out, HTTP1_BAD, "differing Content-Length values");
+			if (have_length || memchr(h->value, ',', h->value_len) != NULL)
+				out->length_folded = true;
 			have_length = true;
 			length = n;
 			break;

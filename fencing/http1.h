@@ -16,7 +16,8 @@
  * - obs-fold (a line starting with SP or HTAB) is an error;
  * - a header name is a non-empty token directly followed by ':' (no space);
  * - a value holds no CTL but HTAB (no NUL, CR, LF, DEL);
- * - Content-Length is digits only; several values must all be equal;
+ * - Content-Length is digits only; several values must all be equal (and
+ *   then msg.length_folded tells the forwarder to send one plain line);
  * - a request with both Content-Length and Transfer-Encoding, or with a
  *   Transfer-Encoding whose final coding is not `chunked`, or an HTTP/1.0
  *   request with Transfer-Encoding, is an error; a request whose codings are
@@ -69,7 +70,7 @@ enum http1_hid {
 	HTTP1_H_TE,
 	HTTP1_H_X_FORWARDED_FOR,
 	HTTP1_H_X_FORWARDED_PROTO,
-	HTTP1_H_X_WARDEN, /* X-Warden-Writable, X-Warden-Epoch */
+	HTTP1_H_X_WARDEN, /* X-Warden-Writable, -Epoch, -Deadline, -Writable-For-Ms */
 };
 
 struct http1_header {
@@ -118,13 +119,17 @@ struct http1_msg {
 	/* framing and connection management */
 	enum http1_framing framing;
 	uint64_t content_length; /* HTTP1_BODY_LENGTH only */
-	bool keep_alive;         /* persistent after this message (version + Connection) */
-	bool conn_close;         /* Connection: close */
-	bool conn_upgrade;       /* Connection: upgrade */
-	bool upgrade_websocket;  /* Upgrade lists websocket */
-	bool expect_continue;    /* Expect: 100-continue */
-	bool has_te;             /* a Transfer-Encoding header was present */
-	const char *error;       /* static text: why it was refused (never NULL after a call) */
+	/* Content-Length came as a list ("3, 3") or on several lines, all equal
+	 * (RFC 9110 §8.6): whoever forwards the message sends one plain
+	 * "Content-Length: N" instead of its Content-Length lines. */
+	bool length_folded;
+	bool keep_alive;        /* persistent after this message (version + Connection) */
+	bool conn_close;        /* Connection: close */
+	bool conn_upgrade;      /* Connection: upgrade */
+	bool upgrade_websocket; /* Upgrade lists websocket */
+	bool expect_continue;   /* Expect: 100-continue */
+	bool has_te;            /* a Transfer-Encoding header was present */
+	const char *error;      /* static text: why it was refused (never NULL after a call) */
 };
 
 struct http1_limits {

@@ -22,9 +22,10 @@
  *   the kernel does not take is copied to a small heap queue.
  * - Each thread keeps a LIFO pool of idle upstream connections (at most
  *   PROXY_POOL_MAX, idle at most PROXY_POOL_IDLE_MS: apps such as Node close
- *   idle keep-alives after 5 s). A bodyless idempotent request that fails on
- *   a reused connection before any response byte is retried once on a fresh
- *   connection (the keep-alive close race); nothing else is ever retried.
+ *   idle keep-alives after 5 s). A bodyless GET, HEAD or OPTIONS that fails
+ *   on a reused connection before any response byte is retried once on a
+ *   fresh connection (the keep-alive close race), decided again by the
+ *   fence; a write is never retried (the app may have acted on it: 502).
  * - A per-thread timerfd ticks every 100 ms: it asks the fence (so demotion
  *   is seen within a tick even with no traffic) and sweeps the timeouts.
  *
@@ -41,10 +42,22 @@
  *   keep-alive client connections and WebSocket tunnels are closed at once
  *   (closed_on_fence); in-flight requests finish, then their connections
  *   close, so clients reconnect (through Global Accelerator) elsewhere.
- *   WebSocket upgrades are GETs, so they pass while fenced; their tunnels
- *   are cut on the next demotion only.
- * - Headers: X-Warden-Writable / X-Warden-Epoch sent by the client are
- *   removed and set from the verdict; X-Forwarded-For gets the client IP
+ *   A head half-read at the demotion is marked too.
+ * - writable_until (the verdict's, monotonic) bounds the whole request: a
+ *   write forwarded while writable arms a cut at it (moved on by later
+ *   verdicts of the same epoch). When it comes - on the loop's wake-up,
+ *   whose epoll timeout is the worker's earliest cut, so even with no
+ *   traffic - a write whose bytes are still going to the app is cut (the
+ *   upstream closed, 503 or close), and a tunnel is closed. WebSocket
+ *   upgrades are writes: refused while not writable, decided again when the
+ *   101 arrives, their tunnels cut at writable_until.
+ * - EMFILE/ENFILE on accept: the listener leaves epoll for
+ *   PROXY_ACCEPT_PAUSE_MS (or until a descriptor is closed), not a spin.
+ * - Headers: X-Warden-Writable / -Epoch / -Deadline / -Writable-For-Ms sent
+ *   by the client are removed and set from the verdict (no Deadline when
+ *   not writable or under hold; no Writable-For-Ms under hold); a request
+ *   without Host (HTTP/1.0) gets the upstream's; equal Content-Length
+ *   values are sent as one line; X-Forwarded-For gets the client IP
  *   appended (several XFF lines are joined); X-Forwarded-Proto is kept when
  *   present (the ALB sets it: the ALB knows whether the user came over TLS,
  *   we do not) and set to "http" otherwise; Connection, Keep-Alive, TE,
@@ -91,21 +104,24 @@
 #include "agent/log.h"
 #include "fencing/http1.h"
 
-#define PROXY_BUF_SIZE       (16 * 1024) /* each direction, per client connection */
-#define PROXY_POOL_MAX       256         /* idle upstream connections per thread */
-#define PROXY_POOL_IDLE_MS   4000        /* close pooled upstream connections idle longer */
-#define PROXY_TICK_MS        100         /* fence check and timeout sweep */
-#define PROXY_LINGER_MS      2000        /* read-and-drop after our last byte, then close */
-#define PROXY_LINGER_BYTES   (256 * 1024)
-#define PROXY_EVENTS         256
-#define PROXY_PUMP_ROUNDS    32 /* per wake-up, before yielding to other connections */
-#define PROXY_RESP_HEADERS   256
-#define PROXY_SCRATCH_EXTRA  4096
-#define PROXY_THREADS_MAX    64
-#define PROXY_ACCEPT_BATCH   64
-#define PROXY_LISTEN_BACKLOG 1024
-#define PROXY_IP_MAX         64
-#define PROXY_ABSORB_MAX     4096 /* body bytes copied behind a head to send both at once */
+#define PROXY_BUF_SIZE        (16 * 1024) /* each direction, per client connection */
+#define PROXY_POOL_MAX        256         /* idle upstream connections per thread */
+#define PROXY_POOL_IDLE_MS    4000        /* close pooled upstream connections idle longer */
+#define PROXY_TICK_MS         100         /* fence check and timeout sweep */
+#define PROXY_LINGER_MS       2000        /* read-and-drop after our last byte, then close */
+#define PROXY_LINGER_BYTES    (256 * 1024)
+#define PROXY_EVENTS          256
+#define PROXY_PUMP_ROUNDS     32 /* per wake-up, before yielding to other connections */
+#define PROXY_RESP_HEADERS    256
+#define PROXY_SCRATCH_EXTRA   4096
+#define PROXY_THREADS_MAX     64
+#define PROXY_ACCEPT_BATCH    64
+#define PROXY_LISTEN_BACKLOG  1024
+#define PROXY_IP_MAX          64
+#define PROXY_ABSORB_MAX      4096  /* body bytes copied behind a head to send both at once */
+#define PROXY_ACCEPT_PAUSE_MS 100   /* out of descriptors: stop accepting this long */
+#define PROXY_ACCEPT_LOG_MS   10000 /* at most one "accept paused" line per thread this often */
+#define PROXY_NO_CUT          INT64_MAX
 
 enum ep_kind { EP_LISTENER, EP_TIMER, EP_WAKE, EP_CLIENT, EP_UPSTREAM };
 
@@ -216,7 +232,12 @@ struct conn {
 	int64_t head_start;
 	bool writable;
 	uint64_t epoch;
+	int64_t writable_until; /* the request's verdict: mono ms, INT64_MAX under hold */
+	bool allowed;           /* a write or upgrade under an allow-list prefix */
 	bool retried;
+	/* A write still streaming to the app, or a tunnel, is cut here (mono ms);
+	 * PROXY_NO_CUT when nothing is armed. */
+	int64_t cut_at;
 
 	/* the current response */
 	enum http1_framing resp_framing;
@@ -244,6 +265,7 @@ struct worker_stats {
 	_Atomic uint64_t connections_open;
 	_Atomic uint64_t tunnels_open;
 	_Atomic uint64_t closed_on_fence;
+	_Atomic uint64_t cut_at_deadline;
 };
 
 struct worker {
@@ -256,6 +278,15 @@ struct worker {
 	struct endpoint wake;
 	int64_t now;
 	bool was_writable;
+	int64_t next_cut; /* the earliest cut_at of a connection, or PROXY_NO_CUT */
+	/* accepting is paused while out of descriptors (EMFILE) */
+	bool accept_paused;
+	bool accept_kick; /* a descriptor was freed: try again */
+	int64_t accept_resume_at;
+	int64_t accept_log_last;
+	uint64_t accept_pauses; /* since the last log line */
+	int64_t wall_sec;       /* X-Warden-Deadline: the formatted second, cached */
+	char wall_text[32];
 	struct conn *conns;
 	struct conn *dead_conns;
 	struct conn *again;
@@ -274,6 +305,7 @@ struct proxy {
 	struct proxy_fence_view view;
 	struct sockaddr_storage upstream_addr;
 	socklen_t upstream_addr_len;
+	char upstream_authority[WD_HOST_MAX + 16]; /* Host for requests without one */
 	int port;
 	size_t cin_cap;
 	_Atomic unsigned open_clients;
@@ -780,19 +812,17 @@ static void error_response(struct conn *c, int status, const char *detail, enum 
 	local_response(c, status, body, o.over ? 0 : o.len, -1);
 }
 
-static void fenced_response(struct conn *c, const struct fence_verdict *v,
-                            const struct http1_msg *m)
+/*
+ * The fenced answer: 503, Retry-After, problem+json naming the verdict.
+ * detail says what was refused; the connection closes after it when
+ * c->close_after.
+ */
+static void fenced_response(struct conn *c, const struct fence_verdict *v, const char *detail)
 {
 	const struct proxy_config *cfg = &c->worker->proxy->cfg;
 	char body[1024];
-	char detail[256];
 	struct out o = {.buf = body, .cap = sizeof(body)};
 
-	snprintf(detail, sizeof(detail),
-	         "%.*s is refused: this task is not writable (state %s); send writes to the "
-	         "active region",
-	         (int)(m->method_len > 32 ? 32 : m->method_len), m->method,
-	         fence_state_str(v->state));
 	out_str(&o, "{\"type\":\"urn:warden:problem:fenced\","
 	            "\"title\":\"Writes are fenced in this region\",\"status\":503,\"detail\":");
 	out_json_str(&o, detail);
@@ -812,6 +842,19 @@ static void fenced_response(struct conn *c, const struct fence_verdict *v,
 	local_response(c, 503, body, o.over ? 0 : o.len, cfg->retry_after_s);
 }
 
+/* A request refused by the fence: "<METHOD> is refused: ..." */
+static void refuse_request(struct conn *c, const struct fence_verdict *v, const struct http1_msg *m)
+{
+	char detail[256];
+
+	snprintf(detail, sizeof(detail),
+	         "%.*s is refused: this task is not writable (state %s); send writes to the "
+	         "active region",
+	         (int)(m->method_len > 32 ? 32 : m->method_len), m->method,
+	         fence_state_str(v->state));
+	fenced_response(c, v, detail);
+}
+
 /* ---- upstream connections ---- */
 
 static void up_close(struct upconn *u)
@@ -822,6 +865,7 @@ static void up_close(struct upconn *u)
 		return;
 	u->dead = true;
 	close(u->ep.fd);
+	w->accept_kick = true;
 	u->ep.fd = -1;
 	if (u->pooled) {
 		if (u->prev)
@@ -999,6 +1043,54 @@ static bool connection_lists_names(const struct http1_msg *m)
 	return false;
 }
 
+/* Wall-clock ms as RFC 3339 UTC with milliseconds; the second is formatted once. */
+static void out_wall_ms(struct out *o, struct worker *w, int64_t wall_ms)
+{
+	int64_t sec = wall_ms / 1000;
+	char ms[8];
+	size_t len;
+
+	if (sec != w->wall_sec || w->wall_text[0] == '\0') {
+		clock_format_rfc3339(sec * 1000, w->wall_text, sizeof(w->wall_text));
+		w->wall_sec = sec;
+	}
+	len = strlen(w->wall_text); /* "...T04:12:04.000Z": keep up to the '.' */
+	if (len < 5) {
+		o->over = true;
+		return;
+	}
+	snprintf(ms, sizeof(ms), "%03d", (int)(wall_ms % 1000));
+	out_mem(o, w->wall_text, len - 4);
+	out_mem(o, ms, 3);
+	out_str(o, "Z");
+}
+
+/*
+ * X-Warden-Deadline (the wall-clock writable_until) and
+ * X-Warden-Writable-For-Ms (what is left of it), so the app can bound its
+ * transaction. Not writable: "X-Warden-Writable-For-Ms: 0" and no deadline.
+ * Under WARDEN_ON_STALE=hold there is no bound at all: neither is sent.
+ */
+static void out_deadline(struct out *o, struct conn *c)
+{
+	int64_t left;
+
+	if (!c->writable) {
+		out_str(o, "X-Warden-Writable-For-Ms: 0\r\n");
+		return;
+	}
+	if (c->writable_until == INT64_MAX)
+		return;
+	left = c->writable_until - clock_mono_ms();
+	if (left < 0)
+		left = 0;
+	out_str(o, "X-Warden-Deadline: ");
+	out_wall_ms(o, c->worker, clock_wall_ms() + left);
+	out_str(o, "\r\nX-Warden-Writable-For-Ms: ");
+	out_u64(o, (uint64_t)left);
+	out_str(o, "\r\n");
+}
+
 /* The request head we send upstream. Returns its length, 0 if it does not fit. */
 static size_t build_request_head(struct conn *c, const struct http1_msg *m)
 {
@@ -1007,6 +1099,7 @@ static size_t build_request_head(struct conn *c, const struct http1_msg *m)
 	bool check_listed = connection_lists_names(m);
 	bool have_xfp = false;
 	bool have_xff = false;
+	bool have_host = false;
 
 	out_mem(&o, m->method, m->method_len);
 	out_mem(&o, " ", 1);
@@ -1027,6 +1120,11 @@ static size_t build_request_head(struct conn *c, const struct http1_msg *m)
 				continue;
 			break;
 		case HTTP1_H_X_FORWARDED_PROTO: have_xfp = true; break;
+		case HTTP1_H_HOST: have_host = true; break;
+		case HTTP1_H_CONTENT_LENGTH:
+			if (m->length_folded)
+				continue; /* "3, 3" or two lines: one plain line below */
+			break;
 		case HTTP1_H_OTHER:
 			if (check_listed && listed_in_connection(m, h))
 				continue;
@@ -1034,6 +1132,16 @@ static size_t build_request_head(struct conn *c, const struct http1_msg *m)
 		default: break;
 		}
 		out_header(&o, h);
+	}
+	if (m->length_folded) {
+		out_str(&o, "Content-Length: ");
+		out_u64(&o, m->content_length);
+		out_str(&o, "\r\n");
+	}
+	if (!have_host) { /* HTTP/1.0 without Host: name the upstream, as nginx does */
+		out_str(&o, "Host: ");
+		out_str(&o, w->proxy->upstream_authority);
+		out_str(&o, "\r\n");
 	}
 	out_str(&o, "X-Forwarded-For: ");
 	for (size_t i = 0; i < m->header_count; i++) {
@@ -1056,6 +1164,7 @@ static size_t build_request_head(struct conn *c, const struct http1_msg *m)
 	                        : "X-Warden-Writable: false\r\nX-Warden-Epoch: ");
 	out_u64(&o, c->epoch);
 	out_str(&o, "\r\n");
+	out_deadline(&o, c);
 	if (c->upgrade)
 		out_str(&o, "Connection: Upgrade\r\n");
 	out_str(&o, "\r\n");
@@ -1162,6 +1271,56 @@ static bool path_allowed(const struct proxy_config *cfg, const struct http1_msg 
 	return false;
 }
 
+/* Ask the fence now; the verdict stamps the current request. */
+static void ask_fence(struct conn *c, struct fence_verdict *v)
+{
+	struct worker *w = c->worker;
+
+	memset(v, 0, sizeof(*v));
+	w->proxy->view.decide(w->proxy->view.arg, v);
+	observe_verdict(w, v, c);
+	c->writable = v->writable;
+	c->epoch = v->epoch;
+	c->writable_until = v->writable ? v->writable_until_mono_ms : 0;
+}
+
+/* Cut the current write or tunnel at the request's writable_until (none under hold). */
+static void arm_cut(struct conn *c)
+{
+	struct worker *w = c->worker;
+
+	c->cut_at = PROXY_NO_CUT;
+	if (!c->writable || c->allowed || c->writable_until == INT64_MAX)
+		return;
+	c->cut_at = c->writable_until;
+	if (c->cut_at < w->next_cut)
+		w->next_cut = c->cut_at;
+}
+
+/*
+ * Decide the request in m from a fresh verdict (v). A write (any method but
+ * GET, HEAD, OPTIONS) or a WebSocket upgrade passes only while writable or
+ * under an allow-list prefix; a write forwarded while writable is cut at
+ * writable_until. Returns false when it must be refused (503).
+ */
+static bool admit_request(struct conn *c, const struct http1_msg *m, struct fence_verdict *v)
+{
+	bool write = !is_read_method(m->method_id);
+
+	ask_fence(c, v);
+	c->result = PROXY_FORWARDED;
+	c->cut_at = PROXY_NO_CUT;
+	if (!write && !c->upgrade)
+		return true;
+	if (!v->writable && !c->allowed)
+		return false;
+	if (!v->writable)
+		c->result = PROXY_ALLOWED;
+	else if (write)
+		arm_cut(c);
+	return true;
+}
+
 static void handle_request(struct conn *c, const struct http1_msg *m)
 {
 	struct worker *w = c->worker;
@@ -1173,7 +1332,8 @@ static void handle_request(struct conn *c, const struct http1_msg *m)
 	c->method = m->method_id;
 	c->minor = m->minor;
 	c->expect_continue = m->expect_continue && m->minor == 1;
-	c->close_after = !m->keep_alive;
+	/* a demotion while the head arrived already asked for the close */
+	c->close_after = c->close_after || !m->keep_alive;
 	c->retried = false;
 	c->resp_started = false;
 	c->head_off = c->cin.scan;
@@ -1188,27 +1348,19 @@ static void handle_request(struct conn *c, const struct http1_msg *m)
 		http1_chunked_init(&c->req_ck, HTTP1_CHUNK_PASS_NO_TRAILERS);
 	c->upgrade = m->upgrade_websocket && m->conn_upgrade && m->method_id == HTTP1_M_GET &&
 	             m->minor == 1 && m->framing == HTTP1_BODY_NONE;
+	c->allowed = (c->upgrade || !is_read_method(m->method_id)) && path_allowed(&p->cfg, m);
 
-	memset(&v, 0, sizeof(v));
-	p->view.decide(p->view.arg, &v);
-	observe_verdict(w, &v, c);
-	c->writable = v.writable;
-	c->epoch = v.epoch;
-	c->result = PROXY_FORWARDED;
-	if (!v.writable && !is_read_method(m->method_id)) {
-		if (!path_allowed(&p->cfg, m)) {
-			if (m->framing == HTTP1_BODY_NONE) {
-				c->rq = RQ_DONE;
-			} else if (c->expect_continue) {
-				c->close_after = true; /* the body is not coming */
-				c->rq = RQ_DONE;
-			} else {
-				c->rq = RQ_DISCARD;
-			}
-			fenced_response(c, &v, m);
-			return;
+	if (!admit_request(c, m, &v)) {
+		if (m->framing == HTTP1_BODY_NONE) {
+			c->rq = RQ_DONE;
+		} else if (c->expect_continue) {
+			c->close_after = true; /* the body is not coming */
+			c->rq = RQ_DONE;
+		} else {
+			c->rq = RQ_DISCARD;
 		}
-		c->result = PROXY_ALLOWED;
+		refuse_request(c, &v, m);
+		return;
 	}
 	head_len = build_request_head(c, m);
 	if (head_len == 0) {
@@ -1233,27 +1385,37 @@ static void handle_request(struct conn *c, const struct http1_msg *m)
 	start_upstream(c, w->scratch, absorb_small(w, head_len, &c->cin), false);
 }
 
-/* Re-send a bodyless request on a fresh connection (the keep-alive race). */
+/*
+ * Re-send a bodyless read on a fresh connection (the keep-alive race),
+ * decided again by the fence. A write is never re-sent: its bytes went to
+ * the app, which may have acted on them (the caller answers 502).
+ */
 static bool retry_request(struct conn *c)
 {
 	struct worker *w = c->worker;
 	struct proxy *p = w->proxy;
 	struct http1_limits lim = {.max_head_bytes = c->head_len,
 	                           .max_headers = p->cfg.max_headers};
+	struct fence_verdict v;
 	struct http1_msg m;
 	size_t head_len;
 
 	if (c->retried || c->req_framing != HTTP1_BODY_NONE || c->resp_started ||
-	    !(is_read_method(c->method) || c->method == HTTP1_M_PUT || c->method == HTTP1_M_DELETE))
+	    !is_read_method(c->method))
 		return false;
 	if (http1_parse_request(c->cin.buf + c->head_off, c->head_len, &lim, w->headers, NULL,
 	                        &m) != HTTP1_OK)
 		return false;
+	c->retried = true;
+	outq_free(&c->uq);
+	if (!admit_request(c, &m, &v)) { /* an upgrade, and no longer writable */
+		c->rq = RQ_DONE;
+		refuse_request(c, &v, &m);
+		return true;
+	}
 	head_len = build_request_head(c, &m);
 	if (head_len == 0)
 		return false;
-	c->retried = true;
-	outq_free(&c->uq);
 	start_upstream(c, w->scratch, head_len, true);
 	return true;
 }
@@ -1297,6 +1459,30 @@ static void response_complete(struct conn *c)
 	up_release(c, c->up_keep && request_sent);
 }
 
+/*
+ * The app accepted an upgrade: decide again, as the tunnel carries writes.
+ * Not writable now (and not allow-listed): no tunnel, the upstream is
+ * closed and the client gets 503; else the tunnel is cut at writable_until.
+ */
+static bool admit_tunnel(struct conn *c)
+{
+	struct fence_verdict v;
+
+	ask_fence(c, &v);
+	if (v.writable || c->allowed) {
+		arm_cut(c);
+		return true;
+	}
+	up_release(c, false);
+	outq_free(&c->uq);
+	c->close_after = true;
+	c->rq = RQ_DONE;
+	fenced_response(c, &v,
+	                "the WebSocket upgrade is refused: this task stopped being writable "
+	                "before the app accepted it; reconnect to the active region");
+	return false;
+}
+
 static void handle_response(struct conn *c, const struct http1_msg *m)
 {
 	struct worker *w = c->worker;
@@ -1312,6 +1498,8 @@ static void handle_response(struct conn *c, const struct http1_msg *m)
 				              "101 to a request without upgrade");
 				return;
 			}
+			if (!admit_tunnel(c))
+				return;
 			head_len = build_response_head(c, m, false);
 			c->uin.scan += m->head_len;
 			c->uin.start = c->uin.fwd = c->uin.scan;
@@ -1755,6 +1943,7 @@ static bool finish_step(struct conn *c)
 		return true;
 	}
 	up_release(c, false); /* only set if the response ended oddly */
+	c->cut_at = PROXY_NO_CUT;
 	c->rq = RQ_HEAD;
 	c->rs = RS_NONE;
 	c->upgrade = false;
@@ -1765,10 +1954,51 @@ static bool finish_step(struct conn *c)
 	return true;
 }
 
+/* Does a byte of the current request still have to go to the app? */
+static bool request_streaming(const struct conn *c)
+{
+	if (!outq_empty(&c->uq))
+		return true;
+	return c->rq == RQ_BODY || (c->rq != RQ_DISCARD && flow_pending(&c->cin) > 0);
+}
+
+/*
+ * writable_until has come (c->cut_at <= now): a write still streaming to
+ * the app is cut - the upstream connection is closed, so the app sees a
+ * truncated body, and the client gets 503 if nothing was answered yet (else
+ * the connection closes). A tunnel is closed. A write already delivered
+ * runs on: its answer is awaited (the app has X-Warden-Deadline).
+ */
+static void cut_now(struct conn *c)
+{
+	struct worker *w = c->worker;
+	struct fence_verdict v;
+
+	c->cut_at = PROXY_NO_CUT;
+	if (c->up == NULL || (c->rq != RQ_TUNNEL && !request_streaming(c)))
+		return;
+	stat_add(&w->stats.cut_at_deadline, 1);
+	if (c->rq == RQ_TUNNEL || c->resp_started) {
+		conn_close(c);
+		return;
+	}
+	up_release(c, false);
+	outq_free(&c->uq);
+	c->cin.start = c->cin.fwd;
+	c->close_after = true; /* the rest of the body is not read */
+	c->rq = RQ_DONE;
+	ask_fence(c, &v);
+	fenced_response(c, &v,
+	                "the write was cut: its body was still arriving when this task stopped "
+	                "being writable; send writes to the active region");
+}
+
 static void pump(struct conn *c)
 {
 	struct worker *w = c->worker;
 
+	if (c->cut_at <= w->now) /* never forward a byte of a write after the deadline */
+		cut_now(c);
 	for (int round = 0; round < PROXY_PUMP_ROUNDS; round++) {
 		bool progress = false;
 
@@ -1818,6 +2048,7 @@ static void conn_close(struct conn *c)
 	c->dead = true;
 	up_release(c, false);
 	close(c->ep.fd);
+	w->accept_kick = true;
 	c->ep.fd = -1;
 	outq_free(&c->cq);
 	outq_free(&c->uq);
@@ -1912,6 +2143,51 @@ static void format_ip(const struct sockaddr_storage *ss, char *out, size_t size)
 	}
 }
 
+/*
+ * Out of descriptors (or kernel memory): the level-triggered listener would
+ * wake us again at once, forever. Take it out of epoll for
+ * PROXY_ACCEPT_PAUSE_MS, or until one of our descriptors is closed, as
+ * nginx and HAProxy do; the backlog waits in the kernel meanwhile.
+ */
+static void accept_pause(struct worker *w, int error)
+{
+	w->accept_resume_at = w->now + PROXY_ACCEPT_PAUSE_MS;
+	w->accept_kick = false;
+	if (w->accept_paused)
+		return;
+	(void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->listener.fd, NULL);
+	w->accept_paused = true;
+	w->accept_pauses++;
+	if (w->accept_log_last != 0 && w->now - w->accept_log_last < PROXY_ACCEPT_LOG_MS)
+		return;
+	w->accept_log_last = w->now;
+	{
+		struct log_line line;
+
+		log_begin(&line, LOG_WARN, "proxy.accept_paused");
+		log_str(&line, "error", strerror(error));
+		log_int(&line, "pauses", (int64_t)w->accept_pauses);
+		log_end(&line,
+		        "cannot accept a connection (%s): accepting paused for %d ms at a time "
+		        "until a descriptor is free (%" PRIu64 " pauses since the last line)",
+		        strerror(error), PROXY_ACCEPT_PAUSE_MS, w->accept_pauses);
+	}
+	w->accept_pauses = 0;
+}
+
+/* Accept again once the pause is over or a descriptor was freed. */
+static void accept_maybe_resume(struct worker *w)
+{
+	if (!w->accept_paused || (!w->accept_kick && w->now < w->accept_resume_at))
+		return;
+	if (epoll_add(w, &w->listener, EPOLLIN) < 0) {
+		w->accept_resume_at = w->now + PROXY_ACCEPT_PAUSE_MS;
+		return;
+	}
+	w->accept_paused = false;
+	w->accept_kick = false;
+}
+
 static void accept_clients(struct worker *w)
 {
 	struct proxy *p = w->proxy;
@@ -1923,8 +2199,12 @@ static void accept_clients(struct worker *w)
 		int fd = accept4(w->listener.fd, (struct sockaddr *)&ss, &len,
 		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-		if (fd < 0)
-			return; /* EAGAIN, or a transient error (EMFILE...): the next wake-up */
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
+				accept_pause(w, errno);
+			return; /* EAGAIN, or a transient error: the next wake-up */
+		}
 		if (atomic_fetch_add_explicit(&p->open_clients, 1, memory_order_relaxed) >=
 		    p->cfg.max_connections) {
 			atomic_fetch_sub_explicit(&p->open_clients, 1, memory_order_relaxed);
@@ -1951,6 +2231,7 @@ static void accept_clients(struct worker *w)
 		c->uin.cap = PROXY_BUF_SIZE;
 		c->c_last = w->now;
 		c->minor = 1;
+		c->cut_at = PROXY_NO_CUT;
 		format_ip(&ss, c->ip, sizeof(c->ip));
 		if (epoll_add(w, &c->ep, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
 			atomic_fetch_sub_explicit(&p->open_clients, 1, memory_order_relaxed);
@@ -1988,6 +2269,36 @@ static bool waiting_on_client(const struct conn *c)
 	       outq_empty(&c->uq);
 }
 
+/*
+ * Still writable in the same epoch: a later read moved writable_until on,
+ * and an armed cut moves with it (a long upload is not cut while the
+ * region stays active). A verdict of another epoch never moves it.
+ */
+static void extend_cut(struct conn *c, const struct fence_verdict *v)
+{
+	if (c->cut_at == PROXY_NO_CUT || !v->writable || v->epoch != c->epoch ||
+	    v->writable_until_mono_ms <= c->cut_at)
+		return;
+	c->cut_at = v->writable_until_mono_ms; /* INT64_MAX (hold) disarms it */
+}
+
+/* Cut what is due, and find the next cut for the loop's timeout. */
+static void sweep_cuts(struct worker *w)
+{
+	int64_t next = PROXY_NO_CUT;
+
+	for (struct conn *c = w->conns, *after; c; c = after) {
+		after = c->next;
+		if (c->dead)
+			continue;
+		if (c->cut_at <= w->now)
+			pump(c); /* cuts it first */
+		if (!c->dead && c->cut_at < next)
+			next = c->cut_at;
+	}
+	w->next_cut = next;
+}
+
 /* Every tick: the fence, then the timeouts. */
 static void tick(struct worker *w)
 {
@@ -2002,6 +2313,7 @@ static void tick(struct worker *w)
 
 	for (struct conn *c = w->conns, *next; c; c = next) {
 		next = c->next;
+		extend_cut(c, &v);
 		if (c->lingering) {
 			if (now - c->linger_start > PROXY_LINGER_MS)
 				conn_close(c);
@@ -2037,6 +2349,7 @@ static void tick(struct worker *w)
 	}
 	while (w->pool_tail && now - w->pool_tail->idle_since > PROXY_POOL_IDLE_MS)
 		up_close(w->pool_tail);
+	sweep_cuts(w);
 }
 
 static void free_dead(struct worker *w)
@@ -2115,7 +2428,11 @@ static void *worker_main(void *arg)
 	w->was_writable = v.writable;
 	for (;;) {
 		int timeout = w->again ? 0 : -1;
-		int n = epoll_wait(w->epfd, events, PROXY_EVENTS, timeout);
+		int n;
+
+		if (timeout < 0 && w->next_cut != PROXY_NO_CUT) /* wake for the next cut */
+			timeout = clock_ms_until(w->next_cut);
+		n = epoll_wait(w->epfd, events, PROXY_EVENTS, timeout);
 		bool stop = false;
 
 		if (n < 0 && errno != EINTR)
@@ -2141,7 +2458,10 @@ static void *worker_main(void *arg)
 			}
 			break;
 		}
+		if (w->now >= w->next_cut)
+			sweep_cuts(w);
 		free_dead(w);
+		accept_maybe_resume(w);
 		if (stop)
 			break;
 	}
@@ -2252,6 +2572,7 @@ static int worker_init(struct worker *w, struct proxy *p, int listen_fd, struct 
 	w->scratch = malloc(w->scratch_cap);
 	w->headers = calloc(headers, sizeof(*w->headers));
 	w->now = clock_mono_ms();
+	w->next_cut = PROXY_NO_CUT;
 	if (w->epfd < 0 || w->timer.fd < 0 || w->wake.fd < 0 || w->scratch == NULL ||
 	    w->headers == NULL)
 		return wd_err_set(err, -ENOMEM, "proxy: cannot set up a thread");
@@ -2299,6 +2620,12 @@ struct proxy *proxy_new(const struct proxy_config *cfg, const struct proxy_fence
 	}
 	p->cfg = *cfg;
 	p->view = *view;
+	if (strchr(cfg->upstream_host, ':')) /* an IPv6 literal */
+		snprintf(p->upstream_authority, sizeof(p->upstream_authority), "[%s]:%d",
+		         cfg->upstream_host, cfg->upstream_port);
+	else
+		snprintf(p->upstream_authority, sizeof(p->upstream_authority), "%s:%d",
+		         cfg->upstream_host, cfg->upstream_port);
 	p->worker_count = cfg->threads;
 	p->cin_cap =
 	        cfg->max_header_bytes > PROXY_BUF_SIZE ? cfg->max_header_bytes : PROXY_BUF_SIZE;
@@ -2362,6 +2689,8 @@ void proxy_get_stats(struct proxy *proxy, struct proxy_stats *out)
 		out->tunnels_open += atomic_load_explicit(&s->tunnels_open, memory_order_relaxed);
 		out->closed_on_fence +=
 		        atomic_load_explicit(&s->closed_on_fence, memory_order_relaxed);
+		out->cut_at_deadline +=
+		        atomic_load_explicit(&s->cut_at_deadline, memory_order_relaxed);
 	}
 }
 

@@ -5,9 +5,11 @@
  * It sits in the data path of every user request. While the task is not
  * writable it answers every method but GET, HEAD and OPTIONS with 503,
  * Retry-After and an RFC 9457 problem+json body (paths under an allow-list
- * prefix pass); it stamps every forwarded request with X-Warden-Writable and
- * X-Warden-Epoch; and on the transition to not writable it closes idle
- * keep-alive connections and WebSocket tunnels so clients reconnect (through
+ * prefix pass); it stamps every forwarded request with X-Warden-Writable,
+ * X-Warden-Epoch, X-Warden-Writable-For-Ms and X-Warden-Deadline; it cuts a
+ * write still streaming to the app, and any WebSocket tunnel, at the
+ * verdict's writable_until; and on the transition to not writable it closes
+ * idle keep-alive connections and tunnels so clients reconnect (through
  * Global Accelerator, to the active region).
  *
  * The proxy never decides anything itself: it asks the fence through a
@@ -87,6 +89,7 @@ struct proxy_stats {
 	uint64_t connections_open;
 	uint64_t tunnels_open;
 	uint64_t closed_on_fence; /* idle connections and tunnels closed on demotion */
+	uint64_t cut_at_deadline; /* writes still streaming and tunnels cut at writable_until */
 };
 
 struct proxy;

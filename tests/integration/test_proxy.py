@@ -5,8 +5,10 @@ fence view ("writable epoch active_region state"); the app is upstream.py in
 this process. Tests flip the state file to fence and unfence.
 """
 
+import calendar
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +20,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from upstream import Upstream, _Conn, ws_frame, ws_read_frame  # noqa: E402
+import harness  # noqa: E402
 
 TOOLS_DIR = os.environ.get("WARDEN_TOOLS_DIR") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build-proxy", "tests")
@@ -583,13 +586,13 @@ class ProxyTest(unittest.TestCase):
             s.settimeout(3)
             self.assertEqual(s.recv(100), b"")  # the tunnel is cut on demotion
             self.assertGreater(self.proxy.stats()["closed_on_fence"], before)
-            # upgrades are GETs: allowed while fenced
-            s2, conn2 = self.ws_open()
-            s2.sendall(ws_frame(1, b"still"))
-            self.assertEqual(ws_read_frame(conn2, expect_mask=False), (1, b"still"))
-            s2.sendall(ws_frame(8, b"\x03\xe8"))
-            self.assertEqual(ws_read_frame(conn2, expect_mask=False)[0], 8)
-            s2.close()
+            # a tunnel carries writes: no upgrade while fenced
+            status, headers, body = request(
+                self.port, "GET", "/ws", {"Upgrade": "websocket", "Connection": "Upgrade",
+                                          "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                                          "Sec-WebSocket-Version": "13"})
+            self.assertEqual(status, 503)
+            self.assertEqual(json.loads(body)["type"], "urn:warden:problem:fenced")
         finally:
             s.close()
 
@@ -611,6 +614,298 @@ class ProxyTest(unittest.TestCase):
         self.assertEqual(headers.get("connection"), "close")
         idle.close()
         busy.close()
+
+    def test_head_straddling_demotion_is_closed_after_its_answer(self):
+        """A head half-read at the demotion is judged with the new verdict and its
+        connection is closed after the answer, like the idle ones."""
+        for method, want in (("POST", 503), ("GET", 200)):
+            self.set_state(WRITABLE)
+            half = connect(self.port)
+            fh = half.makefile("rb")
+            half.sendall(b"%s /straddle HTTP/1.1\r\nHost: a\r\n" % method.encode())
+            probe = connect(self.port)  # an idle keep-alive: closed once the demotion is seen
+            fp = probe.makefile("rb")
+            probe.sendall(b"GET /probe HTTP/1.1\r\nHost: a\r\n\r\n")
+            self.assertEqual(read_response(fp)[0], 200)
+            time.sleep(0.15)  # both threads' ticks have seen "writable"
+            self.set_state(FENCED)
+            probe.settimeout(3)
+            self.assertEqual(probe.recv(100), b"")
+            time.sleep(0.15)  # the other thread's tick has seen the demotion too
+            half.sendall(b"Content-Length: 0\r\n\r\n")
+            status, headers, body = read_response(fh, method)
+            self.assertEqual(status, want, method)
+            self.assertEqual(headers.get("connection"), "close", method)
+            half.settimeout(3)
+            self.assertEqual(half.recv(100), b"", method)
+            if want == 200:
+                self.assertEqual(echo_headers(body)[1]["x-warden-writable"], "false")
+            half.close()
+            probe.close()
+
+    def test_write_never_retried_read_retried(self):
+        """A pooled connection the app drops after reading the request: a write
+        gets 502 and reached the app once; a read is re-sent once."""
+        for method, sent, want in (("DELETE", 1, 502), ("POST", 1, 502), ("GET", 2, 502)):
+            with connect(self.port) as s:
+                f = s.makefile("rb")
+                s.sendall(b"GET /warm HTTP/1.1\r\nHost: a\r\n\r\n")  # pools a connection
+                self.assertEqual(read_response(f)[0], 200)
+                path = "/close?%s=%f" % (method, time.monotonic())
+                s.sendall(b"%s %s HTTP/1.1\r\nHost: a\r\n\r\n" % (method.encode(), path.encode()))
+                self.assertEqual(read_response(f, method)[0], want, method)
+            with self.up.lock:
+                got = [r for r in self.up.requests if r[2] == path]
+            self.assertEqual(len(got), sent, "%s reached the app %d times" % (method, len(got)))
+
+    def test_http10_without_host_names_the_upstream(self):
+        status, headers, body = raw_response(self.port, b"GET /h10 HTTP/1.0\r\n\r\n")
+        self.assertEqual(status, 200)
+        h = [v for k, v in json.loads(body)["headers"] if k.lower() == "host"]
+        self.assertEqual(h, ["127.0.0.1:%d" % self.up.port])
+
+    def test_equal_content_lengths_forwarded_as_one(self):
+        for lines in (b"Content-Length: 3, 3\r\n", b"Content-Length: 3\r\nContent-Length: 3\r\n"):
+            status, headers, body = raw_response(
+                self.port, b"POST /cl HTTP/1.1\r\nHost: a\r\n" + lines +
+                b"Connection: close\r\n\r\nabc")
+            self.assertEqual(status, 200, lines)
+            doc = json.loads(body)
+            cl = [v for k, v in doc["headers"] if k.lower() == "content-length"]
+            self.assertEqual(cl, ["3"], lines)
+            self.assertEqual(doc["body_len"], 3)
+        status, _, _ = raw_response(self.port, b"POST /cl HTTP/1.1\r\nHost: a\r\n"
+                                    b"Content-Length: 3, 4\r\n\r\nabcd")
+        self.assertEqual(status, 400)  # differing values stay refused (smuggling)
+
+    def test_deadline_headers_replaced(self):
+        """Client copies of every X-Warden header are dropped, whatever the case.
+        proxy_driver's writable verdict has no writable_until (as under hold): no
+        deadline at all; not writable: Writable-For-Ms 0 and no deadline."""
+        forged = {"x-WARDEN-deadline": "2000-01-01T00:00:00.000Z",
+                  "X-Warden-Writable-For-MS": "999999", "X-WARDEN-EPOCH": "99"}
+        for state, want in ((WRITABLE, None), (FENCED, "0")):
+            self.set_state(state)
+            status, _, body = request(self.port, "GET", "/dl", forged)
+            self.assertEqual(status, 200)
+            headers = json.loads(body)["headers"]
+            dl = [v for k, v in headers if k.lower() == "x-warden-deadline"]
+            left = [v for k, v in headers if k.lower() == "x-warden-writable-for-ms"]
+            self.assertEqual(dl, [])
+            self.assertEqual(left, [want] if want else [])
+            self.assertEqual([v for k, v in headers if k.lower() == "x-warden-epoch"],
+                             ["7" if state == WRITABLE else "8"])
+
+
+def raw_response(port, data):
+    """One raw request on a fresh connection: (status, headers, body)."""
+    with connect(port) as s:
+        f = s.makefile("rb")
+        s.sendall(data)
+        return read_response(f)
+
+
+def proc_cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class EmfileTest(unittest.TestCase):
+    """Out of descriptors (RLIMIT_NOFILE 64) under a connection flood, the proxy
+    pauses accepting instead of spinning on its level-triggered listener, and
+    serves again once the flood is gone."""
+
+    def test_no_spin_on_emfile(self):
+        if not os.access(DRIVER, os.X_OK):
+            self.skipTest("no proxy_driver in %s" % TOOLS_DIR)
+        import resource
+        tmp = tempfile.mkdtemp(prefix="warden-proxy-emfile-")
+        state = os.path.join(tmp, "state")
+        with open(state, "w") as f:
+            f.write(WRITABLE)
+        up = Upstream().start()
+        proc = subprocess.Popen(
+            [DRIVER, "--upstream", "127.0.0.1:%d" % up.port, "--state", state, "--threads", "2"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64)))
+        flood = []
+        try:
+            port = None
+            while port is None:
+                line = proc.stdout.readline()
+                self.assertTrue(line, "proxy_driver did not start")
+                if line.startswith('{"port"'):
+                    port = json.loads(line)["port"]
+            for _ in range(150):
+                flood.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+            time.sleep(0.5)  # the proxy has met EMFILE by now
+            cpu0, t0 = proc_cpu_seconds(proc.pid), time.monotonic()
+            time.sleep(2.0)
+            share = (proc_cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0)
+            sys.stderr.write("[info] proxy CPU under an EMFILE flood: %.1f %% of a core\n"
+                             % (100 * share))
+            self.assertLess(share, 0.30, "the proxy spins on EMFILE")
+            for s in flood:
+                s.close()
+            flood = []
+            status, _, body = request(port, "GET", "/after-flood")
+            self.assertEqual(status, 200)
+        finally:
+            for s in flood:
+                s.close()
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            out = proc.stdout.read()
+            proc.stdout.close()
+            up.stop()
+            os.unlink(state)
+            os.rmdir(tmp)
+        self.assertLessEqual(out.count("proxy.accept_paused"), 2, out[-2000:])
+
+
+class DeadlineTest(unittest.TestCase):
+    """warden itself (a file: flag, interval 200 ms, TTL 3 s) in front of the app:
+    the bound is the contract's, t + TTL, where t is when the flag flip is written.
+    The app notes the receive time of every byte; SLACK covers scheduling."""
+
+    TTL = 3.0
+    SLACK = 0.2
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.access(harness.WARDEN_BIN, os.X_OK):
+            raise unittest.SkipTest("no warden at %s" % harness.WARDEN_BIN)
+        cls.up = Upstream().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.up.stop()
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="warden-proxy-deadline-")
+        self.flag = os.path.join(self.tmp, "active-region")
+        self.write_flag("us-east-1")
+        self.port = free_port()
+        self.warden = harness.Warden(env={
+            "AWS_REGION": "us-east-1", "WARDEN_FLAG": "file:" + self.flag,
+            "WARDEN_FLAG_INTERVAL": "200ms", "WARDEN_FLAG_TIMEOUT": "100ms",
+            "WARDEN_FLAG_TTL": "3s", "WARDEN_PROXY_LISTEN": "127.0.0.1:%d" % self.port,
+            "WARDEN_PROXY_UPSTREAM": "http://127.0.0.1:%d" % self.up.port,
+            "WARDEN_LOG_LEVEL": "info"})
+        def writable():
+            try:
+                return request(self.port, "POST", "/ready", body=b"x")[0] == 200
+            except OSError:
+                return False  # the proxy is not listening yet
+        wait_for(writable, timeout=10, what="warden's proxy writable")
+
+    def tearDown(self):
+        self.warden.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def write_flag(self, region):
+        tmp = self.flag + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(region)
+        os.rename(tmp, self.flag)
+        return time.monotonic()  # the flip is written: the contract's t is no later
+
+    def flip_while(self, sock, pieces, every):
+        """Send pieces every `every` s from a thread; flip the flag 0.3 s in.
+        Returns (t_flip, thread)."""
+        def feed():
+            for piece in pieces:
+                try:
+                    sock.sendall(piece)
+                except OSError:
+                    return
+                time.sleep(every)
+        th = threading.Thread(target=feed, daemon=True)
+        th.start()
+        time.sleep(0.3)
+        return self.write_flag("us-west-2"), th
+
+    def assert_cut(self, tag, t_flip):
+        rec = wait_for(lambda: self.up.records.get(tag) if (self.up.records.get(tag) or {}).get(
+            "eof_at") or (self.up.records.get(tag) or {}).get("complete") else None,
+            timeout=self.TTL + 5, what="the app's record of " + tag)
+        bound = t_flip + self.TTL + self.SLACK
+        last = max(t for t, _ in rec["times"])
+        sys.stderr.write("[info] %s: last byte %.3f s after the flip, app saw EOF %.3f s after\n"
+                         % (tag, last - t_flip, (rec["eof_at"] or 0) - t_flip))
+        self.assertFalse(rec["complete"], "the whole write reached the app")
+        self.assertLessEqual(last, bound, "a byte of the write reached the app after t + TTL")
+        self.assertLessEqual(rec["eof_at"], bound, "the app's connection outlived t + TTL")
+
+    def read_503(self, sock):
+        sock.settimeout(self.TTL + 5)
+        status, headers, body = read_response(sock.makefile("rb"))
+        self.assertEqual(status, 503)
+        self.assertEqual(headers["content-type"], "application/problem+json")
+        self.assertEqual(json.loads(body)["type"], "urn:warden:problem:fenced")
+
+    def test_chunked_write_cut_at_writable_until(self):
+        s = connect(self.port)
+        s.sendall(b"POST /record?tag=chunked HTTP/1.1\r\nHost: a\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n")
+        t_flip, th = self.flip_while(s, [b"a\r\n0123456789\r\n"] * 80, 0.1)
+        self.read_503(s)
+        self.assert_cut("chunked", t_flip)
+        s.close()
+
+    def test_content_length_write_cut_at_writable_until(self):
+        s = connect(self.port)
+        s.sendall(b"POST /record?tag=length HTTP/1.1\r\nHost: a\r\n"
+                  b"Content-Length: 100000\r\n\r\n")
+        t_flip, th = self.flip_while(s, [b"x" * 1000] * 80, 0.1)
+        self.read_503(s)
+        self.assert_cut("length", t_flip)
+        s.close()
+
+    def test_stalled_upload_cut_at_writable_until(self):
+        """The client stops sending mid-body: nothing arrives, the cut still comes."""
+        s = connect(self.port)
+        s.sendall(b"POST /record?tag=stalled HTTP/1.1\r\nHost: a\r\n"
+                  b"Content-Length: 100000\r\n\r\n" + b"x" * 500)
+        t_flip, th = self.flip_while(s, [], 0.1)
+        self.read_503(s)
+        self.assert_cut("stalled", t_flip)
+        s.close()
+
+    def test_websocket_accepted_after_demotion_is_refused(self):
+        s = connect(self.port)
+        s.sendall(b"GET /ws?delay_ms=2000 HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+                  b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                  b"Sec-WebSocket-Version: 13\r\n\r\n")
+        time.sleep(0.3)
+        self.write_flag("us-west-2")
+        self.read_503(s)
+        s.settimeout(3)
+        self.assertEqual(s.recv(100), b"")
+        s.close()
+
+    def test_deadline_headers(self):
+        before = time.time()
+        status, _, body = request(self.port, "POST", "/dl", {"X-Warden-Deadline": "forged"},
+                                  body=b"x")
+        self.assertEqual(status, 200)
+        headers = json.loads(body)["headers"]
+        dl = [v for k, v in headers if k.lower() == "x-warden-deadline"]
+        left = [int(v) for k, v in headers if k.lower() == "x-warden-writable-for-ms"]
+        self.assertEqual(len(dl), 1, headers)
+        self.assertRegex(dl[0], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        wall = calendar.timegm(time.strptime(dl[0][:19], "%Y-%m-%dT%H:%M:%S")) + \
+            int(dl[0][20:23]) / 1000.0
+        self.assertEqual(len(left), 1)
+        self.assertTrue(0 < left[0] <= self.TTL * 1000, left)
+        self.assertLessEqual(wall, time.time() + self.TTL + 0.05)
+        self.assertGreater(wall, before)
+        self.assertLess(abs((wall - time.time()) * 1000 - left[0]), 200)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,10 @@ default. Routes (the query string holds the numbers):
   /eof?bytes=       a response without length, ended by closing
   /ws               WebSocket (RFC 6455) echo; a close frame is answered
   /early            answer 413 at once without reading the body, then close
+  /record?tag=      read the body raw, noting the monotonic receive time of
+                    every piece, and whether it ended whole or by EOF
+                    (Upstream.records[tag]); then echo
+  /ws?delay_ms=     WebSocket, the 101 sent after that delay
 
 `Expect: 100-continue` is answered with 100 Continue before the body is read.
 """
@@ -83,6 +87,7 @@ class Upstream:
         self.lock = threading.Lock()
         self.conn_count = 0
         self.requests = []  # (conn_id, method, path)
+        self.records = {}   # tag -> {"times": [(t, n)...], "complete", "eof_at"}
         self.stopping = False
         self.socks = set()
         self.thread = threading.Thread(target=self._accept_loop, daemon=True)
@@ -166,7 +171,10 @@ class Upstream:
                 pass
             return False
         if path == "/ws" and hmap.get("upgrade", "").lower() == "websocket":
+            time.sleep(int(query.get("delay_ms", "0")) / 1000.0)
             return self._websocket(conn, hmap)
+        if path == "/record":
+            return self._record(conn, hmap, query.get("tag", ""))
 
         if hmap.get("expect", "").lower() == "100-continue":
             send(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -226,6 +234,34 @@ class Upstream:
         send(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n"
              % (len(body), b"Connection: close\r\n" if close else b"") + body_out)
         return not close
+
+    def _record(self, conn, hmap, tag):
+        """Receive a body byte by byte as it comes; the times are what the test
+        checks against writable_until."""
+        rec = {"times": [], "complete": False, "eof_at": None}
+        with self.lock:
+            self.records[tag] = rec
+        data = conn.buf
+        conn.buf = b""
+        if data:
+            rec["times"].append((time.monotonic(), len(data)))
+        chunked = hmap.get("transfer-encoding", "").lower() == "chunked"
+        length = int(hmap.get("content-length", "0"))
+        while not (data.endswith(b"0\r\n\r\n") if chunked else len(data) >= length):
+            try:
+                piece = conn.sock.recv(65536)
+            except OSError:
+                piece = b""
+            if not piece:
+                rec["eof_at"] = time.monotonic()
+                return False
+            rec["times"].append((time.monotonic(), len(piece)))
+            data += piece
+        rec["complete"] = True
+        body = json.dumps({"tag": tag, "body_len": len(data)}).encode()
+        conn.sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        return True
 
     def _websocket(self, conn, hmap):
         key = hmap.get("sec-websocket-key", "")

@@ -11,7 +11,9 @@
  * The fence view reads FILE, one line "writable epoch active_region state"
  * (e.g. "1 7 us-east-1 active" or "0 8 us-west-2 passive"), again whenever
  * its mtime or size changes (checked at most every 10 ms); a missing or bad
- * file is "unknown", not writable. Prints {"port": N} once listening, the
+ * file is "unknown", not writable. A writable verdict has no writable_until
+ * (INT64_MAX, as under WARDEN_ON_STALE=hold): tests of the deadline run
+ * warden itself with a file: flag. Prints {"port": N} once listening, the
  * counters as one JSON line on SIGUSR1, and exits 0 on SIGTERM / SIGINT.
  */
 #include <errno.h>
@@ -74,6 +76,8 @@ static void reload(struct file_view *view)
 		if (fgets(line, sizeof(line), f) && sscanf(line, "%d %" SCNu64 " %32s %31s",
 		                                           &writable, &epoch, region, state) >= 2) {
 			v.writable = writable != 0;
+			/* no TTL here: writable with no bound, as under hold */
+			v.writable_until_mono_ms = v.writable ? INT64_MAX : 0;
 			v.epoch = epoch;
 			if (strcmp(region, "-") != 0)
 				memcpy(v.active_region, region, sizeof(v.active_region));
@@ -145,8 +149,8 @@ static void print_stats(struct proxy *proxy)
 		printf("\"%s\": %" PRIu64 ", ", proxy_result_str((enum proxy_result)r),
 		       st.requests[r]);
 	printf("\"connections_open\": %" PRIu64 ", \"tunnels_open\": %" PRIu64
-	       ", \"closed_on_fence\": %" PRIu64 "}}\n",
-	       st.connections_open, st.tunnels_open, st.closed_on_fence);
+	       ", \"closed_on_fence\": %" PRIu64 ", \"cut_at_deadline\": %" PRIu64 "}}\n",
+	       st.connections_open, st.tunnels_open, st.closed_on_fence, st.cut_at_deadline);
 	fflush(stdout);
 }
 

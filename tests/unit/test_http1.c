@@ -55,6 +55,17 @@ static void test_simple_get(void **unused)
 	assert_int_equal(m.headers[2].hid, HTTP1_H_X_FORWARDED_FOR);
 	assert_int_equal(m.headers[2].value_len, 7); /* OWS trimmed */
 	assert_memory_equal(m.headers[2].value, "1.2.3.4", 7);
+
+	/* every X-Warden header the proxy sets is recognised, in any case */
+	assert_int_equal(req("GET / HTTP/1.1\r\nHost: x\r\nx-WARDEN-deadline: 1\r\n"
+	                     "X-Warden-Writable-For-Ms: 2\r\nX-WARDEN-WRITABLE: 3\r\n"
+	                     "X-Warden-Writable-For: 4\r\n\r\n",
+	                     &m),
+	                 HTTP1_OK);
+	assert_int_equal(m.headers[1].hid, HTTP1_H_X_WARDEN);
+	assert_int_equal(m.headers[2].hid, HTTP1_H_X_WARDEN);
+	assert_int_equal(m.headers[3].hid, HTTP1_H_X_WARDEN);
+	assert_int_equal(m.headers[4].hid, HTTP1_H_OTHER); /* not one of ours */
 }
 
 static void test_incremental(void **unused)
@@ -115,9 +126,14 @@ static void test_framing(void **unused)
 	                     &m),
 	                 HTTP1_OK);
 	assert_int_equal(m.content_length, 7);
+	assert_true(m.length_folded); /* two equal lines: forwarded as one */
 	assert_int_equal(req("PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 7, 7\r\n\r\n", &m),
 	                 HTTP1_OK);
 	assert_int_equal(m.content_length, 7);
+	assert_true(m.length_folded); /* an equal list: forwarded as one plain value */
+	assert_int_equal(req("PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\n\r\n", &m),
+	                 HTTP1_OK);
+	assert_false(m.length_folded); /* plain: forwarded as it came */
 	assert_req("PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 999999999999999999\r\n\r\n",
 	           HTTP1_OK);
 }
