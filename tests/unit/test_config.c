@@ -991,6 +991,29 @@ static void test_proxy_errors(void **state)
 	load_fails_with(f, "WARDEN_PROXY_ALLOW_WHEN_FENCED", NULL);
 }
 
+/* "/" (or "//"...) as an allow-list prefix lets every write through: fencing off. */
+static void test_proxy_allow_root_refused(void **state)
+{
+	static const char *const roots[] = {"/", "//", "///", "/health,/", "/,/health", " /"};
+	struct fixture *f = *state;
+
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		env_clear(f);
+		env_add(f, "WARDEN_PROXY_ALLOW_WHEN_FENCED=%s", roots[i]);
+		memset(&f->err, 0, sizeof(f->err));
+		if (config_load(f->cfg, f->env, &f->err) == 0)
+			fail_msg("WARDEN_PROXY_ALLOW_WHEN_FENCED=%s accepted", roots[i]);
+		assert_non_null(strstr(f->err.msg, "WARDEN_PROXY_ALLOW_WHEN_FENCED: "));
+	}
+	env_clear(f);
+	env_add(f, "WARDEN_PROXY_ALLOW_WHEN_FENCED=/");
+	load_fails(f, "WARDEN_PROXY_ALLOW_WHEN_FENCED: the prefix '/' matches every path: it would "
+	              "let every write through while fenced (list the paths that may write)");
+	env_clear(f);
+	env_add(f, "WARDEN_PROXY_ALLOW_WHEN_FENCED=/health,//x/");
+	load_ok(f);
+}
+
 static void test_singleton_settings(void **state)
 {
 	struct fixture *f = *state;
@@ -1069,6 +1092,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_fencing_json, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_proxy_settings, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_proxy_errors, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_proxy_allow_root_refused, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_singleton_settings, setup, teardown),
 	        cmocka_unit_test(test_parse_listen),
 	};
