@@ -55,6 +55,8 @@ static void test_errors_name_the_problem(void **unused)
 	        {"ssm:", "no parameter name"},
 	        {"ssm:/a b", "bad character"},
 	        {"ssm:/a?region=US", "region"},
+	        {"ssm:/a?region=garbage", "ssm: region"},
+	        {"ssm:/a?region=us-east", "ssm: region"},
 	        {"ssm:/a?region", "needs a value"},
 	        {"ssm:/a?zone=x", "unknown option"},
 	        {"ssm:/a?region=us-east-1&region=us-west-2", "given twice"},
