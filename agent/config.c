@@ -26,6 +26,7 @@
 
 #include "agent/duration.h"
 #include "agent/text.h"
+#include "fencing/aws.h"
 #include "fencing/fence.h"
 #include "probes/spec.h"
 #include "probes/uri.h"
@@ -1316,8 +1317,31 @@ static int config_pick_singleton_probe(struct wd_config *cfg, struct wd_err *err
 	return 0;
 }
 
+/*
+ * With a flag, this task's region must be knowable: AWS_REGION (else
+ * AWS_DEFAULT_REGION) of a real region's shape, or ECS task metadata to ask
+ * at run time. The same check serve's flag readers make, made here so that
+ * `warden config` and every other command agree with `serve`.
+ */
+static int config_validate_region(char *const *envp, struct wd_err *err)
+{
+	const char *const *env = (const char *const *)envp;
+	char region[FLAG_REGION_MAX + 1];
+	int rc = aws_region_from_env(env, region, err);
+
+	if (rc == 0)
+		return 0;
+	if (rc != -ENOENT)
+		return -EINVAL; /* err names the variable */
+	if (aws_env_get(env, "ECS_CONTAINER_METADATA_URI_V4") != NULL)
+		return 0;
+	return wd_err_set(err, -EINVAL,
+	                  "WARDEN_FLAG needs this task's region: set AWS_REGION (on ECS, task "
+	                  "metadata gives it)");
+}
+
 /* The cross-setting rules of fencing (DESIGN.md, "The flag", "Effectors"). */
-static int config_validate_fencing(struct wd_config *cfg, struct wd_err *err)
+static int config_validate_fencing(struct wd_config *cfg, char *const *envp, struct wd_err *err)
 {
 	int64_t cycle = cfg->flag_interval_ms + 2 * cfg->flag_timeout_ms;
 
@@ -1359,6 +1383,8 @@ static int config_validate_fencing(struct wd_config *cfg, struct wd_err *err)
 		                  "WARDEN_FLAG_TTL (%s + 2 x %s > %s)",
 		                  interval, timeout, ttl);
 	}
+	if (cfg->flag_count > 0 && config_validate_region(envp, err) < 0)
+		return -EINVAL;
 	return 0;
 }
 
@@ -1446,7 +1472,7 @@ static int config_load_from(struct wd_config *cfg, char *const *envp, const char
 			goto out;
 		}
 	}
-	rc = config_validate_fencing(cfg, err);
+	rc = config_validate_fencing(cfg, envp, err);
 out:
 	if (file_text != NULL) {
 		explicit_bzero(file_text, file_len);

@@ -968,6 +968,7 @@ static void test_fencing_settings(void **state)
 	char *json;
 
 	env_add(f, "WARDEN_FLAG=ssm:/platform/prod/active-region, file:/run/warden/flag");
+	env_add(f, "AWS_REGION=us-east-1");
 	env_add(f, "WARDEN_FLAG_INTERVAL=2s");
 	env_add(f, "WARDEN_FLAG_TIMEOUT=500ms");
 	env_add(f, "WARDEN_FLAG_TTL=10s");
@@ -999,6 +1000,7 @@ static void test_flag_timing_rule(void **state)
 	struct fixture *f = *state;
 
 	env_add(f, "WARDEN_FLAG=file:/run/warden/flag");
+	env_add(f, "AWS_REGION=us-east-1");
 	env_add(f, "WARDEN_FLAG_INTERVAL=5s");
 	env_add(f, "WARDEN_FLAG_TIMEOUT=2s");
 	env_add(f, "WARDEN_FLAG_TTL=8s");
@@ -1021,6 +1023,7 @@ static void test_fencing_errors(void **state)
 	struct fixture *f = *state;
 
 	env_add(f, "WARDEN_FLAG=s3://bucket/flag");
+	env_add(f, "AWS_REGION=us-east-1");
 	load_fails_with(f, "WARDEN_FLAG: source 1: unknown source", NULL);
 	env_clear(f);
 	env_add(f, "WARDEN_ON_STALE=ignore");
@@ -1060,9 +1063,44 @@ static void test_fencing_json(void **state)
 
 	assert_true(config_load_json_text(f->cfg, both, strlen(both), f->env, &f->err) < 0);
 	assert_string_equal(f->err.msg, "admin_token and admin_token_file are both set: use one");
+	assert_true(config_load_json_text(f->cfg, good, strlen(good), f->env, &f->err) < 0);
+	assert_string_equal(f->err.msg, "WARDEN_FLAG needs this task's region: set AWS_REGION (on "
+	                                "ECS, task metadata gives it)");
+	env_add(f, "AWS_REGION=us-east-1");
 	assert_int_equal(config_load_json_text(f->cfg, good, strlen(good), f->env, &f->err), 0);
 	assert_int_equal(f->cfg->flag_count, 1);
 	assert_int_equal(f->cfg->flag_ttl_ms, 60000);
+}
+
+/*
+ * The region check serve's flag readers make is part of the load, so that
+ * `warden config` (and every command) refuses what `serve` refuses.
+ */
+static void test_flag_needs_a_region(void **state)
+{
+	struct fixture *f = *state;
+
+	env_add(f, "WARDEN_FLAG=file:/run/warden/flag");
+	load_fails(f, "WARDEN_FLAG needs this task's region: set AWS_REGION (on ECS, task metadata "
+	              "gives it)");
+	env_add(f, "AWS_REGION=garbage");
+	load_fails(f, "AWS_REGION: bad region name (want an AWS region such as us-east-1 or "
+	              "us-gov-west-1)");
+	env_clear(f);
+	env_add(f, "WARDEN_FLAG=file:/run/warden/flag");
+	env_add(f, "AWS_DEFAULT_REGION=us-east");
+	load_fails_with(f, "AWS_DEFAULT_REGION: bad region name", NULL);
+	env_clear(f);
+	env_add(f, "WARDEN_FLAG=file:/run/warden/flag");
+	env_add(f, "AWS_DEFAULT_REGION=eu-central-2");
+	load_ok(f);
+	env_clear(f);
+	env_add(f, "WARDEN_FLAG=file:/run/warden/flag");
+	env_add(f, "ECS_CONTAINER_METADATA_URI_V4=http://169.254.170.2/v4/x");
+	load_ok(f); /* the region comes from task metadata at run time */
+	env_clear(f);
+	env_add(f, "AWS_REGION=garbage"); /* without a flag, no region is needed or read */
+	load_ok(f);
 }
 
 /* ---- the effectors ------------------------------------------------------ */
@@ -1072,6 +1110,7 @@ static void test_proxy_settings(void **state)
 	struct fixture *f = *state;
 
 	env_add(f, "WARDEN_FLAG=file:/run/warden/flag");
+	env_add(f, "AWS_REGION=us-east-1");
 	env_add(f, "WARDEN_PROXY_LISTEN=0.0.0.0:8080");
 	env_add(f, "WARDEN_PROXY_UPSTREAM=http://127.0.0.1:3000");
 	env_add(f, "WARDEN_PROXY_ALLOW_WHEN_FENCED=/health,/api/session/");
@@ -1099,10 +1138,12 @@ static void test_proxy_errors(void **state)
 	load_fails_with(f, "WARDEN_PROXY_LISTEN needs WARDEN_FLAG", NULL);
 	env_clear(f);
 	env_add(f, "WARDEN_FLAG=file:/f");
+	env_add(f, "AWS_REGION=us-east-1");
 	env_add(f, "WARDEN_PROXY_LISTEN=8080");
 	load_fails(f, "WARDEN_PROXY_LISTEN and WARDEN_PROXY_UPSTREAM go together");
 	env_clear(f);
 	env_add(f, "WARDEN_FLAG=file:/f");
+	env_add(f, "AWS_REGION=us-east-1");
 	env_add(f, "WARDEN_PROXY_LISTEN=8089");
 	env_add(f, "WARDEN_PROXY_UPSTREAM=http://127.0.0.1:3000");
 	load_fails(f, "WARDEN_PROXY_LISTEN and WARDEN_LISTEN use the same port 8089");
@@ -1145,6 +1186,7 @@ static void test_singleton_settings(void **state)
 	struct fixture *f = *state;
 
 	env_add(f, "WARDEN_FLAG=file:/f");
+	env_add(f, "AWS_REGION=us-east-1");
 	env_add(f, "WARDEN_SINGLETON=cron");
 	load_fails(f, "WARDEN_SINGLETON needs a postgres probe: there is none (name it in "
 	              "WARDEN_SINGLETON_PROBE)");
@@ -1167,12 +1209,14 @@ static void test_singleton_settings(void **state)
 	load_fails_with(f, "WARDEN_SINGLETON: bad name", NULL);
 	env_clear(f);
 	env_add(f, "WARDEN_FLAG=file:/f");
+	env_add(f, "AWS_REGION=us-east-1");
 	env_add(f, "WARDEN_SINGLETON=cron");
 	env_add(f, "WARDEN_PROBE_CACHE=redis://cache:6379");
 	env_add(f, "WARDEN_SINGLETON_PROBE=cache");
 	load_fails(f, "WARDEN_SINGLETON_PROBE: no postgres probe named 'cache'");
 	env_clear(f);
 	env_add(f, "WARDEN_FLAG=file:/f");
+	env_add(f, "AWS_REGION=us-east-1");
 	env_add(f, "WARDEN_SINGLETON=cron");
 	env_add(f, "WARDEN_SINGLETON_TTL=5s");
 	env_add(f, "WARDEN_PROBE_DB=postgres://app@db/app#timeout=2s&interval=5s");
@@ -1219,6 +1263,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_fencing_errors, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_admin_token_file, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_fencing_json, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_flag_needs_a_region, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_proxy_settings, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_proxy_errors, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_proxy_allow_root_refused, setup, teardown),
