@@ -25,6 +25,8 @@
 #include <jansson.h>
 
 #include "agent/duration.h"
+#include "agent/text.h"
+#include "fencing/aws.h"
 #include "fencing/fence.h"
 #include "probes/spec.h"
 #include "probes/uri.h"
@@ -62,12 +64,14 @@ static int config_parse_integer(const char *text, int64_t min, int64_t max, int6
  * Read the regular file at path, at most max bytes, into a malloc'd buffer
  * (NUL-terminated; *len without the NUL). Returns 0, -errno for an
  * unreadable file, or -EINVAL (not a regular file, too large), with err.
- * Never blocks on a FIFO or a device: those are refused.
+ * Never blocks on a FIFO or a device: those are refused. quote_path: err
+ * quotes the path; false for a secret's file, whose "path" may be the secret
+ * itself put in the wrong variable (err then says "the file").
  */
-static int config_read_file(const char *path, size_t max, char **out, size_t *len,
+static int config_read_file(const char *path, bool quote_path, size_t max, char **out, size_t *len,
                             struct wd_err *err)
 {
-	char quoted[WD_QUOTE_MAX + 4];
+	char quoted[WD_QUOTE_MAX + 8];
 	struct stat st;
 	char *buf = NULL;
 	size_t used = 0;
@@ -76,21 +80,28 @@ static int config_read_file(const char *path, size_t max, char **out, size_t *le
 
 	*out = NULL;
 	*len = 0;
-	wd_err_quote(path, quoted, sizeof(quoted));
+	if (quote_path) {
+		char path_quoted[WD_QUOTE_MAX + 4];
+
+		wd_err_quote(path, path_quoted, sizeof(path_quoted));
+		snprintf(quoted, sizeof(quoted), "'%s'", path_quoted);
+	} else {
+		snprintf(quoted, sizeof(quoted), "the file");
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
-		return wd_err_set(err, -errno, "cannot open '%s': %s", quoted, strerror(errno));
+		return wd_err_set(err, -errno, "cannot open %s: %s", quoted, strerror(errno));
 	if (fstat(fd, &st) != 0) {
-		rc = wd_err_set(err, -errno, "cannot stat '%s': %s", quoted, strerror(errno));
+		rc = wd_err_set(err, -errno, "cannot stat %s: %s", quoted, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		rc = wd_err_set(err, -EINVAL, "'%s' is not a regular file", quoted);
+		rc = wd_err_set(err, -EINVAL, "%s is not a regular file", quoted);
 		goto out;
 	}
 	buf = malloc(max + 2);
 	if (buf == NULL) {
-		rc = wd_err_set(err, -ENOMEM, "out of memory reading '%s'", quoted);
+		rc = wd_err_set(err, -ENOMEM, "out of memory reading %s", quoted);
 		goto out;
 	}
 	while (used < max + 1) {
@@ -99,8 +110,7 @@ static int config_read_file(const char *path, size_t max, char **out, size_t *le
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = wd_err_set(err, -errno, "cannot read '%s': %s", quoted,
-			                strerror(errno));
+			rc = wd_err_set(err, -errno, "cannot read %s: %s", quoted, strerror(errno));
 			goto out;
 		}
 		if (n == 0)
@@ -108,7 +118,7 @@ static int config_read_file(const char *path, size_t max, char **out, size_t *le
 		used += (size_t)n;
 	}
 	if (used > max) {
-		rc = wd_err_set(err, -EINVAL, "'%s' is larger than %zu bytes", quoted, max);
+		rc = wd_err_set(err, -EINVAL, "%s is larger than %zu bytes", quoted, max);
 		goto out;
 	}
 	buf[used] = '\0';
@@ -139,26 +149,23 @@ static int config_set_password(struct probe_config *probe, const char *text, siz
 	return 0;
 }
 
-/* Read a probe's password from a file: one trailing newline stripped. */
+/* Read a probe's password from a file: one trailing newline stripped. The path is never quoted. */
 static int config_read_password(struct probe_config *probe, const char *path, struct wd_err *err)
 {
-	char quoted[WD_QUOTE_MAX + 4];
 	char *secret = NULL;
 	size_t len = 0;
 	int rc;
 
 	if (path[0] == '\0')
 		return wd_err_set(err, -EINVAL, "empty file name");
-	rc = config_read_file(path, WD_SECRET_MAX + 1, &secret, &len, err);
+	rc = config_read_file(path, false, WD_SECRET_MAX + 1, &secret, &len, err);
 	if (rc < 0)
 		return rc;
 	if (len > 0 && secret[len - 1] == '\n')
 		len--;
 	rc = config_set_password(probe, secret, len, err);
-	if (rc < 0) {
-		wd_err_quote(path, quoted, sizeof(quoted));
-		wd_err_prefix(err, "file '%s'", quoted);
-	}
+	if (rc < 0)
+		wd_err_prefix(err, "the file");
 	explicit_bzero(secret, WD_SECRET_MAX + 1);
 	free(secret);
 	return rc;
@@ -379,6 +386,71 @@ static const struct setting settings[] = {
 
 #define SETTING_COUNT (sizeof(settings) / sizeof(settings[0]))
 
+/* ---- "did you mean" ------------------------------------------------------ */
+
+#define CONFIG_SUGGEST_DISTANCE 2 /* edits at most between a typo and a known name */
+
+/*
+ * The known environment name nearest to var[0..len) (at most
+ * CONFIG_SUGGEST_DISTANCE edits, case ignored) into out: a row of the
+ * settings table, or WARDEN_PROBE_<rest> when var starts with a near miss
+ * of WARDEN_PROBE_. False when nothing is that near.
+ */
+static bool config_suggest_env(const char *var, size_t len, char *out, size_t size)
+{
+	size_t prefix_len = strlen(CONFIG_PROBE_PREFIX);
+	size_t best = CONFIG_SUGGEST_DISTANCE + 1;
+
+	for (size_t s = 0; s < SETTING_COUNT; s++) {
+		size_t d = text_edit_distance(var, len, settings[s].env, strlen(settings[s].env));
+
+		if (d < best) {
+			best = d;
+			snprintf(out, size, "%s", settings[s].env);
+		}
+	}
+	if (best <= CONFIG_SUGGEST_DISTANCE)
+		return true;
+	/* WARDEN_PROBES_DB, WARDEN_PORBE_DB...: a near miss of the probe prefix. */
+	for (size_t cut = prefix_len - 1; cut <= prefix_len + 1 && cut < len; cut++) {
+		size_t d = text_edit_distance(var, cut, CONFIG_PROBE_PREFIX, prefix_len);
+
+		if (d > 0 && d <= 1 && var[cut - 1] == '_') {
+			snprintf(out, size, "%s%.*s", CONFIG_PROBE_PREFIX, (int)(len - cut),
+			         var + cut);
+			for (char *p = out; *p != '\0'; p++) {
+				if (*p >= 'a' && *p <= 'z')
+					*p = (char)(*p - 'a' + 'A');
+			}
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The JSON key nearest to key among the settings table's (or `extra`), or NULL. */
+static const char *config_suggest_key(const char *key, const char *const *extra)
+{
+	const char *found = NULL;
+	size_t best = CONFIG_SUGGEST_DISTANCE + 1;
+
+	for (size_t s = 0; s < SETTING_COUNT + 8; s++) {
+		const char *name = s < SETTING_COUNT ? settings[s].key : extra[s - SETTING_COUNT];
+		size_t d;
+
+		if (s >= SETTING_COUNT && name == NULL)
+			break;
+		if (name == NULL)
+			continue;
+		d = text_edit_distance(key, strlen(key), name, strlen(name));
+		if (d < best) {
+			best = d;
+			found = name;
+		}
+	}
+	return found;
+}
+
 static const char *const expose_names[] = {
         [EXPOSE_LOOPBACK] = "loopback",
         [EXPOSE_ALWAYS] = "always",
@@ -403,23 +475,20 @@ static int config_set_secret(char *field, const struct setting *row, const char 
 static int config_read_secret(char *field, const struct setting *row, const char *path,
                               struct wd_err *err)
 {
-	char quoted[WD_QUOTE_MAX + 4];
 	char *secret = NULL;
 	size_t len = 0;
 	int rc;
 
 	if (path[0] == '\0')
 		return wd_err_set(err, -EINVAL, "empty file name");
-	rc = config_read_file(path, (size_t)row->max + 1, &secret, &len, err);
+	rc = config_read_file(path, false, (size_t)row->max + 1, &secret, &len, err);
 	if (rc < 0)
 		return rc;
 	if (len > 0 && secret[len - 1] == '\n')
 		len--;
 	rc = config_set_secret(field, row, secret, len, err);
-	if (rc < 0) {
-		wd_err_quote(path, quoted, sizeof(quoted));
-		wd_err_prefix(err, "file '%s'", quoted);
-	}
+	if (rc < 0)
+		wd_err_prefix(err, "the file");
 	explicit_bzero(secret, (size_t)row->max + 1);
 	free(secret);
 	return rc;
@@ -695,6 +764,53 @@ static const struct env_probe *env_find(const struct env_probe *list, size_t cou
 }
 
 /*
+ * WARDEN_PROBE_<suffix> whose suffix ends in a near miss of _PASSWORD or
+ * _PASSWORD_FILE (at most CONFIG_SUGGEST_DISTANCE edits: PASWORD, PASSWROD,
+ * PASSWD, PASSWORDFILE; or PASSWORD glued to the name, DBPASSWORD) holds a
+ * password, not a probe: parsing it as a probe would quote the secret back.
+ * Returns 0, or -EINVAL with err suggesting the right name (never the value).
+ */
+static int env_password_typo(const char *suffix, size_t len, struct wd_err *err)
+{
+	static const char *const words[] = {"PASSWORD", "PASSWORD_FILE"};
+	char name[CONFIG_VAR_QUOTE_MAX + 1];
+
+	if (env_has_suffix(suffix, len, CONFIG_PASSWORD_SUFFIX) ||
+	    env_has_suffix(suffix, len, CONFIG_PASSWORD_FILE_SUFFIX))
+		return 0;
+	for (size_t start = len; start-- > 0;) { /* the shortest tail first: DBPASSWORD */
+		const char *tail = suffix + start;
+		size_t tail_len = len - start;
+		bool word_start = start == 0 || suffix[start - 1] == '_';
+
+		for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+			size_t d = text_edit_distance(tail, tail_len, words[w], strlen(words[w]));
+
+			/* At a word boundary: near misses; glued to the name: the word itself. */
+			if (!(word_start ? d <= CONFIG_SUGGEST_DISTANCE : d == 0))
+				continue;
+			if (start == 0)
+				return wd_err_set(err, -EINVAL,
+				                  "unknown setting (did you mean "
+				                  "WARDEN_PROBE_<NAME>_%s?)",
+				                  words[w]);
+			snprintf(name, sizeof(name), "%.*s", (int)(word_start ? start - 1 : start),
+			         suffix);
+			for (char *p = name; *p != '\0'; p++) {
+				if (*p >= 'a' && *p <= 'z')
+					*p = (char)(*p - 'a' + 'A');
+				else if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+					*p = '?';
+			}
+			return wd_err_set(err, -EINVAL,
+			                  "unknown setting (did you mean WARDEN_PROBE_%s_%s?)",
+			                  name, words[w]);
+		}
+	}
+	return 0;
+}
+
+/*
  * Record one WARDEN_PROBE_* variable: a probe, or a probe's password (file).
  * A probe named "x_password" is therefore impossible: WARDEN_PROBE_X_PASSWORD
  * is always the password of the probe "x".
@@ -712,6 +828,9 @@ static int env_scan_probe(struct env_scan *scan, const char *var, size_t var_len
 	size_t name_len = suffix_len;
 	int rc;
 
+	rc = env_password_typo(suffix, suffix_len, err);
+	if (rc < 0)
+		goto fail;
 	if (env_has_suffix(suffix, suffix_len, CONFIG_PASSWORD_FILE_SUFFIX)) {
 		name_len -= strlen(CONFIG_PASSWORD_FILE_SUFFIX);
 		list = scan->password_files;
@@ -761,6 +880,8 @@ fail:
 /* Sort every WARDEN_* variable of envp into scan; unknown ones are errors. */
 static int env_scan(struct env_scan *scan, char *const *envp, struct wd_err *err)
 {
+	char suggestion[CONFIG_VAR_QUOTE_MAX + 32];
+
 	memset(scan, 0, sizeof(*scan));
 	for (size_t i = 0; envp != NULL && envp[i] != NULL; i++) {
 		const char *var = envp[i];
@@ -794,7 +915,12 @@ static int env_scan(struct env_scan *scan, char *const *envp, struct wd_err *err
 				return rc;
 			continue;
 		}
-		wd_err_set(err, -EINVAL, "unknown setting (a typo?)");
+		if (config_suggest_env(var, var_len, suggestion, sizeof(suggestion)))
+			wd_err_set(err, -EINVAL, "unknown setting (did you mean %s?)", suggestion);
+		else
+			wd_err_set(err, -EINVAL,
+			           "unknown setting (a typo? see the configuration "
+			           "reference in the README)");
 		env_prefix(err, var, var_len);
 		return -EINVAL;
 	}
@@ -917,9 +1043,22 @@ static int config_json_probe(struct probe_config *probe, const char *name, json_
 			continue;
 		if (strcmp(key, "password") == 0 || strcmp(key, "password_file") == 0)
 			form = PROBE_OPTION_STRING;
-		if (form == PROBE_OPTION_UNKNOWN)
+		if (form == PROBE_OPTION_UNKNOWN) {
+			static const char *const probe_keys[] = {
+			        "uri",     "password", "password_file", "critical", "interval",
+			        "timeout", "rise",     "fall",          "expect",   "max_lag",
+			        NULL};
+			const char *near = probe_option_nearest(key);
+
+			if (near == NULL)
+				near = config_suggest_key(key, probe_keys);
+			if (near != NULL)
+				return wd_err_set(err, -EINVAL,
+				                  "probes.%s.%s: unknown key (did you mean %s?)",
+				                  quoted, key_quoted, near);
 			return wd_err_set(err, -EINVAL, "probes.%s.%s: unknown key", quoted,
 			                  key_quoted);
+		}
 		rc = config_json_text(value, form, text, sizeof(text), err);
 		if (rc < 0) {
 			wd_err_prefix(err, "probes.%s.%s", quoted, key_quoted);
@@ -1046,7 +1185,14 @@ static int config_apply_json(struct wd_config *cfg, const char *text, size_t len
 				row = &settings[s];
 		}
 		if (row == NULL) {
-			rc = wd_err_set(err, -EINVAL, "%s: unknown key", quoted);
+			static const char *const extra[] = {"probes", NULL};
+			const char *near = config_suggest_key(key, extra);
+
+			if (near != NULL)
+				rc = wd_err_set(err, -EINVAL, "%s: unknown key (did you mean %s?)",
+				                quoted, near);
+			else
+				rc = wd_err_set(err, -EINVAL, "%s: unknown key", quoted);
 			goto out;
 		}
 		rc = config_json_text(value, setting_form(row), value_text, sizeof(value_text),
@@ -1171,8 +1317,31 @@ static int config_pick_singleton_probe(struct wd_config *cfg, struct wd_err *err
 	return 0;
 }
 
+/*
+ * With a flag, this task's region must be knowable: AWS_REGION (else
+ * AWS_DEFAULT_REGION) of a real region's shape, or ECS task metadata to ask
+ * at run time. The same check serve's flag readers make, made here so that
+ * `warden config` and every other command agree with `serve`.
+ */
+static int config_validate_region(char *const *envp, struct wd_err *err)
+{
+	const char *const *env = (const char *const *)envp;
+	char region[FLAG_REGION_MAX + 1];
+	int rc = aws_region_from_env(env, region, err);
+
+	if (rc == 0)
+		return 0;
+	if (rc != -ENOENT)
+		return -EINVAL; /* err names the variable */
+	if (aws_env_get(env, "ECS_CONTAINER_METADATA_URI_V4") != NULL)
+		return 0;
+	return wd_err_set(err, -EINVAL,
+	                  "WARDEN_FLAG needs this task's region: set AWS_REGION (on ECS, task "
+	                  "metadata gives it)");
+}
+
 /* The cross-setting rules of fencing (DESIGN.md, "The flag", "Effectors"). */
-static int config_validate_fencing(struct wd_config *cfg, struct wd_err *err)
+static int config_validate_fencing(struct wd_config *cfg, char *const *envp, struct wd_err *err)
 {
 	int64_t cycle = cfg->flag_interval_ms + 2 * cfg->flag_timeout_ms;
 
@@ -1214,6 +1383,8 @@ static int config_validate_fencing(struct wd_config *cfg, struct wd_err *err)
 		                  "WARDEN_FLAG_TTL (%s + 2 x %s > %s)",
 		                  interval, timeout, ttl);
 	}
+	if (cfg->flag_count > 0 && config_validate_region(envp, err) < 0)
+		return -EINVAL;
 	return 0;
 }
 
@@ -1259,8 +1430,8 @@ static int config_load_from(struct wd_config *cfg, char *const *envp, const char
 		}
 	}
 	if (!have_json_text && cfg->config_file[0] != '\0') {
-		rc = config_read_file(cfg->config_file, WD_CONFIG_FILE_MAX, &file_text, &file_len,
-		                      err);
+		rc = config_read_file(cfg->config_file, true, WD_CONFIG_FILE_MAX, &file_text,
+		                      &file_len, err);
 		if (rc < 0) {
 			wd_err_prefix(err, "%s", settings[SETTING_CONFIG_FILE].env);
 			goto out;
@@ -1301,7 +1472,7 @@ static int config_load_from(struct wd_config *cfg, char *const *envp, const char
 			goto out;
 		}
 	}
-	rc = config_validate_fencing(cfg, err);
+	rc = config_validate_fencing(cfg, envp, err);
 out:
 	if (file_text != NULL) {
 		explicit_bzero(file_text, file_len);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,18 +48,28 @@ static void usage(FILE *out)
 	        "                   -- CMD ARGS...\n");
 }
 
-/* Load the config, or print one line naming the problem. */
-static struct wd_config *load_config(void)
+/*
+ * Load the config, or report one line naming the problem: always on stderr
+ * (for a human at a terminal); with json_log also as a JSON `agent.error`
+ * line on stdout, where every other line of `serve` goes (CloudWatch Logs
+ * Insights sees it). `warden config` passes false: its stdout is the config
+ * document alone.
+ */
+static struct wd_config *load_config(bool json_log)
 {
 	struct wd_config *cfg = malloc(sizeof(*cfg));
 	struct wd_err err = {0};
 
 	if (cfg == NULL) {
 		fprintf(stderr, "warden: out of memory\n");
+		if (json_log)
+			log_msg(LOG_ERROR, "agent.error", "out of memory");
 		return NULL;
 	}
 	if (config_load(cfg, environ, &err) < 0) {
 		fprintf(stderr, "warden: config: %s\n", err.msg);
+		if (json_log)
+			log_msg(LOG_ERROR, "agent.error", "config: %s", err.msg);
 		free(cfg);
 		return NULL;
 	}
@@ -67,7 +78,7 @@ static struct wd_config *load_config(void)
 
 static int cmd_config(void)
 {
-	struct wd_config *cfg = load_config();
+	struct wd_config *cfg = load_config(false);
 	char *json;
 
 	if (cfg == NULL)
@@ -163,7 +174,7 @@ static void raise_fd_limit(void)
 
 static int cmd_serve(void)
 {
-	struct wd_config *cfg = load_config();
+	struct wd_config *cfg = load_config(true);
 	struct wd_state *state = NULL;
 	struct probe_engine *engine = NULL;
 	struct fencing *fencing = NULL;
@@ -192,6 +203,7 @@ static int cmd_serve(void)
 	}
 	fencing = fencing_new(cfg, environ, state, &err);
 	if (fencing == NULL) {
+		fprintf(stderr, "warden: fencing: %s\n", err.msg);
 		log_msg(LOG_ERROR, "agent.error", "fencing: %s", err.msg);
 		rc = EXIT_CONFIG;
 		goto out;

@@ -17,4 +17,13 @@ int text_hex_digit(unsigned char c);
  */
 ssize_t text_find_unprintable(const char *text, size_t len);
 
+/*
+ * The edit distance between a and b, ignoring ASCII case: insertions,
+ * deletions, substitutions and swaps of two neighbours each count 1
+ * (optimal string alignment). For "did you mean" suggestions: strings
+ * longer than TEXT_DISTANCE_MAX bytes give TEXT_DISTANCE_MAX + 1. Pure.
+ */
+#define TEXT_DISTANCE_MAX 64
+size_t text_edit_distance(const char *a, size_t a_len, const char *b, size_t b_len);
+
 #endif

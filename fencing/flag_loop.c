@@ -18,10 +18,9 @@
 #include "fencing/flag_value.h"
 #include "fencing/ssm.h"
 
-#define FLAG_BACKOFF_CAP_MS 60000 /* the longest back-off, unless the interval is longer */
-#define FLAG_BEAT_MS        1000  /* a waiting reader beats /livez this often */
-#define FLAG_STUCK_SLACK_MS 3000  /* on top of the timeout before /livez calls a reader stuck */
-#define FLAG_ENV_MAX        64    /* AWS_* and ECS_* variables kept from the environment */
+#define FLAG_BEAT_MS        1000 /* a waiting reader beats /livez this often */
+#define FLAG_STUCK_SLACK_MS 3000 /* on top of the timeout before /livez calls a reader stuck */
+#define FLAG_ENV_MAX        64   /* AWS_* and ECS_* variables kept from the environment */
 
 struct flag_reader {
 	struct flag_loop *loop;
@@ -82,9 +81,10 @@ static double rng_unit(uint64_t *state)
 	return (double)(rng_next(state) >> 11) / 9007199254740992.0;
 }
 
-int64_t flag_loop_delay_ms(int64_t interval_ms, unsigned backoff_failures, double random)
+int64_t flag_loop_delay_ms(int64_t interval_ms, int64_t ttl_ms, unsigned backoff_failures,
+                           double random)
 {
-	int64_t cap = interval_ms > FLAG_BACKOFF_CAP_MS ? interval_ms : FLAG_BACKOFF_CAP_MS;
+	int64_t cap = interval_ms > ttl_ms / 2 ? interval_ms : ttl_ms / 2;
 	int64_t high = interval_ms;
 
 	if (backoff_failures == 0)
@@ -357,8 +357,8 @@ static void *reader_main(void *arg)
 			read_ssm(reader, sent + cfg->flag_timeout_ms, &at);
 		wd_state_beat(loop->state, reader->loop_id);
 		reader->backoff_failures = at.backoff ? reader->backoff_failures + 1 : 0;
-		delay = flag_loop_delay_ms(cfg->flag_interval_ms, reader->backoff_failures,
-		                           rng_unit(&reader->rng));
+		delay = flag_loop_delay_ms(cfg->flag_interval_ms, cfg->flag_ttl_ms,
+		                           reader->backoff_failures, rng_unit(&reader->rng));
 		record(reader, &at, sent, delay);
 		explicit_bzero(&at, sizeof(at));
 		if (loop->on_read != NULL)

@@ -5,7 +5,9 @@
  * A source is read every WARDEN_FLAG_INTERVAL with +-20 % jitter (so that N
  * tasks do not hit SSM in step), each read bounded by WARDEN_FLAG_TIMEOUT.
  * Throttling and server errors back off exponentially with full jitter,
- * never faster than the interval; the read lease keeps expiring meanwhile,
+ * never faster than the interval and never slower than max(interval,
+ * ttl / 2), so that a source is read again within half a TTL of the store's
+ * recovery; the read lease keeps expiring meanwhile,
  * so a source that cannot be read fences the task within the TTL. A read is
  * recorded with the monotonic time its request was SENT (the lease starts
  * then, not when the answer came).
@@ -83,8 +85,10 @@ void flag_loop_region(struct flag_loop *loop, char out[FLAG_REGION_MAX + 1]);
  * The delay before the next attempt: the interval with +-20 % jitter after a
  * success or an ordinary failure; after `failures` throttled or 5xx answers
  * in a row, full jitter over [interval, min(interval x 2^failures, cap)]
- * with cap = max(interval, 60s). `random` is uniform in [0, 1). Pure.
+ * with cap = max(interval, ttl / 2) (DESIGN.md "Knobs"). `random` is
+ * uniform in [0, 1). Pure.
  */
-int64_t flag_loop_delay_ms(int64_t interval_ms, unsigned backoff_failures, double random);
+int64_t flag_loop_delay_ms(int64_t interval_ms, int64_t ttl_ms, unsigned backoff_failures,
+                           double random);
 
 #endif

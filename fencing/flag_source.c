@@ -1,9 +1,13 @@
 #include "fencing/flag_source.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "fencing/aws.h"
+#include "probes/uri.h"
 
 /* SSM names: letters, digits and . - _ / (ARNs add ':'). */
 static int check_ssm_name(const char *name, struct wd_err *err)
@@ -27,6 +31,8 @@ static int check_ssm_name(const char *name, struct wd_err *err)
 
 static int check_endpoint(const char *url, struct wd_err *err)
 {
+	struct aws_endpoint endpoint;
+
 	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
 		return wd_err_set(err, -EINVAL, "ssm: endpoint must be an http:// or https:// URL");
 	for (const char *p = url; *p; p++) {
@@ -37,7 +43,24 @@ static int check_endpoint(const char *url, struct wd_err *err)
 	}
 	if (strlen(url) > WD_URI_MAX)
 		return wd_err_set(err, -EINVAL, "ssm: endpoint longer than %d", WD_URI_MAX);
+	/* The reader's own check (no user info, no query), so that a load passes
+	   only what a reader can use. */
+	if (aws_endpoint_parse(url, &endpoint, err) != 0) {
+		wd_err_prefix(err, "ssm: endpoint");
+		return -EINVAL;
+	}
 	return 0;
+}
+
+/* Append "<sep>key=value" to the display text, the value redacted when it is a URL. */
+static void display_add(struct flag_source *out, const char *key, const char *value)
+{
+	char shown[WD_URI_MAX + 1];
+	size_t used = strlen(out->text);
+
+	uri_redact(value, shown, sizeof(shown));
+	snprintf(out->text + used, sizeof(out->text) - used, "%c%s=%s",
+	         strchr(out->text, '?') ? '&' : '?', key, shown);
 }
 
 /* Copy src[0..len) into dst[size] as a string, or fail when it does not fit. */
@@ -60,8 +83,10 @@ static int parse_ssm_query(char *query, struct flag_source *out, struct wd_err *
 		char *eq = strchr(pair, '=');
 		const char *value;
 
-		if (eq == NULL || eq[1] == '\0')
-			return wd_err_set(err, -EINVAL, "ssm: option '%.40s' needs a value", pair);
+		if (eq == NULL || eq[1] == '\0') /* not quoted: it may be a secret */
+			return wd_err_set(err, -EINVAL,
+			                  "ssm: an option without a value (want region=REGION or "
+			                  "endpoint=URL)");
 		*eq = '\0';
 		value = eq + 1;
 		if (strcmp(pair, "region") == 0 && !seen_region) {
@@ -71,11 +96,13 @@ static int parse_ssm_query(char *query, struct flag_source *out, struct wd_err *
 				return -EINVAL;
 			}
 			snprintf(out->region, sizeof(out->region), "%s", value);
+			display_add(out, "region", value);
 		} else if (strcmp(pair, "endpoint") == 0 && !seen_endpoint) {
 			seen_endpoint = true;
 			if (check_endpoint(value, err) < 0)
 				return -EINVAL;
 			snprintf(out->endpoint, sizeof(out->endpoint), "%s", value);
+			display_add(out, "endpoint", value);
 		} else if (strcmp(pair, "region") == 0 || strcmp(pair, "endpoint") == 0) {
 			return wd_err_set(err, -EINVAL, "ssm: option %s given twice", pair);
 		} else {
@@ -95,8 +122,8 @@ int flag_source_parse(const char *text, struct flag_source *out, struct wd_err *
 	memset(out, 0, sizeof(*out));
 	if (len > FLAG_LIST_MAX)
 		return wd_err_set(err, -EINVAL, "source longer than %d characters", FLAG_LIST_MAX);
-	memcpy(out->text, text, len + 1);
 	if (strncmp(text, "file:", 5) == 0) {
+		uri_redact(text, out->text, sizeof(out->text)); /* a path: as written, printable */
 		out->kind = FLAG_SOURCE_FILE;
 		if (text[5] != '/')
 			return wd_err_set(err, -EINVAL,
@@ -116,12 +143,21 @@ int flag_source_parse(const char *text, struct flag_source *out, struct wd_err *
 		if (check_ssm_name(work, err) < 0)
 			return -EINVAL;
 		memcpy(out->name, work, strlen(work) + 1);
+		snprintf(out->text, sizeof(out->text), "ssm:%s", out->name);
 		if (query != NULL && parse_ssm_query(query, out, err) < 0)
 			return -EINVAL;
 		return 0;
 	}
-	return wd_err_set(err, -EINVAL, "unknown source '%.40s' (want ssm:NAME or file:PATH)",
-	                  text);
+	/* Not quoted: a value in the wrong variable may be a secret. */
+	return wd_err_set(err, -EINVAL, "unknown source (want ssm:NAME or file:PATH)");
+}
+
+/* The same source: every parsed field equal (the display text is redacted). */
+static bool flag_source_same(const struct flag_source *a, const struct flag_source *b)
+{
+	return a->kind == b->kind && strcmp(a->name, b->name) == 0 &&
+	       strcmp(a->region, b->region) == 0 && strcmp(a->endpoint, b->endpoint) == 0 &&
+	       strcmp(a->path, b->path) == 0;
 }
 
 int flag_source_parse_list(const char *text, struct flag_source *out, struct wd_err *err)
@@ -153,7 +189,7 @@ int flag_source_parse_list(const char *text, struct flag_source *out, struct wd_
 			return -EINVAL;
 		}
 		for (int i = 0; i < count; i++) {
-			if (strcmp(out[i].text, out[count].text) == 0)
+			if (flag_source_same(&out[i], &out[count]))
 				return wd_err_set(err, -EINVAL, "source %d repeats source %d",
 				                  count + 1, i + 1);
 		}

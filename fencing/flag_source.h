@@ -24,7 +24,10 @@ enum flag_source_kind { FLAG_SOURCE_SSM, FLAG_SOURCE_FILE };
 
 struct flag_source {
 	enum flag_source_kind kind;
-	char text[FLAG_LIST_MAX + 1];     /* as written, for logs and /status (holds no secret) */
+	/* The display text, computed once at parse: as written, but with every URL's
+	   credentials redacted (uri_redact, as probe targets). The only form of the
+	   source that config output, /status, metrics and logs ever print. */
+	char text[FLAG_LIST_MAX + 1];
 	char name[FLAG_SSM_NAME_MAX + 1]; /* ssm: the parameter name */
 	char region[FLAG_REGION_MAX + 1]; /* ssm: "" = this task's region */
 	char endpoint[WD_URI_MAX + 1];    /* ssm: "" = from the AWS environment */
@@ -32,7 +35,9 @@ struct flag_source {
 };
 
 /*
- * Parse one source. Returns 0, or -EINVAL with err naming what is wrong.
+ * Parse one source. An endpoint must pass aws_endpoint_parse (no user info,
+ * no query): what the reader will use. Returns 0, or -EINVAL with err naming
+ * what is wrong (quoting only redacted text).
  */
 int flag_source_parse(const char *text, struct flag_source *out, struct wd_err *err);
 

@@ -26,8 +26,11 @@ struct flag_value {
 };
 
 /*
- * Check a region name: 1..FLAG_REGION_MAX of [a-z0-9-], starting with a
- * letter, not ending with '-'. Returns 0 or -EINVAL with err.
+ * Check a region name: the shape of a real AWS region,
+ * ^[a-z]{2}(-[a-z]+)+-[0-9]+$ (us-east-1, us-gov-west-1, eu-central-2), at
+ * most FLAG_REGION_MAX characters. The one region validator: flag values,
+ * ?region= of an ssm: source, AWS_REGION / AWS_DEFAULT_REGION and the task
+ * ARN all use it. Returns 0 or -EINVAL with err (never quoting the text).
  */
 int flag_region_check(const char *region, struct wd_err *err);
 

@@ -360,6 +360,14 @@ int proxy_config_set_allow(struct proxy_config *cfg, const char *csv, struct wd_
 				                  "bad allow-list prefix '%s' (want /path, no "
 				                  "'%%', '?', spaces or dot-segments)",
 				                  list[count]);
+			/* "/", "//"...: every path (a client may write "//x"). */
+			if (strspn(list[count], "/") == len)
+				return wd_err_set(
+				        err, -EINVAL,
+				        "the prefix '%s' matches every path: it would let "
+				        "every write through while fenced (list the paths "
+				        "that may write)",
+				        list[count]);
 			count++;
 		}
 		at += len;

@@ -14,13 +14,14 @@
 #include "agent/duration.h"
 #include "agent/text.h"
 
-#define SPEC_SCHEME_CHARS    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-."
-#define SPEC_KINDS_HINT      "want postgres, postgresql, redis, rediss, http, https or tcp"
-#define SPEC_TIMEOUT_MIN_MS  10
-#define SPEC_INTERVAL_MAX_MS (3600LL * 1000)
-#define SPEC_RISE_FALL_MAX   100
-#define SPEC_STATUS_MIN      100
-#define SPEC_STATUS_MAX      599
+#define SPEC_SCHEME_CHARS     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-."
+#define SPEC_KINDS_HINT       "want postgres, postgresql, redis, rediss, http, https or tcp"
+#define SPEC_TIMEOUT_MIN_MS   10
+#define SPEC_INTERVAL_MAX_MS  (3600LL * 1000)
+#define SPEC_RISE_FALL_MAX    100
+#define SPEC_STATUS_MIN       100
+#define SPEC_STATUS_MAX       599
+#define SPEC_SUGGEST_DISTANCE 2 /* edits at most, for "did you mean" */
 
 #define KIND_BIT(kind) (1u << (kind))
 #define KINDS_ALL      (KIND_BIT(PROBE_KIND_COUNT) - 1)
@@ -202,6 +203,15 @@ int probe_config_set_uri(struct probe_config *cfg, const char *uri, struct wd_er
 			}
 		}
 	}
+	/*
+	 * Quoted only when URI-shaped with a scheme of letters ("mysql://"):
+	 * anything else ("S3cr3t:v@lue") may be a secret in the wrong variable.
+	 */
+	if (!found &&
+	    (strncmp(uri + scheme_len, "://", 3) != 0 ||
+	     strspn(uri, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != scheme_len))
+		return wd_err_set(err, -EINVAL, "not a probe URI (want <kind>://...; %s)",
+		                  SPEC_KINDS_HINT);
 	if (!found) {
 		char scheme_text[sizeof(scheme)];
 
@@ -427,6 +437,23 @@ enum probe_option_form probe_option_form(const char *key)
 	return option ? option->form : PROBE_OPTION_UNKNOWN;
 }
 
+const char *probe_option_nearest(const char *key)
+{
+	const char *best = NULL;
+	size_t best_distance = SPEC_SUGGEST_DISTANCE + 1;
+
+	for (size_t i = 0; i < SPEC_OPTION_COUNT; i++) {
+		size_t d = text_edit_distance(key, strlen(key), spec_options[i].name,
+		                              strlen(spec_options[i].name));
+
+		if (d < best_distance) {
+			best = spec_options[i].name;
+			best_distance = d;
+		}
+	}
+	return best;
+}
+
 const char *probe_option_name(size_t index)
 {
 	return index < SPEC_OPTION_COUNT ? spec_options[index].name : NULL;
@@ -506,7 +533,6 @@ int probe_spec_parse(struct probe_config *cfg, const char *name, const char *spe
 {
 	char uri[WD_URI_MAX + 1];
 	char fragment[WD_FRAGMENT_MAX + 1];
-	char quoted[WD_QUOTE_MAX + 4];
 	unsigned seen = 0;
 	const char *hash;
 	size_t uri_len;
@@ -545,8 +571,12 @@ int probe_spec_parse(struct probe_config *cfg, const char *name, const char *spe
 	if (hash == NULL || fragment[0] == '\0')
 		return 0;
 
+	/*
+	 * The fragment may be the tail of a password with a raw '#': an unknown
+	 * name or a piece without '=' is never quoted, only numbered.
+	 */
 	item = fragment;
-	for (;;) {
+	for (size_t number = 1;; number++) {
 		char *next = strchr(item, '&');
 		char *eq;
 		const struct spec_option *option;
@@ -557,19 +587,26 @@ int probe_spec_parse(struct probe_config *cfg, const char *name, const char *spe
 		if (item[0] == '\0')
 			return wd_err_set(err, -EINVAL, "empty option (a stray '&'?)");
 		eq = strchr(item, '=');
-		if (eq == NULL) {
-			wd_err_quote(item, quoted, sizeof(quoted));
-			return wd_err_set(err, -EINVAL, "option '%s': want key=value", quoted);
-		}
+		if (eq == NULL)
+			return wd_err_set(err, -EINVAL, "option %zu: want key=value", number);
 		*eq = '\0';
 		option = spec_option_find(item);
-		if (option != NULL) {
-			index = (size_t)(option - spec_options);
-			if (seen & (1u << index))
-				return wd_err_set(err, -EINVAL, "option %s given twice",
-				                  option->name);
-			seen |= 1u << index;
+		if (option == NULL) {
+			const char *near = probe_option_nearest(item);
+
+			if (near != NULL)
+				return wd_err_set(err, -EINVAL,
+				                  "option %zu: unknown option (did you mean %s?)",
+				                  number, near);
+			return wd_err_set(err, -EINVAL,
+			                  "option %zu: unknown option (want critical, interval, "
+			                  "timeout, start_period, rise, fall, expect or max_lag)",
+			                  number);
 		}
+		index = (size_t)(option - spec_options);
+		if (seen & (1u << index))
+			return wd_err_set(err, -EINVAL, "option %s given twice", option->name);
+		seen |= 1u << index;
 		rc = probe_config_set_option(cfg, item, eq + 1, err);
 		if (rc < 0)
 			return rc;

@@ -62,6 +62,12 @@ enum probe_option_form {
 /* The option `key`'s JSON form, PROBE_OPTION_UNKNOWN if no such option. */
 enum probe_option_form probe_option_form(const char *key);
 
+/*
+ * The option name nearest to `key` (at most 2 edits, case ignored), for a
+ * "did you mean" hint; NULL when none is that near.
+ */
+const char *probe_option_nearest(const char *key);
+
 /* The name of option number `index` (table order), NULL past the last. */
 const char *probe_option_name(size_t index);
 

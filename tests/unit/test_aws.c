@@ -74,6 +74,15 @@ static void test_region_from_env(void **state)
 	assert_int_equal(aws_region_from_env(bad, region, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "AWS_REGION"));
 	assert_int_equal(aws_region_from_env(none, region, &err), -ENOENT);
+	/* A lowercase word is not a region, in either variable. */
+	assert_int_equal(
+	        aws_region_from_env((const char *[]){"AWS_REGION=garbage", NULL}, region, &err),
+	        -EINVAL);
+	assert_non_null(strstr(err.msg, "AWS_REGION"));
+	assert_int_equal(aws_region_from_env((const char *[]){"AWS_DEFAULT_REGION=useast", NULL},
+	                                     region, &err),
+	                 -EINVAL);
+	assert_non_null(strstr(err.msg, "AWS_DEFAULT_REGION"));
 }
 
 static void test_region_from_arn(void **state)
@@ -87,6 +96,8 @@ static void test_region_from_arn(void **state)
 	        {"arn:aws-us-gov:ecs:us-gov-west-1:123456789012:task/1", "us-gov-west-1"},
 	        {"arn:aws:ecs::123456789012:task/1", NULL},
 	        {"arn:aws:ecs:US-EAST-1:1:task/1", NULL},
+	        {"arn:aws:ecs:garbage:1:task/1", NULL},
+	        {"arn:aws:ecs:us-east:1:task/1", NULL},
 	        {"arn:aws:ecs:us-east-1", NULL},
 	        {"arn:aws", NULL},
 	        {"aws:ecs:us-east-1:1:task/1", NULL},

@@ -282,11 +282,133 @@ static void test_unknown_env(void **state)
 
 	env_add(f, "WARDEN_LISTEN=8089");
 	env_add(f, "WARDEN_LISTN=8090");
-	load_fails(f, "WARDEN_LISTN: unknown setting (a typo?)");
+	load_fails(f, "WARDEN_LISTN: unknown setting (did you mean WARDEN_LISTEN?)");
 
-	check_bad_env("WARDEN_=1", "WARDEN_: unknown setting (a typo?)");
-	check_bad_env("WARDEN_listen=1", "WARDEN_listen: unknown setting (a typo?)");
-	check_bad_env("WARDEN_LISTEN\x01=1", "WARDEN_LISTEN?: unknown setting (a typo?)");
+	check_bad_env("WARDEN_=1", "WARDEN_: unknown setting (a typo? see the configuration "
+	                           "reference in the README)");
+	check_bad_env("WARDEN_listen=1",
+	              "WARDEN_listen: unknown setting (did you mean WARDEN_LISTEN?)");
+	check_bad_env("WARDEN_LISTEN\x01=1",
+	              "WARDEN_LISTEN?: unknown setting (did you mean WARDEN_LISTEN?)");
+	check_bad_env(
+	        "WARDEN_FLAG_INTERVALL=5s",
+	        "WARDEN_FLAG_INTERVALL: unknown setting (did you mean WARDEN_FLAG_INTERVAL?)");
+	check_bad_env("WARDEN_SOMETHING_ELSE_ENTIRELY=1",
+	              "WARDEN_SOMETHING_ELSE_ENTIRELY: unknown setting (a typo? see the "
+	              "configuration reference in the README)");
+	/* A probe name is not a typo just for holding a word like "pass". */
+	env_clear(f);
+	env_add(f, "WARDEN_PROBE_PASSPORT_API=tcp://h:1");
+	env_add(f, "WARDEN_PROBE_PASS=tcp://h:2");
+	load_ok(f);
+}
+
+/* ---- no config error echoes a value that may be a secret ---------------- */
+
+#define SECRET "S3cr3t:v@lue"
+
+/*
+ * Bad inputs, many of them a secret in the wrong place (a mistyped password
+ * variable, a password in a URI, a token in the wrong setting). Each error
+ * names the variable and says what is wrong (`says`), and none holds any
+ * part of the secret.
+ */
+static void test_errors_never_echo_secrets(void **state)
+{
+	static const struct {
+		const char *env[3];
+		const char *says;
+	} cases[] = {
+	        {{"WARDEN_PROBE_DB=postgres://db/app", "WARDEN_PROBE_DB_PASWORD=" SECRET},
+	         "WARDEN_PROBE_DB_PASWORD: unknown setting (did you mean "
+	         "WARDEN_PROBE_DB_PASSWORD?)"},
+	        {{"WARDEN_PROBE_DB_PASSWROD=" SECRET}, "did you mean WARDEN_PROBE_DB_PASSWORD?"},
+	        {{"WARDEN_PROBE_DB_PASSWORDS=" SECRET}, "did you mean WARDEN_PROBE_DB_PASSWORD?"},
+	        {{"WARDEN_PROBE_DB_PASSWD=" SECRET}, "did you mean WARDEN_PROBE_DB_PASSWORD?"},
+	        {{"WARDEN_PROBE_db_password_fiel=/run/" SECRET},
+	         "did you mean WARDEN_PROBE_DB_PASSWORD_FILE?"},
+	        {{"WARDEN_PROBE_DB_PASSWORDFILE=" SECRET},
+	         "did you mean WARDEN_PROBE_DB_PASSWORD_FILE?"},
+	        {{"WARDEN_PROBE_DBPASSWORD=" SECRET}, "did you mean WARDEN_PROBE_DB_PASSWORD?"},
+	        {{"WARDEN_PROBE_PASWORD=" SECRET}, "did you mean WARDEN_PROBE_<NAME>_PASSWORD?"},
+	        {{"WARDEN_PROBES_DB_PASSWORD=" SECRET}, "did you mean WARDEN_PROBE_DB_PASSWORD?"},
+	        {{"WARDEN_ADMN_TOKEN=" SECRET}, "did you mean WARDEN_ADMIN_TOKEN?"},
+	        {{"WARDEN_ADMIN_TOKEN_FIL=" SECRET}, "did you mean WARDEN_ADMIN_TOKEN_FILE?"},
+	        {{"WARDEN_PROBE_DB_PWD=" SECRET}, "WARDEN_PROBE_DB_PWD: "},
+	        {{"WARDEN_PROBE_DB=" SECRET}, "WARDEN_PROBE_DB: "},
+	        {{"WARDEN_PROBE_DB=S3cr3t"}, "WARDEN_PROBE_DB: "},
+	        {{"WARDEN_PROBE_DB=postgres://u:" SECRET "@h/db#intervall=1s"},
+	         "WARDEN_PROBE_DB: option 1: unknown option (did you mean interval?)"},
+	        {{"WARDEN_PROBE_DB=postgres://u:S3cr3t@h/db#bogus=1"}, "unknown option"},
+	        {{"WARDEN_PROBE_DB=postgres://u:S3cr3t@h/db?passwrd=S3cr3t"}, "passwrd"},
+	        {{"WARDEN_PROBE_DB=redis://:S3cr3t@h:99999"}, "port out of range"},
+	        {{"WARDEN_PROBE_DB=redis://u:S3cr3t/x@h:6379"}, "bad URI"},
+	        {{"WARDEN_PROBE_DB=redis://h:6379?password=ab#S3cr3t"}, "want key=value"},
+	        {{"WARDEN_PROBE_DB=redis://h:6379?password=ab#S3cr3t=1"}, "unknown option"},
+	        {{"WARDEN_PROBE_DB=tcp://h:1#rise=2&S3cr3t"}, "option 2: want key=value"},
+	        {{"WARDEN_PROBE_DB=mysql://u:S3cr3t@h/db"}, "unknown probe kind 'mysql'"},
+	        {{"WARDEN_PROBE_DB=S3cr3t://h"}, "WARDEN_PROBE_DB: "},
+	        {{"WARDEN_PROBE_DB_PASSWORD_FILE=" SECRET}, "WARDEN_PROBE_DB_PASSWORD_FILE: "},
+	        {{"WARDEN_PROBE_DB=tcp://h:1",
+	          "WARDEN_PROBE_DB_PASSWORD_FILE=/nonexistent/" SECRET},
+	         "WARDEN_PROBE_DB_PASSWORD_FILE: cannot open"},
+	        {{"WARDEN_ADMIN_TOKEN_FILE=/nonexistent/" SECRET}, "WARDEN_ADMIN_TOKEN_FILE: "},
+	        {{"WARDEN_ADMIN_TOKEN=S3cr3t"}, "WARDEN_ADMIN_TOKEN: shorter than 16"},
+	        {{"AWS_REGION=us-east-1", "WARDEN_FLAG=ssm:/p?endpoint=http://u:S3cr3t@h:4566"},
+	         "WARDEN_FLAG: source 1: ssm: endpoint: an endpoint URL takes no user or password"},
+	        {{"AWS_REGION=us-east-1", "WARDEN_FLAG=https://u:S3cr3t@h/p"}, "unknown source"},
+	        {{"AWS_REGION=us-east-1", "WARDEN_FLAG=" SECRET}, "unknown source"},
+	        {{"AWS_REGION=us-east-1", "WARDEN_FLAG=ssm:/p?S3cr3t"}, "without a value"},
+	        {{"WARDEN_PROXY_UPSTREAM=http://u:S3cr3t@127.0.0.1:3000"},
+	         "without a path, query or user"},
+	};
+	struct fixture *f = *state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		env_clear(f);
+		for (size_t e = 0; e < 3 && cases[i].env[e] != NULL; e++)
+			env_add(f, "%s", cases[i].env[e]);
+		memset(&f->err, 0, sizeof(f->err));
+		if (config_load(f->cfg, f->env, &f->err) == 0)
+			fail_msg("case %zu accepted", i);
+		if (strstr(f->err.msg, cases[i].says) == NULL)
+			fail_msg("case %zu: '%s' does not say '%s'", i, f->err.msg, cases[i].says);
+		if (strstr(f->err.msg, "S3cr3t") != NULL || strstr(f->err.msg, "v@lue") != NULL)
+			fail_msg("case %zu: '%s' echoes the secret", i, f->err.msg);
+	}
+}
+
+/* The same for the WARDEN_CONFIG file. */
+static void test_json_errors_never_echo_secrets(void **state)
+{
+	static const struct {
+		const char *json;
+		const char *says;
+	} cases[] = {
+	        {"{\"probes\": {\"db\": {\"uri\": \"" SECRET "\"}}}", "probes.db.uri: "},
+	        {"{\"probes\": {\"db\": {\"uri\": \"postgres://h/db\", \"pasword\": \"" SECRET
+	         "\"}}}",
+	         "probes.db.pasword: unknown key (did you mean password?)"},
+	        {"{\"admin_tokn\": \"" SECRET "\"}",
+	         "admin_tokn: unknown key (did you mean admin_token?)"},
+	        {"{\"admin_token\": \"S3cr3t\"}", "admin_token: shorter than 16"},
+	        {"{\"probes\": {\"db\": {\"uri\": \"tcp://h:1\", \"password_file\": \"" SECRET
+	         "\"}}}",
+	         "probes.db.password_file: "},
+	        {"{\"flag\": \"ssm:/p?endpoint=http://u:S3cr3t@h:1\"}", "flag: source 1"},
+	};
+	struct fixture *f = *state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&f->err, 0, sizeof(f->err));
+		if (config_load_json_text(f->cfg, cases[i].json, strlen(cases[i].json), f->env,
+		                          &f->err) == 0)
+			fail_msg("case %zu accepted", i);
+		if (strstr(f->err.msg, cases[i].says) == NULL)
+			fail_msg("case %zu: '%s' does not say '%s'", i, f->err.msg, cases[i].says);
+		if (strstr(f->err.msg, "S3cr3t") != NULL || strstr(f->err.msg, "v@lue") != NULL)
+			fail_msg("case %zu: '%s' echoes the secret", i, f->err.msg);
+	}
 }
 
 static void test_env_set_twice(void **state)
@@ -339,9 +461,12 @@ static void test_env_probe_errors(void **state)
 	check_bad_env("WARDEN_PROBE_DB=ftp://h:1", "WARDEN_PROBE_DB: unknown probe kind 'ftp' "
 	                                           "(want postgres, postgresql, redis, rediss, "
 	                                           "http, https or tcp)");
-	check_bad_env("WARDEN_PROBE_DB=tcp://h:1#bogus=1",
-	              "WARDEN_PROBE_DB: unknown option 'bogus' (want critical, interval, timeout, "
-	              "start_period, rise, fall, expect or max_lag)");
+	check_bad_env(
+	        "WARDEN_PROBE_DB=tcp://h:1#bogus=1",
+	        "WARDEN_PROBE_DB: option 1: unknown option (want critical, interval, timeout, "
+	        "start_period, rise, fall, expect or max_lag)");
+	check_bad_env("WARDEN_PROBE_DB=tcp://h:1#rise=2&intervall=1s",
+	              "WARDEN_PROBE_DB: option 2: unknown option (did you mean interval?)");
 	check_bad_env("WARDEN_PROBE_DB=tcp://h:1#expect=200",
 	              "WARDEN_PROBE_DB: option expect does not apply to tcp probes (only to "
 	              "postgres and http)");
@@ -483,8 +608,9 @@ static void test_password_errors(void **state)
 		env_add(g, "WARDEN_PROBE_DB_PASSWORD_FILE=/nonexistent/pw");
 		memset(&g->err, 0, sizeof(g->err));
 		assert_int_equal(config_load(g->cfg, g->env, &g->err), -ENOENT);
+		/* A secret's file name is not quoted: it may be the secret, misplaced. */
 		assert_string_equal(g->err.msg, "WARDEN_PROBE_DB_PASSWORD_FILE: cannot open "
-		                                "'/nonexistent/pw': No such file or directory");
+		                                "the file: No such file or directory");
 		teardown((void **)&g);
 
 		assert_int_equal(setup((void **)&g), 0);
@@ -492,14 +618,13 @@ static void test_password_errors(void **state)
 		snprintf(var, sizeof(var), "WARDEN_PROBE_DB_PASSWORD_FILE=%s",
 		         data_path(g, 0, "empty_password.txt"));
 		env_add(g, "%s", var);
-		load_fails_with(g, "WARDEN_PROBE_DB_PASSWORD_FILE: file '", NULL);
-		assert_non_null(strstr(g->err.msg, "': empty password"));
+		load_fails(g, "WARDEN_PROBE_DB_PASSWORD_FILE: the file: empty password");
 		teardown((void **)&g);
 
 		assert_int_equal(setup((void **)&g), 0);
 		env_add(g, "WARDEN_PROBE_DB=tcp://h:1");
 		env_add(g, "WARDEN_PROBE_DB_PASSWORD_FILE=/dev/null");
-		load_fails(g, "WARDEN_PROBE_DB_PASSWORD_FILE: '/dev/null' is not a regular file");
+		load_fails(g, "WARDEN_PROBE_DB_PASSWORD_FILE: the file is not a regular file");
 		teardown((void **)&g);
 
 		assert_int_equal(setup((void **)&g), 0);
@@ -656,8 +781,9 @@ static void check_bad_file(const char *name, const char *want)
 static void test_file_errors(void **state)
 {
 	(void)state;
-	check_bad_file("unknown_key.json", "probes.db.intervall: unknown key");
-	check_bad_file("unknown_top_key.json", "log_levle: unknown key");
+	check_bad_file("unknown_key.json",
+	               "probes.db.intervall: unknown key (did you mean interval?)");
+	check_bad_file("unknown_top_key.json", "log_levle: unknown key (did you mean log_level?)");
 	check_bad_file("wrong_type.json", "http_threads: want an integer, got a string");
 	check_bad_file("wrong_type_probe.json",
 	               "probes.db.critical: want true or false, got a string");
@@ -842,6 +968,7 @@ static void test_fencing_settings(void **state)
 	char *json;
 
 	env_add(f, "WARDEN_FLAG=ssm:/platform/prod/active-region, file:/run/warden/flag");
+	env_add(f, "AWS_REGION=us-east-1");
 	env_add(f, "WARDEN_FLAG_INTERVAL=2s");
 	env_add(f, "WARDEN_FLAG_TIMEOUT=500ms");
 	env_add(f, "WARDEN_FLAG_TTL=10s");
@@ -873,6 +1000,7 @@ static void test_flag_timing_rule(void **state)
 	struct fixture *f = *state;
 
 	env_add(f, "WARDEN_FLAG=file:/run/warden/flag");
+	env_add(f, "AWS_REGION=us-east-1");
 	env_add(f, "WARDEN_FLAG_INTERVAL=5s");
 	env_add(f, "WARDEN_FLAG_TIMEOUT=2s");
 	env_add(f, "WARDEN_FLAG_TTL=8s");
@@ -895,6 +1023,7 @@ static void test_fencing_errors(void **state)
 	struct fixture *f = *state;
 
 	env_add(f, "WARDEN_FLAG=s3://bucket/flag");
+	env_add(f, "AWS_REGION=us-east-1");
 	load_fails_with(f, "WARDEN_FLAG: source 1: unknown source", NULL);
 	env_clear(f);
 	env_add(f, "WARDEN_ON_STALE=ignore");
@@ -934,9 +1063,44 @@ static void test_fencing_json(void **state)
 
 	assert_true(config_load_json_text(f->cfg, both, strlen(both), f->env, &f->err) < 0);
 	assert_string_equal(f->err.msg, "admin_token and admin_token_file are both set: use one");
+	assert_true(config_load_json_text(f->cfg, good, strlen(good), f->env, &f->err) < 0);
+	assert_string_equal(f->err.msg, "WARDEN_FLAG needs this task's region: set AWS_REGION (on "
+	                                "ECS, task metadata gives it)");
+	env_add(f, "AWS_REGION=us-east-1");
 	assert_int_equal(config_load_json_text(f->cfg, good, strlen(good), f->env, &f->err), 0);
 	assert_int_equal(f->cfg->flag_count, 1);
 	assert_int_equal(f->cfg->flag_ttl_ms, 60000);
+}
+
+/*
+ * The region check serve's flag readers make is part of the load, so that
+ * `warden config` (and every command) refuses what `serve` refuses.
+ */
+static void test_flag_needs_a_region(void **state)
+{
+	struct fixture *f = *state;
+
+	env_add(f, "WARDEN_FLAG=file:/run/warden/flag");
+	load_fails(f, "WARDEN_FLAG needs this task's region: set AWS_REGION (on ECS, task metadata "
+	              "gives it)");
+	env_add(f, "AWS_REGION=garbage");
+	load_fails(f, "AWS_REGION: bad region name (want an AWS region such as us-east-1 or "
+	              "us-gov-west-1)");
+	env_clear(f);
+	env_add(f, "WARDEN_FLAG=file:/run/warden/flag");
+	env_add(f, "AWS_DEFAULT_REGION=us-east");
+	load_fails_with(f, "AWS_DEFAULT_REGION: bad region name", NULL);
+	env_clear(f);
+	env_add(f, "WARDEN_FLAG=file:/run/warden/flag");
+	env_add(f, "AWS_DEFAULT_REGION=eu-central-2");
+	load_ok(f);
+	env_clear(f);
+	env_add(f, "WARDEN_FLAG=file:/run/warden/flag");
+	env_add(f, "ECS_CONTAINER_METADATA_URI_V4=http://169.254.170.2/v4/x");
+	load_ok(f); /* the region comes from task metadata at run time */
+	env_clear(f);
+	env_add(f, "AWS_REGION=garbage"); /* without a flag, no region is needed or read */
+	load_ok(f);
 }
 
 /* ---- the effectors ------------------------------------------------------ */
@@ -946,6 +1110,7 @@ static void test_proxy_settings(void **state)
 	struct fixture *f = *state;
 
 	env_add(f, "WARDEN_FLAG=file:/run/warden/flag");
+	env_add(f, "AWS_REGION=us-east-1");
 	env_add(f, "WARDEN_PROXY_LISTEN=0.0.0.0:8080");
 	env_add(f, "WARDEN_PROXY_UPSTREAM=http://127.0.0.1:3000");
 	env_add(f, "WARDEN_PROXY_ALLOW_WHEN_FENCED=/health,/api/session/");
@@ -973,10 +1138,12 @@ static void test_proxy_errors(void **state)
 	load_fails_with(f, "WARDEN_PROXY_LISTEN needs WARDEN_FLAG", NULL);
 	env_clear(f);
 	env_add(f, "WARDEN_FLAG=file:/f");
+	env_add(f, "AWS_REGION=us-east-1");
 	env_add(f, "WARDEN_PROXY_LISTEN=8080");
 	load_fails(f, "WARDEN_PROXY_LISTEN and WARDEN_PROXY_UPSTREAM go together");
 	env_clear(f);
 	env_add(f, "WARDEN_FLAG=file:/f");
+	env_add(f, "AWS_REGION=us-east-1");
 	env_add(f, "WARDEN_PROXY_LISTEN=8089");
 	env_add(f, "WARDEN_PROXY_UPSTREAM=http://127.0.0.1:3000");
 	load_fails(f, "WARDEN_PROXY_LISTEN and WARDEN_LISTEN use the same port 8089");
@@ -991,11 +1158,35 @@ static void test_proxy_errors(void **state)
 	load_fails_with(f, "WARDEN_PROXY_ALLOW_WHEN_FENCED", NULL);
 }
 
+/* "/" (or "//"...) as an allow-list prefix lets every write through: fencing off. */
+static void test_proxy_allow_root_refused(void **state)
+{
+	static const char *const roots[] = {"/", "//", "///", "/health,/", "/,/health", " /"};
+	struct fixture *f = *state;
+
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		env_clear(f);
+		env_add(f, "WARDEN_PROXY_ALLOW_WHEN_FENCED=%s", roots[i]);
+		memset(&f->err, 0, sizeof(f->err));
+		if (config_load(f->cfg, f->env, &f->err) == 0)
+			fail_msg("WARDEN_PROXY_ALLOW_WHEN_FENCED=%s accepted", roots[i]);
+		assert_non_null(strstr(f->err.msg, "WARDEN_PROXY_ALLOW_WHEN_FENCED: "));
+	}
+	env_clear(f);
+	env_add(f, "WARDEN_PROXY_ALLOW_WHEN_FENCED=/");
+	load_fails(f, "WARDEN_PROXY_ALLOW_WHEN_FENCED: the prefix '/' matches every path: it would "
+	              "let every write through while fenced (list the paths that may write)");
+	env_clear(f);
+	env_add(f, "WARDEN_PROXY_ALLOW_WHEN_FENCED=/health,//x/");
+	load_ok(f);
+}
+
 static void test_singleton_settings(void **state)
 {
 	struct fixture *f = *state;
 
 	env_add(f, "WARDEN_FLAG=file:/f");
+	env_add(f, "AWS_REGION=us-east-1");
 	env_add(f, "WARDEN_SINGLETON=cron");
 	load_fails(f, "WARDEN_SINGLETON needs a postgres probe: there is none (name it in "
 	              "WARDEN_SINGLETON_PROBE)");
@@ -1018,12 +1209,14 @@ static void test_singleton_settings(void **state)
 	load_fails_with(f, "WARDEN_SINGLETON: bad name", NULL);
 	env_clear(f);
 	env_add(f, "WARDEN_FLAG=file:/f");
+	env_add(f, "AWS_REGION=us-east-1");
 	env_add(f, "WARDEN_SINGLETON=cron");
 	env_add(f, "WARDEN_PROBE_CACHE=redis://cache:6379");
 	env_add(f, "WARDEN_SINGLETON_PROBE=cache");
 	load_fails(f, "WARDEN_SINGLETON_PROBE: no postgres probe named 'cache'");
 	env_clear(f);
 	env_add(f, "WARDEN_FLAG=file:/f");
+	env_add(f, "AWS_REGION=us-east-1");
 	env_add(f, "WARDEN_SINGLETON=cron");
 	env_add(f, "WARDEN_SINGLETON_TTL=5s");
 	env_add(f, "WARDEN_PROBE_DB=postgres://app@db/app#timeout=2s&interval=5s");
@@ -1039,6 +1232,9 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_env_settings_bad, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_unknown_env, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_env_set_twice, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_errors_never_echo_secrets, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_json_errors_never_echo_secrets, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_env_probes_sorted, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_env_probe_errors, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_env_probe_bad_uri_never_leaks, setup,
@@ -1067,8 +1263,10 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_fencing_errors, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_admin_token_file, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_fencing_json, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_flag_needs_a_region, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_proxy_settings, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_proxy_errors, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_proxy_allow_root_refused, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_singleton_settings, setup, teardown),
 	        cmocka_unit_test(test_parse_listen),
 	};

@@ -31,6 +31,32 @@ static void test_plain_region(void **unused)
 	assert_int_equal(parse("  eu-central-2\n", &value), 0);
 	assert_string_equal(value.active_region, "eu-central-2");
 	assert_int_equal(parse("us-gov-west-1", &value), 0);
+	assert_int_equal(parse("ap-southeast-4", &value), 0);
+	assert_int_equal(parse("cn-northwest-1", &value), 0);
+	assert_int_equal(parse("us-isob-east-1", &value), 0);
+}
+
+/* The one validator, used by every region everywhere. */
+static void test_region_check(void **unused)
+{
+	static const char *const good[] = {"us-east-1",  "us-gov-west-1", "eu-central-2",
+	                                   "me-south-1", "il-central-1",  "ap-northeast-10"};
+	static const char *const bad[] = {"garbage",   "us-east",    "US-EAST-1",   "us-east-1 ",
+	                                  "us_east_1", "1us-east-1", "us-east-01a", "-us-east-1",
+	                                  "",          "us-",        "aa-b-"};
+	struct wd_err err;
+
+	(void)unused;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		if (flag_region_check(good[i], &err) != 0)
+			fail_msg("refused %s: %s", good[i], err.msg);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&err, 0, sizeof(err));
+		if (flag_region_check(bad[i], &err) == 0)
+			fail_msg("accepted '%s'", bad[i]);
+		assert_true(err.msg[0] != '\0');
+	}
 }
 
 static void test_json(void **unused)
@@ -74,6 +100,20 @@ static void test_rejected(void **unused)
 	        "{\"active_region\":\"us-east-1\",\"active_region\":\"us-west-2\"}",
 	        "{\"active_region\":\"us-east-1\"",
 	        "{\"active_region\":\"us\\u0000east\"}",
+	        /* Lowercase words are not regions (DESIGN.md: ^[a-z]{2}(-[a-z]+)+-[0-9]+$). */
+	        "garbage",
+	        "us-east",
+	        "useast-1",
+	        "u-east-1",
+	        "usa-east-1",
+	        "us-east-1a",
+	        "us--east-1",
+	        "us-1",
+	        "us-east1",
+	        "us-east-1-",
+	        "us-east-x1",
+	        "{\"active_region\":\"garbage\",\"epoch\":3}",
+	        "{\"active_region\":\"us-east\"}",
 	};
 	struct flag_value value;
 
@@ -102,9 +142,8 @@ static void test_nul_and_size(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_plain_region),
-	        cmocka_unit_test(test_json),
-	        cmocka_unit_test(test_rejected),
+	        cmocka_unit_test(test_plain_region), cmocka_unit_test(test_region_check),
+	        cmocka_unit_test(test_json),         cmocka_unit_test(test_rejected),
 	        cmocka_unit_test(test_nul_and_size),
 	};
 

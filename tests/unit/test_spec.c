@@ -208,14 +208,16 @@ static void test_bad_options(void **unused)
 	spec_bad("tcp://h:1#timeout=1.5s", "option timeout: bad duration '1.5s': no fractions",
 	         NULL);
 	spec_bad("tcp://h:1#start_period=-1s", "option start_period: bad duration", NULL);
-	spec_bad("tcp://h:1#intervall=5s", "unknown option 'intervall'", NULL);
+	/* Fragment text is numbered, never quoted: it may be the tail of a password. */
+	spec_bad("tcp://h:1#intervall=5s", "option 1: unknown option (did you mean interval?)",
+	         NULL);
 	spec_bad("tcp://h:1#interval=5s&interval=6s", "option interval given twice", NULL);
 	spec_bad("tcp://h:1#interval=", "option interval: empty value", NULL);
-	spec_bad("tcp://h:1#interval", "option 'interval': want key=value", NULL);
+	spec_bad("tcp://h:1#interval", "option 1: want key=value", NULL);
 	spec_bad("tcp://h:1#interval=5s&", "empty option", NULL);
 	spec_bad("tcp://h:1#&interval=5s", "empty option", NULL);
 	spec_bad("tcp://h:1#interval=5s&&rise=2", "empty option", NULL);
-	spec_bad("tcp://h:1#=5s", "unknown option ''", NULL);
+	spec_bad("tcp://h:1#=5s", "option 1: unknown option", NULL);
 	spec_bad("tcp://h:1#rise=0", "option rise: want an integer from 1 to 100, got '0'", NULL);
 	spec_bad("tcp://h:1#rise=101", "option rise: want an integer from 1 to 100", NULL);
 	spec_bad("tcp://h:1#fall=-1", "option fall: want an integer", NULL);
@@ -235,7 +237,9 @@ static void test_bad_uris(void **unused)
 	spec_bad("ftp://h/x", "unknown probe kind 'ftp'", NULL);
 	spec_bad("FTP://h/x", "unknown probe kind 'FTP'", NULL);
 	spec_bad("averyveryveryverylongscheme://h", "unknown probe kind", NULL);
-	spec_bad("h:1", "unknown probe kind 'h'", NULL);
+	spec_bad("h:1", "not a probe URI", NULL);
+	spec_bad("S3cr3t://h", "not a probe URI", "S3cr3t");
+	spec_bad("S3cr3t:v@lue", "not a probe URI", "S3cr3t");
 	spec_bad("", "empty probe definition", NULL);
 	spec_bad(NULL, "empty probe definition", NULL);
 	spec_bad("#interval=5s", "empty URI", NULL);
