@@ -45,9 +45,9 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
-#include "agent/buf.h"
-#include "agent/clock.h"
-#include "agent/log.h"
+#include "lib/buf.h"
+#include "lib/clock.h"
+#include "lib/log.h"
 #include "agent/render.h"
 
 /* Caps of the listener (candidates for limits.h). */

@@ -11,8 +11,8 @@
 #define WARDEN_HTTP_SERVER_H
 
 #include "agent/config.h"
-#include "agent/err.h"
-#include "agent/state.h"
+#include "lib/err.h"
+#include "probes/state.h"
 #include "fencing/fencing.h"
 
 struct http_server;

@@ -20,14 +20,14 @@
 #include <curl/curl.h>
 
 #include "agent/check.h"
-#include "agent/clock.h"
+#include "lib/clock.h"
 #include "agent/config.h"
 #include "agent/http_server.h"
-#include "agent/log.h"
-#include "agent/state.h"
-#include "agent/version.h"
+#include "lib/log.h"
+#include "probes/state.h"
+#include "lib/version.h"
 #include "fencing/fencing.h"
-#include "fencing/gate.h"
+#include "gate/gate.h"
 #include "probes/engine.h"
 
 #define EXIT_CONFIG      2

@@ -25,9 +25,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/clock.h"
-#include "agent/duration.h"
-#include "agent/version.h"
+#include "lib/clock.h"
+#include "lib/duration.h"
+#include "lib/version.h"
 
 #define RFC3339_SIZE 32
 

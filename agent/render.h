@@ -13,10 +13,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent/buf.h"
+#include "lib/buf.h"
 #include "agent/config.h"
 #include "agent/health.h"
-#include "agent/state.h"
+#include "probes/state.h"
 #include "fencing/fencing.h"
 
 /*

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "agent/config.h"
-#include "agent/state.h"
+#include "probes/state.h"
 #include "fencing/fence.h"
 
 /*

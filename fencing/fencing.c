@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/buf.h"
-#include "agent/clock.h"
-#include "agent/log.h"
+#include "lib/buf.h"
+#include "lib/clock.h"
+#include "lib/log.h"
 #include "agent/render.h"
 #include "fencing/decision.h"
 #include "fencing/fence_file.h"

@@ -22,12 +22,12 @@
 #include <stdint.h>
 
 #include "agent/config.h"
-#include "agent/err.h"
-#include "agent/state.h"
+#include "lib/err.h"
+#include "probes/state.h"
 #include "fencing/fence.h"
 #include "fencing/flag_loop.h"
 #include "fencing/lease.h"
-#include "fencing/proxy.h"
+#include "proxy/proxy.h"
 
 #define FENCING_TICK_MS 100
 

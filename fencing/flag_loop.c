@@ -12,11 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/clock.h"
-#include "agent/log.h"
-#include "fencing/aws_creds.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "aws/aws_creds.h"
 #include "fencing/flag_value.h"
-#include "fencing/ssm.h"
+#include "aws/ssm.h"
 
 #define FLAG_BACKOFF_CAP_MS 60000 /* the longest back-off, unless the interval is longer */
 #define FLAG_BEAT_MS        1000  /* a waiting reader beats /livez this often */

@@ -21,9 +21,9 @@
 #include <stdint.h>
 
 #include "agent/config.h"
-#include "agent/err.h"
-#include "agent/state.h"
-#include "fencing/aws.h"
+#include "lib/err.h"
+#include "probes/state.h"
+#include "aws/aws.h"
 #include "fencing/fence.h"
 
 #define FLAG_RESULT_MAX  24 /* "server_error", "bad_value"... */

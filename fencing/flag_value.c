@@ -6,7 +6,7 @@
 
 #include <jansson.h>
 
-#include "fencing/aws.h"
+#include "aws/aws.h"
 
 int flag_region_check(const char *region, struct wd_err *err)
 {

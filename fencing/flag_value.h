@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/err.h"
+#include "lib/err.h"
 
 #define FLAG_REGION_MAX 32                  /* "ap-southeast-4", "us-gov-west-1": well inside */
 #define FLAG_VALUE_MAX  4096                /* an SSM Standard parameter holds at most 4 KB */

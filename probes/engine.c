@@ -20,8 +20,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/clock.h"
-#include "agent/log.h"
+#include "lib/clock.h"
+#include "lib/log.h"
 
 /* Slack on top of interval + timeout before /livez calls a probe stuck. */
 #define ENGINE_STUCK_SLACK_MS 2000

@@ -11,8 +11,8 @@
 #define WARDEN_PROBES_ENGINE_H
 
 #include "agent/config.h"
-#include "agent/err.h"
-#include "agent/state.h"
+#include "lib/err.h"
+#include "probes/state.h"
 
 struct probe_engine;
 

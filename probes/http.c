@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/curl_deadline.h"
+#include "net/curl_deadline.h"
 
 struct http_probe {
 	struct curl_deadline *client;

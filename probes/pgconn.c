@@ -46,8 +46,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/clock.h"
-#include "probes/net.h"
+#include "lib/clock.h"
+#include "net/net.h"
 
 #define PGCONN_HOSTS_MAX        8  /* hosts in one multi-host URI (validate rejects more) */
 #define PGCONN_ADDRS_MAX        16 /* addresses handed to libpq, all hosts together */

@@ -12,10 +12,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent/err.h"
-#include "agent/limits.h"
+#include "lib/err.h"
+#include "lib/limits.h"
 #include "probes/outcome.h"
-#include "probes/uri.h"
+#include "net/uri.h"
 
 enum probe_kind {
 	PROBE_KIND_POSTGRES,

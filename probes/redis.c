@@ -57,9 +57,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "agent/clock.h"
-#include "agent/text.h"
-#include "probes/net.h"
+#include "lib/clock.h"
+#include "lib/text.h"
+#include "net/net.h"
 
 #define REDIS_DEFAULT_PORT 6379
 #define REDIS_DB_MAX       15

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "probes/net.h"
+#include "net/net.h"
 
 struct tcp_probe {
 	char host[WD_HOST_MAX + 1];

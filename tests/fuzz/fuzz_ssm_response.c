@@ -3,8 +3,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "fencing/aws.h"
-#include "fencing/ssm.h"
+#include "aws/aws.h"
+#include "aws/ssm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -15,9 +15,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/clock.h"
-#include "agent/curl_deadline.h"
-#include "fencing/aws.h"
+#include "lib/clock.h"
+#include "net/curl_deadline.h"
+#include "aws/aws.h"
 
 /* WRAP: curl_deadline_perform */
 

@@ -19,10 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/clock.h"
-#include "agent/curl_deadline.h"
-#include "fencing/aws.h"
-#include "fencing/aws_creds.h"
+#include "lib/clock.h"
+#include "net/curl_deadline.h"
+#include "aws/aws.h"
+#include "aws/aws_creds.h"
 
 /* WRAP: curl_deadline_perform clock_wall_ms */
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/clock.h"
+#include "lib/clock.h"
 #include "fencing/decision.h"
 
 struct fixture {

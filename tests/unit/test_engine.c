@@ -18,10 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/clock.h"
+#include "lib/clock.h"
 #include "agent/config.h"
-#include "agent/log.h"
-#include "agent/state.h"
+#include "lib/log.h"
+#include "probes/state.h"
 #include "probes/engine.h"
 
 /* The script: outcome of run N (repeats the last entry after the end). */

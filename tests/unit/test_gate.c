@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "fencing/gate.h"
+#include "gate/gate.h"
 
 /* ------------------------------------------------------------ arguments */
 

@@ -19,8 +19,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "agent/clock.h"
-#include "probes/net.h"
+#include "lib/clock.h"
+#include "net/net.h"
 
 #define WATCHDOG_SECONDS 20
 

@@ -18,12 +18,12 @@
 
 #include <jansson.h>
 
-#include "agent/buf.h"
-#include "agent/clock.h"
+#include "lib/buf.h"
+#include "lib/clock.h"
 #include "agent/config.h"
 #include "agent/render.h"
-#include "agent/state.h"
-#include "agent/version.h"
+#include "probes/state.h"
+#include "lib/version.h"
 
 #define BODY_MAX  (1 << 20)
 #define PASSWORD  "Sup3rS3cretPw"

@@ -28,12 +28,12 @@
 #include <strings.h>
 #include <time.h>
 
-#include "agent/buf.h"
-#include "agent/clock.h"
-#include "agent/curl_deadline.h"
-#include "fencing/aws.h"
-#include "fencing/aws_creds.h"
-#include "fencing/ssm.h"
+#include "lib/buf.h"
+#include "lib/clock.h"
+#include "net/curl_deadline.h"
+#include "aws/aws.h"
+#include "aws/aws_creds.h"
+#include "aws/ssm.h"
 
 /* WRAP: curl_deadline_perform */
 
