@@ -39,18 +39,17 @@ const char *aws_outcome_str(enum aws_outcome outcome)
 	return aws_outcome_names[outcome];
 }
 
-enum aws_outcome aws_outcome_from_transfer(enum probe_outcome outcome)
+enum aws_outcome aws_outcome_from_transfer(enum net_outcome outcome)
 {
 	switch (outcome) {
-	case PROBE_OK: return AWS_OK;
-	case PROBE_TIMEOUT: return AWS_TIMEOUT;
-	case PROBE_DNS: return AWS_DNS;
-	case PROBE_TLS: return AWS_TLS;
-	case PROBE_AUTH: return AWS_AUTH;
-	case PROBE_BAD_REPLY: return AWS_BAD_REPLY;
-	case PROBE_SERVER_ERROR: return AWS_SERVER_ERROR;
-	case PROBE_REFUSED:
-	case PROBE_NETWORK: return AWS_NETWORK;
+	case NET_OK: return AWS_OK;
+	case NET_TIMEOUT: return AWS_TIMEOUT;
+	case NET_DNS: return AWS_DNS;
+	case NET_TLS: return AWS_TLS;
+	case NET_AUTH: return AWS_AUTH;
+	case NET_BAD_REPLY: return AWS_BAD_REPLY;
+	case NET_REFUSED:
+	case NET_NETWORK: return AWS_NETWORK;
 	default: return AWS_INTERNAL;
 	}
 }
@@ -452,9 +451,9 @@ int aws_http_get(struct curl_deadline *client, struct curl_deadline_request *req
 	req->method = "GET";
 	aws_buf_wipe(req->response_body);
 	*status = 0;
-	if (curl_deadline_perform(client, req, deadline_mono_ms, &result) != PROBE_OK)
-		return wd_err_set(err, result.outcome == PROBE_TIMEOUT ? -ETIMEDOUT : -EIO,
-		                  "%s: %s: %s", what, probe_outcome_str(result.outcome),
+	if (curl_deadline_perform(client, req, deadline_mono_ms, &result) != NET_OK)
+		return wd_err_set(err, result.outcome == NET_TIMEOUT ? -ETIMEDOUT : -EIO,
+		                  "%s: %s: %s", what, net_outcome_str(result.outcome),
 		                  result.detail);
 	*status = result.http_status;
 	if (result.body_too_large)

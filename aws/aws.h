@@ -22,7 +22,7 @@
 #include "lib/err.h"
 #include "lib/limits.h"
 #include "fencing/flag_value.h"
-#include "probes/outcome.h"
+#include "net/outcome.h"
 
 #define AWS_ERROR_TYPE_MAX    64  /* a sanitized error type, "ThrottlingException" */
 #define AWS_ERROR_MESSAGE_MAX 128 /* a sanitized error message (cut with "...") */
@@ -56,7 +56,7 @@ enum aws_outcome {
 const char *aws_outcome_str(enum aws_outcome outcome);
 
 /* The AWS outcome of a transfer that failed below HTTP (curl_deadline's outcome). */
-enum aws_outcome aws_outcome_from_transfer(enum probe_outcome outcome);
+enum aws_outcome aws_outcome_from_transfer(enum net_outcome outcome);
 
 /*
  * The value of `name` in envp (a NULL-terminated "NAME=value" array, like

@@ -327,7 +327,7 @@ static enum aws_outcome ssm_attempt(struct ssm_client *c, const struct aws_crede
 	snprintf(out->request_id, sizeof(out->request_id), "%s",
 	         result.captured[SSM_CAPTURE_REQUEST_ID]);
 	snprintf(date, WD_HTTP_HEADER_VALUE_MAX + 1, "%s", result.captured[SSM_CAPTURE_DATE]);
-	if (result.outcome != PROBE_OK) {
+	if (result.outcome != NET_OK) {
 		if (result.truncated)
 			return ssm_set(out, AWS_BAD_REPLY, "ssm: truncated answer: %s",
 			               result.detail);

@@ -228,11 +228,11 @@ fail:
 	return NULL;
 }
 
-static enum probe_outcome cd_set(struct curl_deadline_result *result, enum probe_outcome outcome,
-                                 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static enum net_outcome cd_set(struct curl_deadline_result *result, enum net_outcome outcome,
+                               const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static enum probe_outcome cd_set(struct curl_deadline_result *result, enum probe_outcome outcome,
-                                 const char *fmt, ...)
+static enum net_outcome cd_set(struct curl_deadline_result *result, enum net_outcome outcome,
+                               const char *fmt, ...)
 {
 	va_list ap;
 
@@ -247,7 +247,7 @@ static enum probe_outcome cd_set(struct curl_deadline_result *result, enum probe
 static int cd_resolve(struct curl_deadline *cd, const struct cd_target *target,
                       int64_t deadline_mono_ms, struct curl_deadline_result *result)
 {
-	struct probe_observation obs = {.outcome = PROBE_OK};
+	struct net_status obs = {.outcome = NET_OK};
 	struct net_addr addrs[NET_ADDRS_MAX];
 	char entry[CD_RESOLVE_MAX];
 	struct curl_slist *list;
@@ -276,13 +276,13 @@ static int cd_resolve(struct curl_deadline *cd, const struct cd_target *target,
 	/* Replaces the cached entry of host:port (curl >= 7.63 replaces on add). */
 	list = curl_slist_append(NULL, entry);
 	if (list == NULL) {
-		cd_set(result, PROBE_INTERNAL, "out of memory");
+		cd_set(result, NET_INTERNAL, "out of memory");
 		return -1;
 	}
 	curl_slist_free_all(cd->resolve);
 	cd->resolve = list;
 	if (curl_easy_setopt(cd->easy, CURLOPT_RESOLVE, cd->resolve) != CURLE_OK) {
-		cd_set(result, PROBE_INTERNAL, "curl refused the resolved addresses");
+		cd_set(result, NET_INTERNAL, "curl refused the resolved addresses");
 		return -1;
 	}
 	return 0;
@@ -312,17 +312,17 @@ static void cd_fail(struct curl_deadline *cd, CURLcode code, struct curl_deadlin
 	long os_errno = 0;
 
 	switch (code) {
-	case CURLE_COULDNT_RESOLVE_HOST: cd_set(result, PROBE_DNS, "%s", reason); return;
+	case CURLE_COULDNT_RESOLVE_HOST: cd_set(result, NET_DNS, "%s", reason); return;
 	case CURLE_COULDNT_CONNECT:
 		curl_easy_getinfo(cd->easy, CURLINFO_OS_ERRNO, &os_errno);
 		if (os_errno == ECONNREFUSED)
-			cd_set(result, PROBE_REFUSED, "%s", reason);
+			cd_set(result, NET_REFUSED, "%s", reason);
 		else if (os_errno == ETIMEDOUT)
-			cd_set(result, PROBE_TIMEOUT, "%s", reason);
+			cd_set(result, NET_TIMEOUT, "%s", reason);
 		else
-			cd_set(result, PROBE_NETWORK, "%s", reason);
+			cd_set(result, NET_NETWORK, "%s", reason);
 		return;
-	case CURLE_OPERATION_TIMEDOUT: cd_set(result, PROBE_TIMEOUT, "%s", reason); return;
+	case CURLE_OPERATION_TIMEDOUT: cd_set(result, NET_TIMEOUT, "%s", reason); return;
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:
@@ -336,23 +336,23 @@ static void cd_fail(struct curl_deadline *cd, CURLcode code, struct curl_deadlin
 	case CURLE_SSL_ENGINE_NOTFOUND:
 	case CURLE_SSL_ENGINE_SETFAILED:
 	case CURLE_SSL_ENGINE_INITFAILED:
-	case CURLE_USE_SSL_FAILED: cd_set(result, PROBE_TLS, "%s", reason); return;
-	case CURLE_LOGIN_DENIED: cd_set(result, PROBE_AUTH, "%s", reason); return;
+	case CURLE_USE_SSL_FAILED: cd_set(result, NET_TLS, "%s", reason); return;
+	case CURLE_LOGIN_DENIED: cd_set(result, NET_AUTH, "%s", reason); return;
 	case CURLE_WEIRD_SERVER_REPLY:
 	case CURLE_BAD_CONTENT_ENCODING:
 	case CURLE_UNSUPPORTED_PROTOCOL:
-	case CURLE_TOO_MANY_REDIRECTS: cd_set(result, PROBE_BAD_REPLY, "%s", reason); return;
+	case CURLE_TOO_MANY_REDIRECTS: cd_set(result, NET_BAD_REPLY, "%s", reason); return;
 	case CURLE_OUT_OF_MEMORY:
 	case CURLE_FAILED_INIT:
 	case CURLE_BAD_FUNCTION_ARGUMENT:
-	case CURLE_UNKNOWN_OPTION: cd_set(result, PROBE_INTERNAL, "%s", reason); return;
+	case CURLE_UNKNOWN_OPTION: cd_set(result, NET_INTERNAL, "%s", reason); return;
 	case CURLE_PARTIAL_FILE:
 		result->truncated = true;
-		cd_set(result, PROBE_NETWORK, "%s", reason);
+		cd_set(result, NET_NETWORK, "%s", reason);
 		return;
 	default:
 		/* RECV_ERROR, SEND_ERROR, GOT_NOTHING, HTTP2... */
-		cd_set(result, PROBE_NETWORK, "%s", reason);
+		cd_set(result, NET_NETWORK, "%s", reason);
 		return;
 	}
 }
@@ -366,13 +366,13 @@ static int cd_prepare(struct curl_deadline *cd, const struct curl_deadline_reque
 	CURL *easy = cd->easy;
 
 	if (req->method != NULL && !post && strcmp(req->method, "GET") != 0) {
-		cd_set(result, PROBE_INTERNAL, "unsupported method %.16s", req->method);
+		cd_set(result, NET_INTERNAL, "unsupported method %.16s", req->method);
 		return -1;
 	}
 	if (req->header_count > CURL_DEADLINE_HEADERS_MAX ||
 	    req->capture_count > CURL_DEADLINE_CAPTURE_MAX ||
 	    req->hide_count > CURL_DEADLINE_HIDE_MAX) {
-		cd_set(result, PROBE_INTERNAL, "too many headers in a request");
+		cd_set(result, NET_INTERNAL, "too many headers in a request");
 		return -1;
 	}
 	for (size_t i = 0; i < req->header_count; i++) {
@@ -380,7 +380,7 @@ static int cd_prepare(struct curl_deadline *cd, const struct curl_deadline_reque
 
 		/* No CR or LF: a header value can never smuggle another header. */
 		if (strpbrk(req->headers[i], "\r\n") != NULL) {
-			cd_set(result, PROBE_INTERNAL, "a request header holds CR or LF");
+			cd_set(result, NET_INTERNAL, "a request header holds CR or LF");
 			return -1;
 		}
 		list = curl_slist_append(*headers, req->headers[i]);
@@ -416,12 +416,12 @@ static int cd_prepare(struct curl_deadline *cd, const struct curl_deadline_reque
 	CD_SETOPT(CURLOPT_PASSWORD, req->password);
 #undef CD_SETOPT
 	if (rc != CURLE_OK) {
-		cd_set(result, PROBE_INTERNAL, "curl: %s", curl_easy_strerror(rc));
+		cd_set(result, NET_INTERNAL, "curl: %s", curl_easy_strerror(rc));
 		return -1;
 	}
 	return 0;
 nomem:
-	cd_set(result, PROBE_INTERNAL, "out of memory");
+	cd_set(result, NET_INTERNAL, "out of memory");
 	return -1;
 }
 
@@ -433,17 +433,17 @@ static void cd_finish(struct curl_deadline *cd, CURLcode code, struct curl_deadl
 	curl_easy_getinfo(cd->easy, CURLINFO_RESPONSE_CODE, &status);
 	result->http_status = (int)status;
 	if (cd->bad_header != NULL) {
-		cd_set(result, PROBE_BAD_REPLY,
+		cd_set(result, NET_BAD_REPLY,
 		       "response header %s is longer than %d bytes or holds control bytes",
 		       cd->bad_header, WD_HTTP_HEADER_VALUE_MAX);
 		return;
 	}
 	if (cd->out_of_memory) {
-		cd_set(result, PROBE_INTERNAL, "out of memory for the response body");
+		cd_set(result, NET_INTERNAL, "out of memory for the response body");
 		return;
 	}
 	if (code == CURLE_OK || (code == CURLE_WRITE_ERROR && cd->body_too_large)) {
-		result->outcome = PROBE_OK;
+		result->outcome = NET_OK;
 		result->detail[0] = '\0';
 		result->body_too_large = cd->body_too_large;
 		return;
@@ -451,10 +451,10 @@ static void cd_finish(struct curl_deadline *cd, CURLcode code, struct curl_deadl
 	cd_fail(cd, code, result);
 }
 
-enum probe_outcome curl_deadline_perform(struct curl_deadline *cd,
-                                         const struct curl_deadline_request *req,
-                                         int64_t deadline_mono_ms,
-                                         struct curl_deadline_result *result)
+enum net_outcome curl_deadline_perform(struct curl_deadline *cd,
+                                       const struct curl_deadline_request *req,
+                                       int64_t deadline_mono_ms,
+                                       struct curl_deadline_result *result)
 {
 	struct curl_slist *headers = NULL;
 	int64_t started = clock_mono_ms();
@@ -466,7 +466,7 @@ enum probe_outcome curl_deadline_perform(struct curl_deadline *cd,
 	int left;
 
 	memset(result, 0, sizeof(*result));
-	result->outcome = PROBE_INTERNAL;
+	result->outcome = NET_INTERNAL;
 	cd->req = req;
 	cd->result = result;
 	cd->errbuf[0] = '\0';
@@ -477,18 +477,18 @@ enum probe_outcome curl_deadline_perform(struct curl_deadline *cd,
 	memset(cd->seen, 0, sizeof(cd->seen));
 
 	if (req->url == NULL || cd_parse_target(req->url, &target) != 0) {
-		cd_set(result, PROBE_INTERNAL, "not an http(s) URL with a host");
+		cd_set(result, NET_INTERNAL, "not an http(s) URL with a host");
 		goto out;
 	}
 	if (clock_ms_until(deadline_mono_ms) == 0) {
-		cd_set(result, PROBE_TIMEOUT, "no time left");
+		cd_set(result, NET_TIMEOUT, "no time left");
 		goto out;
 	}
 	if (!target.literal && cd_resolve(cd, &target, deadline_mono_ms, result) != 0)
 		goto out;
 	left = clock_ms_until(deadline_mono_ms);
 	if (left == 0) {
-		cd_set(result, PROBE_TIMEOUT, "no time left after resolving");
+		cd_set(result, NET_TIMEOUT, "no time left after resolving");
 		goto out;
 	}
 	if (cd_prepare(cd, req, &headers, result) != 0)
@@ -498,7 +498,7 @@ enum probe_outcome curl_deadline_perform(struct curl_deadline *cd,
 	curl_easy_setopt(cd->easy, CURLOPT_TIMEOUT_MS, (long)left + 100);
 	curl_easy_setopt(cd->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)left + 100);
 	if (curl_multi_add_handle(cd->multi, cd->easy) != CURLM_OK) {
-		cd_set(result, PROBE_INTERNAL, "curl_multi_add_handle failed");
+		cd_set(result, NET_INTERNAL, "curl_multi_add_handle failed");
 		goto out;
 	}
 	added = true;
@@ -508,7 +508,7 @@ enum probe_outcome curl_deadline_perform(struct curl_deadline *cd,
 		int queued;
 
 		if (mc != CURLM_OK) {
-			cd_set(result, PROBE_INTERNAL, "curl: %s", curl_multi_strerror(mc));
+			cd_set(result, NET_INTERNAL, "curl: %s", curl_multi_strerror(mc));
 			goto out;
 		}
 		while ((msg = curl_multi_info_read(cd->multi, &queued)) != NULL) {
@@ -524,12 +524,12 @@ enum probe_outcome curl_deadline_perform(struct curl_deadline *cd,
 			break;
 		mc = curl_multi_poll(cd->multi, NULL, 0, left, NULL);
 		if (mc != CURLM_OK) {
-			cd_set(result, PROBE_INTERNAL, "curl: %s", curl_multi_strerror(mc));
+			cd_set(result, NET_INTERNAL, "curl: %s", curl_multi_strerror(mc));
 			goto out;
 		}
 	}
 	if (!finished)
-		cd_set(result, PROBE_TIMEOUT, "no complete answer within %lld ms",
+		cd_set(result, NET_TIMEOUT, "no complete answer within %lld ms",
 		       (long long)(clock_mono_ms() - started));
 	else
 		cd_finish(cd, code, result);

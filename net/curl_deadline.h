@@ -2,7 +2,7 @@
  * curl_deadline.h - one HTTP(S) request with libcurl that returns by a
  * deadline, whatever the resolver or the peer does. Shared by the http probe
  * (probes/http.c), the AWS credentials provider, the task metadata lookup and
- * the SSM client (fencing/).
+ * the SSM client (aws/).
  *
  * How the deadline holds:
  *  - the URL's host is resolved here with net_resolve() (getaddrinfo_a,
@@ -27,8 +27,8 @@
  * read and dropped; past the cap the transfer stops (`body_too_large`), never
  * a silent cut. Selected response headers are captured by name.
  */
-#ifndef WARDEN_CURL_DEADLINE_H
-#define WARDEN_CURL_DEADLINE_H
+#ifndef WARDEN_NET_CURL_DEADLINE_H
+#define WARDEN_NET_CURL_DEADLINE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,7 +37,7 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/limits.h"
-#include "probes/outcome.h"
+#include "net/outcome.h"
 
 #define CURL_DEADLINE_CAPTURE_MAX 4  /* response headers one request may capture */
 #define CURL_DEADLINE_HEADERS_MAX 16 /* request headers one request may add */
@@ -80,14 +80,14 @@ struct curl_deadline_request {
 /* What one request saw. Plain data; curl_deadline_perform() fills all of it. */
 struct curl_deadline_result {
 	/*
-	 * PROBE_OK when a response arrived (whatever its status: the caller
+	 * NET_OK when a response arrived (whatever its status: the caller
 	 * judges it), also when its body was cut at the cap. Otherwise
-	 * PROBE_TIMEOUT, PROBE_DNS, PROBE_REFUSED, PROBE_NETWORK, PROBE_TLS,
-	 * PROBE_AUTH (curl refused the login), PROBE_BAD_REPLY (not HTTP, or a
+	 * NET_TIMEOUT, NET_DNS, NET_REFUSED, NET_NETWORK, NET_TLS,
+	 * NET_AUTH (curl refused the login), NET_BAD_REPLY (not HTTP, or a
 	 * captured header over WD_HTTP_HEADER_VALUE_MAX or with control bytes),
-	 * PROBE_INTERNAL (out of memory, bad request).
+	 * NET_INTERNAL (out of memory, bad request).
 	 */
-	enum probe_outcome outcome;
+	enum net_outcome outcome;
 	char detail[WD_ERR_MSG_MAX]; /* why, for people; "" when ok; no secret */
 	int http_status;             /* the final response's status, 0 if none */
 	bool body_too_large;         /* the body passed its cap: the transfer was stopped */
@@ -117,9 +117,9 @@ void curl_deadline_free(struct curl_deadline *cd);
  * caller resets it first if it wants only this response). Blocks the calling
  * thread up to the deadline.
  */
-enum probe_outcome curl_deadline_perform(struct curl_deadline *cd,
-                                         const struct curl_deadline_request *req,
-                                         int64_t deadline_mono_ms,
-                                         struct curl_deadline_result *result);
+enum net_outcome curl_deadline_perform(struct curl_deadline *cd,
+                                       const struct curl_deadline_request *req,
+                                       int64_t deadline_mono_ms,
+                                       struct curl_deadline_result *result);
 
 #endif

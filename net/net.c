@@ -1,5 +1,5 @@
 /*
- * net.c - deadline-bounded name resolution and TCP I/O for the probe kinds.
+ * net.c - deadline-bounded name resolution and TCP I/O for the probe kinds and the HTTP client.
  *
  * Resolution: a literal address is parsed with AI_NUMERICHOST (no resolver,
  * no thread). A name goes to getaddrinfo_a(GAI_NOWAIT) with a SIGEV_THREAD
@@ -172,7 +172,7 @@ static bool is_invalid_tld(const char *host)
 }
 
 int net_resolve(const char *host, int port, int64_t deadline_mono_ms, struct net_addr *addrs,
-                struct probe_observation *obs)
+                struct net_status *status)
 {
 	struct resolve_request *req;
 	struct sigevent sev;
@@ -181,11 +181,11 @@ int net_resolve(const char *host, int port, int64_t deadline_mono_ms, struct net
 	int rc;
 
 	if (host == NULL || host[0] == '\0' || strlen(host) > WD_HOST_MAX) {
-		probe_fail(obs, PROBE_DNS, "bad host name");
+		net_fail(status, NET_DNS, "bad host name");
 		return -1;
 	}
 	if (port < 1 || port > 65535) {
-		probe_fail(obs, PROBE_INTERNAL, "bad port %d", port);
+		net_fail(status, NET_INTERNAL, "bad port %d", port);
 		return -1;
 	}
 	snprintf(service, sizeof(service), "%d", port);
@@ -193,17 +193,17 @@ int net_resolve(const char *host, int port, int64_t deadline_mono_ms, struct net
 	if (count > 0)
 		return count;
 	if (is_invalid_tld(host)) {
-		probe_fail(obs, PROBE_DNS, "%s: no such host", host);
+		net_fail(status, NET_DNS, "%s: no such host", host);
 		return -1;
 	}
 	if (clock_ms_until(deadline_mono_ms) == 0) {
-		probe_fail(obs, PROBE_TIMEOUT, "%s: no time left to resolve", host);
+		net_fail(status, NET_TIMEOUT, "%s: no time left to resolve", host);
 		return -1;
 	}
 
 	req = resolve_request_new(host, port);
 	if (req == NULL) {
-		probe_fail(obs, PROBE_INTERNAL, "out of memory");
+		net_fail(status, NET_INTERNAL, "out of memory");
 		return -1;
 	}
 	memset(&sev, 0, sizeof(sev));
@@ -217,7 +217,7 @@ int net_resolve(const char *host, int port, int64_t deadline_mono_ms, struct net
 	}
 	if (rc != 0) {
 		/* Not queued: the callback will never run, so the request is ours. */
-		probe_fail(obs, PROBE_DNS, "%s: %s", host, gai_strerror(rc));
+		net_fail(status, NET_DNS, "%s: %s", host, gai_strerror(rc));
 		resolve_request_free(req);
 		return -1;
 	}
@@ -229,7 +229,7 @@ int net_resolve(const char *host, int port, int64_t deadline_mono_ms, struct net
 	}
 	if (!req->done) {
 		pthread_mutex_unlock(&req->lock);
-		probe_fail(obs, PROBE_TIMEOUT, "%s: resolver did not answer in time", host);
+		net_fail(status, NET_TIMEOUT, "%s: resolver did not answer in time", host);
 		resolve_request_unref(req); /* the callback frees it when the lookup ends */
 		return -1;
 	}
@@ -239,14 +239,14 @@ int net_resolve(const char *host, int port, int64_t deadline_mono_ms, struct net
 	rc = gai_error(&req->cb);
 	if (rc != 0) {
 		if (rc == EAI_NONAME || rc == EAI_NODATA || rc == EAI_FAIL)
-			probe_fail(obs, PROBE_DNS, "%s: no such host", host);
+			net_fail(status, NET_DNS, "%s: no such host", host);
 		else
-			probe_fail(obs, PROBE_DNS, "%s: %s", host, gai_strerror(rc));
+			net_fail(status, NET_DNS, "%s: %s", host, gai_strerror(rc));
 		count = -1;
 	} else {
 		count = copy_addrs(req->cb.ar_result, addrs);
 		if (count == 0) {
-			probe_fail(obs, PROBE_DNS, "%s: no TCP address", host);
+			net_fail(status, NET_DNS, "%s: no TCP address", host);
 			count = -1;
 		}
 	}
@@ -322,7 +322,7 @@ fail:
 }
 
 int net_connect(const struct net_addr *addrs, int count, int64_t deadline_mono_ms,
-                struct probe_observation *obs)
+                struct net_status *status)
 {
 	char where[INET6_ADDRSTRLEN + 8];
 	char refused_where[INET6_ADDRSTRLEN + 8] = "";
@@ -330,7 +330,7 @@ int net_connect(const struct net_addr *addrs, int count, int64_t deadline_mono_m
 	int fd;
 
 	if (count <= 0) {
-		probe_fail(obs, PROBE_INTERNAL, "no address to connect to");
+		net_fail(status, NET_INTERNAL, "no address to connect to");
 		return -1;
 	}
 	net_addr_str(&addrs[0], where, sizeof(where));
@@ -354,50 +354,50 @@ int net_connect(const struct net_addr *addrs, int count, int64_t deadline_mono_m
 			memcpy(refused_where, where, sizeof(where));
 	}
 	if (clock_mono_ms() >= deadline_mono_ms || last_error == 0) {
-		probe_fail(obs, PROBE_TIMEOUT, "connect to %s timed out", where);
+		net_fail(status, NET_TIMEOUT, "connect to %s timed out", where);
 	} else if (refused_where[0] != '\0') {
-		probe_fail(obs, PROBE_REFUSED, "connect to %s: connection refused", refused_where);
+		net_fail(status, NET_REFUSED, "connect to %s: connection refused", refused_where);
 	} else if (last_error == ETIMEDOUT) {
 		/* Every attempt used its share up: the deadline is (all but) here. */
-		probe_fail(obs, PROBE_TIMEOUT, "connect to %s timed out", where);
+		net_fail(status, NET_TIMEOUT, "connect to %s timed out", where);
 	} else {
-		probe_fail(obs, PROBE_NETWORK, "connect to %s: %s", where, strerror(last_error));
+		net_fail(status, NET_NETWORK, "connect to %s: %s", where, strerror(last_error));
 	}
 	return -1;
 }
 
-int net_wait(int fd, short events, int64_t deadline_mono_ms, struct probe_observation *obs)
+int net_wait(int fd, short events, int64_t deadline_mono_ms, struct net_status *status)
 {
 	short revents = 0;
 	int rc = poll_until(fd, events, deadline_mono_ms, &revents);
 	int error;
 
 	if (rc < 0) {
-		probe_fail(obs, PROBE_NETWORK, "poll: %s", strerror(errno));
+		net_fail(status, NET_NETWORK, "poll: %s", strerror(errno));
 		return -1;
 	}
 	if (rc == 0) {
-		probe_fail(obs, PROBE_TIMEOUT, "no %s before the deadline",
-		           (events & POLLOUT) ? "progress" : "answer");
+		net_fail(status, NET_TIMEOUT, "no %s before the deadline",
+		         (events & POLLOUT) ? "progress" : "answer");
 		return -1;
 	}
 	if (revents & events)
 		return 0; /* includes POLLIN at end of stream: the read sees it */
 	if (revents & POLLNVAL) {
-		probe_fail(obs, PROBE_INTERNAL, "poll: bad file descriptor");
+		net_fail(status, NET_INTERNAL, "poll: bad file descriptor");
 		return -1;
 	}
 	error = socket_error(fd);
 	if (error != 0)
-		probe_fail(obs, error == ECONNREFUSED ? PROBE_REFUSED : PROBE_NETWORK, "%s",
-		           strerror(error));
+		net_fail(status, error == ECONNREFUSED ? NET_REFUSED : NET_NETWORK, "%s",
+		         strerror(error));
 	else
-		probe_fail(obs, PROBE_NETWORK, "connection closed by peer");
+		net_fail(status, NET_NETWORK, "connection closed by peer");
 	return -1;
 }
 
 int net_write_all(int fd, const void *data, size_t n, int64_t deadline_mono_ms,
-                  struct probe_observation *obs)
+                  struct net_status *status)
 {
 	const char *p = data;
 
@@ -405,7 +405,7 @@ int net_write_all(int fd, const void *data, size_t n, int64_t deadline_mono_ms,
 		ssize_t sent;
 
 		if (clock_mono_ms() >= deadline_mono_ms) {
-			probe_fail(obs, PROBE_TIMEOUT, "write did not finish before the deadline");
+			net_fail(status, NET_TIMEOUT, "write did not finish before the deadline");
 			return -1;
 		}
 		sent = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -417,46 +417,46 @@ int net_write_all(int fd, const void *data, size_t n, int64_t deadline_mono_ms,
 		if (sent < 0 && errno == EINTR)
 			continue;
 		if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (net_wait(fd, POLLOUT, deadline_mono_ms, obs) != 0)
+			if (net_wait(fd, POLLOUT, deadline_mono_ms, status) != 0)
 				return -1;
 			continue;
 		}
-		probe_fail(obs, PROBE_NETWORK, "write: %s",
-		           sent < 0 ? strerror(errno) : "nothing written");
+		net_fail(status, NET_NETWORK, "write: %s",
+		         sent < 0 ? strerror(errno) : "nothing written");
 		return -1;
 	}
 	return 0;
 }
 
 ssize_t net_read_some(int fd, void *buf, size_t size, int64_t deadline_mono_ms,
-                      struct probe_observation *obs)
+                      struct net_status *status)
 {
 	if (size == 0) {
-		probe_fail(obs, PROBE_INTERNAL, "read into an empty buffer");
+		net_fail(status, NET_INTERNAL, "read into an empty buffer");
 		return -1;
 	}
 	for (;;) {
 		ssize_t got;
 
 		if (clock_mono_ms() >= deadline_mono_ms) {
-			probe_fail(obs, PROBE_TIMEOUT, "no answer before the deadline");
+			net_fail(status, NET_TIMEOUT, "no answer before the deadline");
 			return -1;
 		}
 		got = recv(fd, buf, size, MSG_DONTWAIT);
 		if (got > 0)
 			return got;
 		if (got == 0) {
-			probe_fail(obs, PROBE_NETWORK, "connection closed by peer");
+			net_fail(status, NET_NETWORK, "connection closed by peer");
 			return -1;
 		}
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			if (net_wait(fd, POLLIN, deadline_mono_ms, obs) != 0)
+			if (net_wait(fd, POLLIN, deadline_mono_ms, status) != 0)
 				return -1;
 			continue;
 		}
-		probe_fail(obs, PROBE_NETWORK, "read: %s", strerror(errno));
+		net_fail(status, NET_NETWORK, "read: %s", strerror(errno));
 		return -1;
 	}
 }

@@ -146,8 +146,8 @@ static void http_run(void *ctx, int64_t deadline_mono_ms, struct probe_observati
 	};
 	struct curl_deadline_result result;
 
-	if (curl_deadline_perform(http->client, &req, deadline_mono_ms, &result) != PROBE_OK) {
-		probe_fail(obs, result.outcome, "%s", result.detail);
+	if (curl_deadline_perform(http->client, &req, deadline_mono_ms, &result) != NET_OK) {
+		probe_fail(obs, probe_outcome_from_net(result.outcome), "%s", result.detail);
 		return;
 	}
 	http_judge_status(http, result.http_status, obs);

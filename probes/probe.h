@@ -119,4 +119,10 @@ const struct probe_ops *probe_ops_for(enum probe_kind kind);
 enum probe_outcome probe_fail(struct probe_observation *obs, enum probe_outcome outcome,
                               const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/*
+ * Copy a failed network call's status into obs: its outcome translated
+ * (probe_outcome_from_net) and its detail. Returns obs->outcome.
+ */
+enum probe_outcome probe_fail_net(struct probe_observation *obs, const struct net_status *status);
+
 #endif

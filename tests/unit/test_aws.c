@@ -36,11 +36,11 @@ static void test_outcome_str(void **state)
 			assert_string_not_equal(aws_outcome_str((enum aws_outcome)i),
 			                        aws_outcome_str((enum aws_outcome)j));
 	}
-	assert_int_equal(aws_outcome_from_transfer(PROBE_REFUSED), AWS_NETWORK);
-	assert_int_equal(aws_outcome_from_transfer(PROBE_TIMEOUT), AWS_TIMEOUT);
-	assert_int_equal(aws_outcome_from_transfer(PROBE_DNS), AWS_DNS);
-	assert_int_equal(aws_outcome_from_transfer(PROBE_TLS), AWS_TLS);
-	assert_int_equal(aws_outcome_from_transfer(PROBE_INTERNAL), AWS_INTERNAL);
+	assert_int_equal(aws_outcome_from_transfer(NET_REFUSED), AWS_NETWORK);
+	assert_int_equal(aws_outcome_from_transfer(NET_TIMEOUT), AWS_TIMEOUT);
+	assert_int_equal(aws_outcome_from_transfer(NET_DNS), AWS_DNS);
+	assert_int_equal(aws_outcome_from_transfer(NET_TLS), AWS_TLS);
+	assert_int_equal(aws_outcome_from_transfer(NET_INTERNAL), AWS_INTERNAL);
 }
 
 static void test_env_get(void **state)
@@ -133,22 +133,22 @@ static void test_region_from_task_json(void **state)
 /* ---- The task metadata endpoint, scripted ---------------------------------- */
 
 static struct {
-	enum probe_outcome outcome;
+	enum net_outcome outcome;
 	int status;
 	const char *body;
 	char url[512];
 	int calls;
 } meta;
 
-enum probe_outcome __wrap_curl_deadline_perform(struct curl_deadline *cd,
-                                                const struct curl_deadline_request *req,
-                                                int64_t deadline_mono_ms,
-                                                struct curl_deadline_result *result);
+enum net_outcome __wrap_curl_deadline_perform(struct curl_deadline *cd,
+                                              const struct curl_deadline_request *req,
+                                              int64_t deadline_mono_ms,
+                                              struct curl_deadline_result *result);
 
-enum probe_outcome __wrap_curl_deadline_perform(struct curl_deadline *cd,
-                                                const struct curl_deadline_request *req,
-                                                int64_t deadline_mono_ms,
-                                                struct curl_deadline_result *result)
+enum net_outcome __wrap_curl_deadline_perform(struct curl_deadline *cd,
+                                              const struct curl_deadline_request *req,
+                                              int64_t deadline_mono_ms,
+                                              struct curl_deadline_result *result)
 {
 	(void)cd;
 	(void)deadline_mono_ms;
@@ -157,7 +157,7 @@ enum probe_outcome __wrap_curl_deadline_perform(struct curl_deadline *cd,
 	memset(result, 0, sizeof(*result));
 	result->outcome = meta.outcome;
 	result->http_status = meta.status;
-	if (meta.outcome != PROBE_OK)
+	if (meta.outcome != NET_OK)
 		snprintf(result->detail, sizeof(result->detail), "scripted");
 	else if (meta.body != NULL)
 		assert_int_equal(wd_buf_puts(req->response_body, meta.body), 0);
@@ -181,7 +181,7 @@ static void test_region_resolve(void **state)
 	assert_string_equal(region, "ap-southeast-2");
 	assert_int_equal(meta.calls, 0); /* the environment wins; no request */
 
-	meta.outcome = PROBE_OK;
+	meta.outcome = NET_OK;
 	meta.status = 200;
 	meta.body = "{\"TaskARN\":\"arn:aws:ecs:eu-central-1:1:task/c/1\"}";
 	assert_int_equal(aws_region_resolve(ecs, clock_mono_ms() + 1000, region, &err), 0);
@@ -196,7 +196,7 @@ static void test_region_resolve(void **state)
 	meta.body = "{\"TaskARN\":\"garbage\"}";
 	assert_int_equal(aws_region_resolve(ecs, clock_mono_ms() + 1000, region, &err), -EIO);
 
-	meta.outcome = PROBE_TIMEOUT;
+	meta.outcome = NET_TIMEOUT;
 	assert_int_equal(aws_region_resolve(ecs, clock_mono_ms() + 1000, region, &err), -ETIMEDOUT);
 	assert_int_equal(aws_region_resolve(ecs_bad, clock_mono_ms() + 1000, region, &err),
 	                 -EINVAL);
