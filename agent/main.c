@@ -23,10 +23,12 @@
 #include "lib/clock.h"
 #include "agent/config.h"
 #include "agent/http_server.h"
+#include "agent/render.h"
 #include "lib/log.h"
 #include "probes/state.h"
 #include "lib/version.h"
 #include "fencing/fencing.h"
+#include "proxy/proxy.h"
 #include "gate/gate.h"
 #include "probes/engine.h"
 
@@ -150,6 +152,32 @@ static int wait_for_stop(const sigset_t *stop, int64_t ms)
 	return sig < 0 ? 0 : sig;
 }
 
+/* The fence file's content: the /fence JSON (arg: the config). */
+static int render_fence_file(void *arg, const struct fencing_report *report, struct wd_buf *out)
+{
+	return render_fence(arg, report, out);
+}
+
+/* The proxy's view of the verdict (arg: the fencing handle). */
+static void proxy_decide(void *arg, struct fence_verdict *out)
+{
+	fencing_verdict(arg, clock_mono_ms(), out);
+}
+
+/*
+ * Bind and start the write-fencing proxy (WARDEN_PROXY_LISTEN), asking
+ * fencing whether the task may write. NULL with err when it cannot bind.
+ */
+static struct proxy *start_proxy(const struct wd_config *cfg, struct fencing *fencing,
+                                 struct wd_err *err)
+{
+	struct proxy_config proxy = cfg->proxy;
+
+	fencing_region(fencing, proxy.region);
+	return proxy_new(&proxy, &(struct proxy_fence_view){.arg = fencing, .decide = proxy_decide},
+	                 err);
+}
+
 /* Connections and probes need descriptors: take the hard limit. */
 static void raise_fd_limit(void)
 {
@@ -167,6 +195,7 @@ static int cmd_serve(void)
 	struct wd_state *state = NULL;
 	struct probe_engine *engine = NULL;
 	struct fencing *fencing = NULL;
+	struct proxy *proxy = NULL;
 	struct http_server *server = NULL;
 	struct wd_err err = {0};
 	struct log_line line;
@@ -190,23 +219,33 @@ static int cmd_serve(void)
 		log_msg(LOG_ERROR, "agent.error", "probes: %s", err.msg);
 		goto out;
 	}
-	fencing = fencing_new(cfg, environ, state, &err);
+	fencing = fencing_new(cfg, environ, state,
+	                      &(struct fencing_renderer){.arg = cfg, .render = render_fence_file},
+	                      &err);
 	if (fencing == NULL) {
 		log_msg(LOG_ERROR, "agent.error", "fencing: %s", err.msg);
 		rc = EXIT_CONFIG;
-		goto out;
-	}
-	server = http_server_new(cfg, state, fencing, &err);
-	if (server == NULL) {
-		log_msg(LOG_ERROR, "agent.error", "health listener: %s", err.msg);
 		goto out;
 	}
 	if (probe_engine_start(engine) < 0) {
 		log_msg(LOG_ERROR, "agent.error", "cannot start the probe threads");
 		goto out;
 	}
+	/* The flag readers first, then the proxy that asks them, then the listener. */
 	if (fencing_start(fencing, &err) < 0) {
 		log_msg(LOG_ERROR, "agent.error", "fencing: %s", err.msg);
+		goto out;
+	}
+	if (cfg->proxy_listen[0] != '\0') {
+		proxy = start_proxy(cfg, fencing, &err);
+		if (proxy == NULL) {
+			log_msg(LOG_ERROR, "agent.error", "fencing: %s", err.msg);
+			goto out;
+		}
+	}
+	server = http_server_new(cfg, state, fencing, proxy, &err);
+	if (server == NULL) {
+		log_msg(LOG_ERROR, "agent.error", "health listener: %s", err.msg);
 		goto out;
 	}
 	log_begin(&line, LOG_INFO, "agent.start");
@@ -245,6 +284,7 @@ static int cmd_serve(void)
 	rc = 0;
 out:
 	http_server_free(server);
+	proxy_free(proxy);
 	fencing_free(fencing);
 	probe_engine_free(engine);
 	wd_state_free(state);

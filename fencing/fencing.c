@@ -10,7 +10,6 @@
 #include "lib/buf.h"
 #include "lib/clock.h"
 #include "lib/log.h"
-#include "agent/render.h"
 #include "fencing/decision.h"
 #include "fencing/fence_file.h"
 
@@ -19,9 +18,9 @@
 struct fencing {
 	const struct wd_config *cfg;
 	struct wd_state *state;
+	struct fencing_renderer renderer;
 	struct fence *fence;       /* NULL without WARDEN_FLAG */
 	struct flag_loop *flags;   /* NULL without WARDEN_FLAG */
-	struct proxy *proxy;       /* NULL without WARDEN_PROXY_LISTEN */
 	struct lease *lease;       /* NULL without WARDEN_SINGLETON */
 	pthread_mutex_t file_lock; /* one writer of the fence file at a time */
 	pthread_mutex_t lock;      /* guards everything below */
@@ -46,7 +45,7 @@ static void on_read(void *arg)
 }
 
 struct fencing *fencing_new(const struct wd_config *cfg, char *const *envp, struct wd_state *state,
-                            struct wd_err *err)
+                            const struct fencing_renderer *renderer, struct wd_err *err)
 {
 	struct fencing *fencing = calloc(1, sizeof(*fencing));
 
@@ -56,6 +55,7 @@ struct fencing *fencing_new(const struct wd_config *cfg, char *const *envp, stru
 	}
 	fencing->cfg = cfg;
 	fencing->state = state;
+	fencing->renderer = *renderer;
 	pthread_mutex_init(&fencing->lock, NULL);
 	pthread_mutex_init(&fencing->file_lock, NULL);
 	fencing->state_seen = FENCE_UNKNOWN;
@@ -80,12 +80,7 @@ fail:
 	return NULL;
 }
 
-/* The proxy's and the lease's view of the verdict. */
-static void proxy_decide(void *arg, struct fence_verdict *out)
-{
-	fencing_verdict(arg, clock_mono_ms(), out);
-}
-
+/* The lease's view of the verdict. */
 static void lease_decide(void *arg, int64_t now_mono_ms, struct fence_verdict *out)
 {
 	fencing_verdict(arg, now_mono_ms, out);
@@ -119,16 +114,6 @@ int fencing_start(struct fencing *fencing, struct wd_err *err)
 		if (rc < 0)
 			return wd_err_set(err, rc, "cannot start the flag readers");
 	}
-	if (cfg->proxy_listen[0] != '\0') {
-		struct proxy_config proxy = cfg->proxy;
-
-		flag_loop_region(fencing->flags, proxy.region);
-		fencing->proxy = proxy_new(
-		        &proxy, &(struct proxy_fence_view){.arg = fencing, .decide = proxy_decide},
-		        err);
-		if (fencing->proxy == NULL)
-			return -EINVAL;
-	}
 	if (cfg->singleton[0] != '\0') {
 		char holder[LEASE_HOLDER_MAX + 1];
 
@@ -150,7 +135,6 @@ void fencing_free(struct fencing *fencing)
 {
 	if (fencing == NULL)
 		return;
-	proxy_free(fencing->proxy);
 	lease_free(fencing->lease); /* releases it: the next holder need not wait the TTL */
 	flag_loop_free(fencing->flags);
 	fence_free(fencing->fence);
@@ -163,6 +147,13 @@ void fencing_drain(struct fencing *fencing)
 {
 	if (fencing->lease != NULL)
 		lease_drain(fencing->lease);
+}
+
+void fencing_region(struct fencing *fencing, char out[FLAG_REGION_MAX + 1])
+{
+	out[0] = '\0';
+	if (fencing->flags != NULL)
+		flag_loop_region(fencing->flags, out);
 }
 
 void fencing_verdict(struct fencing *fencing, int64_t now_mono_ms, struct fence_verdict *out)
@@ -202,10 +193,6 @@ void fencing_report(struct fencing *fencing, struct fencing_report *out)
 	out->transitions = fencing->transitions;
 	out->forced = fencing->forced;
 	pthread_mutex_unlock(&fencing->lock);
-	if (fencing->proxy != NULL) {
-		out->has_proxy = true;
-		proxy_get_stats(fencing->proxy, &out->proxy);
-	}
 	if (fencing->lease != NULL) {
 		out->has_lease = true;
 		lease_status(fencing->lease, out->now_mono_ms, &out->lease);
@@ -264,7 +251,8 @@ static void write_fence_file(struct fencing *fencing)
 		wd_err_set(&err, -ENOMEM, "out of memory");
 	} else {
 		fencing_report(fencing, report);
-		if (render_fence(fencing->cfg, report, &buf) < 0 || wd_buf_puts(&buf, "\n") < 0)
+		if (fencing->renderer.render(fencing->renderer.arg, report, &buf) < 0 ||
+		    wd_buf_puts(&buf, "\n") < 0)
 			wd_err_set(&err, -E2BIG, "document too large");
 		else
 			fence_file_write(fencing->cfg->fence_file, buf.data, buf.len, &err);
