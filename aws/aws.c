@@ -466,7 +466,26 @@ int aws_http_get(struct curl_deadline *client, struct curl_deadline_request *req
 
 /* ---- Region --------------------------------------------------------------- */
 
-int aws_region_from_env(const char *const *envp, char out[FLAG_REGION_MAX + 1], struct wd_err *err)
+int aws_region_check(const char *region, struct wd_err *err)
+{
+	size_t len = strlen(region);
+
+	if (len == 0)
+		return wd_err_set(err, -EINVAL, "empty region");
+	if (len > AWS_REGION_MAX)
+		return wd_err_set(err, -EINVAL, "region longer than %d characters", AWS_REGION_MAX);
+	if (!islower((unsigned char)region[0]) || region[len - 1] == '-')
+		return wd_err_set(err, -EINVAL, "bad region name (want e.g. us-east-1)");
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)region[i];
+
+		if (!(islower(c) || isdigit(c) || c == '-'))
+			return wd_err_set(err, -EINVAL, "bad region name (want e.g. us-east-1)");
+	}
+	return 0;
+}
+
+int aws_region_from_env(const char *const *envp, char out[AWS_REGION_MAX + 1], struct wd_err *err)
 {
 	static const char *const names[] = {"AWS_REGION", "AWS_DEFAULT_REGION"};
 
@@ -475,19 +494,19 @@ int aws_region_from_env(const char *const *envp, char out[FLAG_REGION_MAX + 1], 
 
 		if (value == NULL)
 			continue;
-		if (flag_region_check(value, err) != 0) {
+		if (aws_region_check(value, err) != 0) {
 			wd_err_prefix(err, "%s", names[i]);
 			return -EINVAL;
 		}
-		snprintf(out, FLAG_REGION_MAX + 1, "%s", value);
+		snprintf(out, AWS_REGION_MAX + 1, "%s", value);
 		return 0;
 	}
 	return wd_err_set(err, -ENOENT, "neither AWS_REGION nor AWS_DEFAULT_REGION is set");
 }
 
-int aws_region_from_arn(const char *arn, char out[FLAG_REGION_MAX + 1], struct wd_err *err)
+int aws_region_from_arn(const char *arn, char out[AWS_REGION_MAX + 1], struct wd_err *err)
 {
-	char region[FLAG_REGION_MAX + 1];
+	char region[AWS_REGION_MAX + 1];
 	const char *field = arn;
 	const char *end;
 
@@ -502,12 +521,12 @@ int aws_region_from_arn(const char *arn, char out[FLAG_REGION_MAX + 1], struct w
 	end = strchr(field, ':');
 	if (end == NULL)
 		return wd_err_set(err, -EINVAL, "ARN has no account field");
-	if ((size_t)(end - field) > FLAG_REGION_MAX || end == field)
+	if ((size_t)(end - field) > AWS_REGION_MAX || end == field)
 		return wd_err_set(err, -EINVAL, "ARN region is empty or longer than %d bytes",
-		                  FLAG_REGION_MAX);
+		                  AWS_REGION_MAX);
 	memcpy(region, field, (size_t)(end - field));
 	region[end - field] = '\0';
-	if (flag_region_check(region, err) != 0) {
+	if (aws_region_check(region, err) != 0) {
 		wd_err_prefix(err, "ARN region");
 		return -EINVAL;
 	}
@@ -515,7 +534,7 @@ int aws_region_from_arn(const char *arn, char out[FLAG_REGION_MAX + 1], struct w
 	return 0;
 }
 
-int aws_region_from_task_json(const char *body, size_t len, char out[FLAG_REGION_MAX + 1],
+int aws_region_from_task_json(const char *body, size_t len, char out[AWS_REGION_MAX + 1],
                               struct wd_err *err)
 {
 	json_t *root = aws_json_load(body, len, "task metadata", -EINVAL, err);
@@ -535,7 +554,7 @@ int aws_region_from_task_json(const char *body, size_t len, char out[FLAG_REGION
 
 /* GET <base>/task and read the region of its TaskARN. */
 static int region_from_metadata(const char *base, int64_t deadline_mono_ms,
-                                char out[FLAG_REGION_MAX + 1], struct wd_err *err)
+                                char out[AWS_REGION_MAX + 1], struct wd_err *err)
 {
 	struct curl_deadline_request req;
 	struct curl_deadline *client = NULL;
@@ -577,7 +596,7 @@ out:
 }
 
 int aws_region_resolve(const char *const *envp, int64_t deadline_mono_ms,
-                       char out[FLAG_REGION_MAX + 1], struct wd_err *err)
+                       char out[AWS_REGION_MAX + 1], struct wd_err *err)
 {
 	const char *base;
 	int rc = aws_region_from_env(envp, out, err);
@@ -671,7 +690,7 @@ int aws_endpoint_for(const char *const *envp, const char *service, const char *o
 	} else if ((value = aws_env_get(envp, "AWS_ENDPOINT_URL")) != NULL) {
 		source = "AWS_ENDPOINT_URL";
 	} else {
-		if (region == NULL || flag_region_check(region, err) != 0)
+		if (region == NULL || aws_region_check(region, err) != 0)
 			return wd_err_set(err, -EINVAL, "no endpoint: no valid region");
 		snprintf(url, sizeof(url), "https://%s.%s.amazonaws.com", service, region);
 		value = url;

@@ -21,7 +21,6 @@
 #include "net/curl_deadline.h"
 #include "lib/err.h"
 #include "lib/limits.h"
-#include "fencing/flag_value.h"
 #include "net/outcome.h"
 
 #define AWS_ERROR_TYPE_MAX    64  /* a sanitized error type, "ThrottlingException" */
@@ -92,25 +91,33 @@ int aws_http_get(struct curl_deadline *client, struct curl_deadline_request *req
 
 /* ---- Region --------------------------------------------------------------- */
 
+#define AWS_REGION_MAX 32 /* "ap-southeast-4", "us-gov-west-1": well inside */
+
+/*
+ * Check a region name: 1..AWS_REGION_MAX of [a-z0-9-], starting with a
+ * letter, not ending with '-'. Returns 0 or -EINVAL with err.
+ */
+int aws_region_check(const char *region, struct wd_err *err);
+
 /*
  * The region from the environment: AWS_REGION, else AWS_DEFAULT_REGION,
- * checked with flag_region_check(). Returns 0 with out filled, -ENOENT when
+ * checked with aws_region_check(). Returns 0 with out filled, -ENOENT when
  * neither is set, -EINVAL (err names the variable) when the value is bad.
  */
-int aws_region_from_env(const char *const *envp, char out[FLAG_REGION_MAX + 1], struct wd_err *err);
+int aws_region_from_env(const char *const *envp, char out[AWS_REGION_MAX + 1], struct wd_err *err);
 
 /*
  * The region of an ARN ("arn:<partition>:<service>:<region>:..."). 0, or
  * -EINVAL with err.
  */
-int aws_region_from_arn(const char *arn, char out[FLAG_REGION_MAX + 1], struct wd_err *err);
+int aws_region_from_arn(const char *arn, char out[AWS_REGION_MAX + 1], struct wd_err *err);
 
 /*
  * The region of the task from an ECS task metadata v4 `/task` document
  * (JSON with "TaskARN"). 0, or -EINVAL with err (never quoting more than
  * a short sanitized piece of the body).
  */
-int aws_region_from_task_json(const char *body, size_t len, char out[FLAG_REGION_MAX + 1],
+int aws_region_from_task_json(const char *body, size_t len, char out[AWS_REGION_MAX + 1],
                               struct wd_err *err);
 
 /*
@@ -122,7 +129,7 @@ int aws_region_from_task_json(const char *body, size_t len, char out[FLAG_REGION
  * which. Blocks up to the deadline (only when it asks the endpoint).
  */
 int aws_region_resolve(const char *const *envp, int64_t deadline_mono_ms,
-                       char out[FLAG_REGION_MAX + 1], struct wd_err *err);
+                       char out[AWS_REGION_MAX + 1], struct wd_err *err);
 
 /* ---- Endpoint ------------------------------------------------------------- */
 

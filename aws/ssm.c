@@ -31,7 +31,7 @@ struct ssm_client {
 	struct curl_deadline *http;
 	struct aws_creds_provider *creds;
 	struct aws_endpoint endpoint;
-	char region[FLAG_REGION_MAX + 1];
+	char region[AWS_REGION_MAX + 1];
 	_Atomic int64_t skew_ms;
 	struct wd_buf response; /* WD_AWS_RESPONSE_MAX */
 	struct wd_buf lines;    /* the request's header lines; holds the token: zeroed after */
@@ -114,15 +114,15 @@ int ssm_parse_get_parameter(const char *body, size_t len, const char *requested_
 		goto out;
 	}
 	number = json_integer_value(version);
-	if (number < 1 || (uint64_t)number > FLAG_EPOCH_MAX) {
+	if (number < 1 || (uint64_t)number > SSM_VERSION_MAX) {
 		wd_err_set(err, rc, "ssm: Parameter.Version is outside 1..%llu",
-		           (unsigned long long)FLAG_EPOCH_MAX);
+		           (unsigned long long)SSM_VERSION_MAX);
 		goto out;
 	}
 	value_len = json_string_length(value);
-	if (value_len == 0 || value_len > FLAG_VALUE_MAX) {
+	if (value_len == 0 || value_len > SSM_VALUE_MAX) {
 		wd_err_set(err, rc, "ssm: Parameter.Value is empty or longer than %d bytes",
-		           FLAG_VALUE_MAX);
+		           SSM_VALUE_MAX);
 		goto out;
 	}
 	/* jansson refuses \u0000 (no JSON_ALLOW_NUL), but say so if that ever changes. */
@@ -147,7 +147,7 @@ struct ssm_client *ssm_client_new(const struct ssm_client_config *cfg, struct wd
 {
 	struct ssm_client *c;
 
-	if (cfg->region == NULL || flag_region_check(cfg->region, err) != 0) {
+	if (cfg->region == NULL || aws_region_check(cfg->region, err) != 0) {
 		wd_err_prefix(err, "ssm: region");
 		return NULL;
 	}

@@ -30,16 +30,17 @@
 #include "lib/err.h"
 #include "aws/aws.h"
 #include "aws/aws_creds.h"
-#include "fencing/flag_value.h"
 
-#define SSM_NAME_MAX 2048 /* a parameter name or ARN, with an optional :version selector */
-#define SSM_TYPE_MAX 16   /* "SecureString" */
+#define SSM_NAME_MAX    2048 /* a parameter name or ARN, with an optional :version selector */
+#define SSM_TYPE_MAX    16   /* "SecureString" */
+#define SSM_VALUE_MAX   4096 /* a Standard parameter holds at most 4 KB */
+#define SSM_VERSION_MAX 9007199254740991ULL /* 2^53 - 1: exact in every JSON reader */
 
 /* A parameter as GetParameter returns it. Plain data. */
 struct ssm_parameter {
-	char value[FLAG_VALUE_MAX + 1]; /* NUL-free, 1..FLAG_VALUE_MAX bytes */
+	char value[SSM_VALUE_MAX + 1]; /* NUL-free, 1..SSM_VALUE_MAX bytes */
 	size_t value_len;
-	uint64_t version;            /* 1..FLAG_EPOCH_MAX */
+	uint64_t version;            /* 1..SSM_VERSION_MAX */
 	char type[SSM_TYPE_MAX + 1]; /* "String", "StringList" or "SecureString" */
 };
 

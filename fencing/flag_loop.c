@@ -18,6 +18,10 @@
 #include "fencing/flag_value.h"
 #include "aws/ssm.h"
 
+/* An SSM parameter is read as a flag value, its version as an epoch: the caps agree. */
+_Static_assert(SSM_VALUE_MAX <= FLAG_VALUE_MAX, "an SSM value must fit a flag value");
+_Static_assert(SSM_VERSION_MAX <= FLAG_EPOCH_MAX, "an SSM version must be a valid epoch");
+
 #define FLAG_BACKOFF_CAP_MS 60000 /* the longest back-off, unless the interval is longer */
 #define FLAG_BEAT_MS        1000  /* a waiting reader beats /livez this often */
 #define FLAG_STUCK_SLACK_MS 3000  /* on top of the timeout before /livez calls a reader stuck */

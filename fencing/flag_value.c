@@ -10,22 +10,7 @@
 
 int flag_region_check(const char *region, struct wd_err *err)
 {
-	size_t len = strlen(region);
-
-	if (len == 0)
-		return wd_err_set(err, -EINVAL, "empty region");
-	if (len > FLAG_REGION_MAX)
-		return wd_err_set(err, -EINVAL, "region longer than %d characters",
-		                  FLAG_REGION_MAX);
-	if (!islower((unsigned char)region[0]) || region[len - 1] == '-')
-		return wd_err_set(err, -EINVAL, "bad region name (want e.g. us-east-1)");
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)region[i];
-
-		if (!(islower(c) || isdigit(c) || c == '-'))
-			return wd_err_set(err, -EINVAL, "bad region name (want e.g. us-east-1)");
-	}
-	return 0;
+	return aws_region_check(region, err);
 }
 
 static int parse_json(const char *text, size_t len, struct flag_value *out, struct wd_err *err)

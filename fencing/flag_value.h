@@ -14,8 +14,9 @@
 #include <stdint.h>
 
 #include "lib/err.h"
+#include "aws/aws.h"
 
-#define FLAG_REGION_MAX 32                  /* "ap-southeast-4", "us-gov-west-1": well inside */
+#define FLAG_REGION_MAX AWS_REGION_MAX      /* the active region is an AWS region name */
 #define FLAG_VALUE_MAX  4096                /* an SSM Standard parameter holds at most 4 KB */
 #define FLAG_EPOCH_MAX  9007199254740991ULL /* 2^53 - 1: exact in every JSON reader */
 
@@ -25,10 +26,7 @@ struct flag_value {
 	uint64_t epoch;
 };
 
-/*
- * Check a region name: 1..FLAG_REGION_MAX of [a-z0-9-], starting with a
- * letter, not ending with '-'. Returns 0 or -EINVAL with err.
- */
+/* Check a region name: aws_region_check(). Returns 0 or -EINVAL with err. */
 int flag_region_check(const char *region, struct wd_err *err);
 
 /*

@@ -57,13 +57,29 @@ static void test_env_get(void **state)
 	assert_null(aws_env_get(NULL, "AWS_REGION"));
 }
 
+static void test_region_check(void **state)
+{
+	struct wd_err err;
+
+	(void)state;
+	assert_int_equal(aws_region_check("us-east-1", &err), 0);
+	assert_int_equal(aws_region_check("us-gov-west-1", &err), 0);
+	assert_int_equal(aws_region_check("", &err), -EINVAL);
+	assert_int_equal(aws_region_check("US-EAST-1", &err), -EINVAL);
+	assert_int_equal(aws_region_check("1us-east", &err), -EINVAL);
+	assert_int_equal(aws_region_check("us-east-", &err), -EINVAL);
+	assert_int_equal(aws_region_check("us_east_1", &err), -EINVAL);
+	assert_int_equal(aws_region_check("a23456789012345678901234567890123", &err), -EINVAL);
+	assert_int_equal(aws_region_check("a2345678901234567890123456789012", &err), 0);
+}
+
 static void test_region_from_env(void **state)
 {
 	const char *both[] = {"AWS_DEFAULT_REGION=eu-west-1", "AWS_REGION=us-west-2", NULL};
 	const char *fallback[] = {"AWS_REGION=", "AWS_DEFAULT_REGION=eu-west-1", NULL};
 	const char *bad[] = {"AWS_REGION=US_EAST_1", "AWS_DEFAULT_REGION=eu-west-1", NULL};
 	const char *none[] = {"HOME=/", NULL};
-	char region[FLAG_REGION_MAX + 1];
+	char region[AWS_REGION_MAX + 1];
 	struct wd_err err;
 
 	(void)state;
@@ -93,7 +109,7 @@ static void test_region_from_arn(void **state)
 	        {"arn:aws:ecs:a-very-long-region-name-longer-than-32:1:task", NULL},
 	        {"", NULL},
 	};
-	char region[FLAG_REGION_MAX + 1];
+	char region[AWS_REGION_MAX + 1];
 	struct wd_err err;
 
 	(void)state;
@@ -113,7 +129,7 @@ static void test_region_from_task_json(void **state)
 {
 	static const char good[] = "{\"Cluster\":\"arn:aws:ecs:us-west-2:1:cluster/c\","
 	                           "\"TaskARN\":\"arn:aws:ecs:us-west-2:1:task/c/1\"}";
-	char region[FLAG_REGION_MAX + 1];
+	char region[AWS_REGION_MAX + 1];
 	struct wd_err err;
 
 	(void)state;
@@ -172,7 +188,7 @@ static void test_region_resolve(void **state)
 	const char *ecs[] = {"ECS_CONTAINER_METADATA_URI_V4=http://169.254.170.2/v4/abc/", NULL};
 	const char *ecs_bad[] = {"ECS_CONTAINER_METADATA_URI_V4=ftp://x/v4", NULL};
 	const char *none[] = {NULL};
-	char region[FLAG_REGION_MAX + 1];
+	char region[AWS_REGION_MAX + 1];
 	struct wd_err err;
 
 	(void)state;
@@ -510,6 +526,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_outcome_str),
 	        cmocka_unit_test(test_env_get),
+	        cmocka_unit_test(test_region_check),
 	        cmocka_unit_test(test_region_from_env),
 	        cmocka_unit_test(test_region_from_arn),
 	        cmocka_unit_test(test_region_from_task_json),

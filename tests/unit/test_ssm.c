@@ -641,7 +641,7 @@ static void fake_env(struct fake_env *fe)
 
 struct fake_client {
 	struct fake_env env;
-	char region[FLAG_REGION_MAX + 1];
+	char region[AWS_REGION_MAX + 1];
 	struct aws_endpoint endpoint;
 	struct aws_creds_provider *creds;
 	struct ssm_client *ssm;
