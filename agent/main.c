@@ -115,7 +115,7 @@ static int cmd_gate(int argc, char **argv)
 	struct gate_options opts;
 	struct wd_err err = {0};
 
-	if (gate_parse_args(argc - 1, argv + 1, &opts, &err) < 0) {
+	if (gate_parse_args(argc - 1, argv + 1, config_parse_listen, &opts, &err) < 0) {
 		fprintf(stderr, "warden gate: %s\n", err.msg);
 		return EXIT_CONFIG;
 	}
@@ -150,6 +150,31 @@ static int wait_for_stop(const sigset_t *stop, int64_t ms)
 		sig = sigtimedwait(stop, NULL, &ts);
 	} while (sig < 0 && errno == EINTR);
 	return sig < 0 ? 0 : sig;
+}
+
+/* The engine's part of the config. */
+static struct probe_engine_config engine_config(const struct wd_config *cfg)
+{
+	return (struct probe_engine_config){.probes = cfg->probes, .probe_count = cfg->probe_count};
+}
+
+/* The fencing handle's part of the config. */
+static struct fencing_config fencing_config(const struct wd_config *cfg)
+{
+	return (struct fencing_config){
+	        .flags = cfg->flags,
+	        .flag_count = cfg->flag_count,
+	        .flag_interval_ms = cfg->flag_interval_ms,
+	        .flag_timeout_ms = cfg->flag_timeout_ms,
+	        .flag_ttl_ms = cfg->flag_ttl_ms,
+	        .on_stale_hold = cfg->on_stale_hold,
+	        .fence_file = cfg->fence_file,
+	        .probes = cfg->probes,
+	        .probe_count = cfg->probe_count,
+	        .singleton = cfg->singleton,
+	        .singleton_ttl_ms = cfg->singleton_ttl_ms,
+	        .singleton_probe = cfg->singleton_probe,
+	};
 }
 
 /* The fence file's content: the /fence JSON (arg: the config). */
@@ -194,6 +219,8 @@ static int cmd_serve(void)
 	struct wd_config *cfg = load_config();
 	struct wd_state *state = NULL;
 	struct probe_engine *engine = NULL;
+	struct probe_engine_config engine_cfg;
+	struct fencing_config fencing_cfg;
 	struct fencing *fencing = NULL;
 	struct proxy *proxy = NULL;
 	struct http_server *server = NULL;
@@ -214,12 +241,14 @@ static int cmd_serve(void)
 		log_msg(LOG_ERROR, "agent.error", "out of memory");
 		goto out;
 	}
-	engine = probe_engine_new(cfg, state, &err);
+	engine_cfg = engine_config(cfg);
+	engine = probe_engine_new(&engine_cfg, state, &err);
 	if (engine == NULL) {
 		log_msg(LOG_ERROR, "agent.error", "probes: %s", err.msg);
 		goto out;
 	}
-	fencing = fencing_new(cfg, environ, state,
+	fencing_cfg = fencing_config(cfg);
+	fencing = fencing_new(&fencing_cfg, environ, state,
 	                      &(struct fencing_renderer){.arg = cfg, .render = render_fence_file},
 	                      &err);
 	if (fencing == NULL) {

@@ -16,7 +16,9 @@
 #define FENCING_FILE_MAX (64 * 1024) /* the fence file's JSON */
 
 struct fencing {
-	const struct wd_config *cfg;
+	struct fencing_config config;
+	const struct fencing_config *cfg; /* &config */
+	struct decision_config decision;  /* the role check's part of config */
 	struct wd_state *state;
 	struct fencing_renderer renderer;
 	struct fence *fence;       /* NULL without WARDEN_FLAG */
@@ -44,8 +46,9 @@ static void on_read(void *arg)
 	fencing_tick(arg);
 }
 
-struct fencing *fencing_new(const struct wd_config *cfg, char *const *envp, struct wd_state *state,
-                            const struct fencing_renderer *renderer, struct wd_err *err)
+struct fencing *fencing_new(const struct fencing_config *cfg, char *const *envp,
+                            struct wd_state *state, const struct fencing_renderer *renderer,
+                            struct wd_err *err)
 {
 	struct fencing *fencing = calloc(1, sizeof(*fencing));
 
@@ -53,7 +56,10 @@ struct fencing *fencing_new(const struct wd_config *cfg, char *const *envp, stru
 		wd_err_set(err, -ENOMEM, "out of memory");
 		return NULL;
 	}
-	fencing->cfg = cfg;
+	fencing->config = *cfg;
+	fencing->cfg = &fencing->config;
+	fencing->decision =
+	        (struct decision_config){.probes = cfg->probes, .probe_count = cfg->probe_count};
 	fencing->state = state;
 	fencing->renderer = *renderer;
 	pthread_mutex_init(&fencing->lock, NULL);
@@ -70,7 +76,12 @@ struct fencing *fencing_new(const struct wd_config *cfg, char *const *envp, stru
 		wd_err_set(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	fencing->flags = flag_loop_new(cfg, envp, fencing->fence, state, err);
+	fencing->flags =
+	        flag_loop_new(&(struct flag_loop_config){.flags = cfg->flags,
+	                                                 .flag_count = cfg->flag_count,
+	                                                 .flag_interval_ms = cfg->flag_interval_ms,
+	                                                 .flag_timeout_ms = cfg->flag_timeout_ms},
+	                      envp, fencing->fence, state, err);
 	if (fencing->flags == NULL)
 		goto fail;
 	flag_loop_on_read(fencing->flags, on_read, fencing);
@@ -95,7 +106,7 @@ static void task_holder(char *out, size_t size)
 	snprintf(out, size, "%s/%d", host, (int)getpid());
 }
 
-static const struct probe_config *find_probe(const struct wd_config *cfg, const char *name)
+static const struct probe_config *find_probe(const struct fencing_config *cfg, const char *name)
 {
 	for (size_t i = 0; i < cfg->probe_count; i++) {
 		if (strcmp(cfg->probes[i].name, name) == 0)
@@ -106,7 +117,7 @@ static const struct probe_config *find_probe(const struct wd_config *cfg, const 
 
 int fencing_start(struct fencing *fencing, struct wd_err *err)
 {
-	const struct wd_config *cfg = fencing->cfg;
+	const struct fencing_config *cfg = fencing->cfg;
 	int rc;
 
 	if (fencing->flags != NULL) {
@@ -158,7 +169,7 @@ void fencing_region(struct fencing *fencing, char out[FLAG_REGION_MAX + 1])
 
 void fencing_verdict(struct fencing *fencing, int64_t now_mono_ms, struct fence_verdict *out)
 {
-	decision_verdict(fencing->cfg, fencing->state, fencing->fence, now_mono_ms, out);
+	decision_verdict(&fencing->decision, fencing->state, fencing->fence, now_mono_ms, out);
 }
 
 void fencing_force(struct fencing *fencing, bool forced)
@@ -179,7 +190,7 @@ void fencing_force(struct fencing *fencing, bool forced)
 
 void fencing_report(struct fencing *fencing, struct fencing_report *out)
 {
-	const struct wd_config *cfg = fencing->cfg;
+	const struct fencing_config *cfg = fencing->cfg;
 
 	memset(out, 0, sizeof(*out));
 	out->now_mono_ms = clock_mono_ms();

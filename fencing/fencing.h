@@ -21,10 +21,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent/config.h"
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "probes/state.h"
+#include "fencing/decision.h"
 #include "fencing/fence.h"
 #include "fencing/flag_loop.h"
 #include "fencing/lease.h"
@@ -49,6 +49,25 @@ struct fencing_report {
 	struct lease_status lease;
 };
 
+/*
+ * What the handle needs of the config, filled by agent/ from the table.
+ * Plain data; the arrays and strings it points to are borrowed.
+ */
+struct fencing_config {
+	const struct flag_source *flags; /* flag_count sources; 0: no WARDEN_FLAG */
+	size_t flag_count;
+	int64_t flag_interval_ms;          /* WARDEN_FLAG_INTERVAL */
+	int64_t flag_timeout_ms;           /* WARDEN_FLAG_TIMEOUT */
+	int64_t flag_ttl_ms;               /* WARDEN_FLAG_TTL */
+	bool on_stale_hold;                /* WARDEN_ON_STALE=hold */
+	const char *fence_file;            /* WARDEN_FENCE_FILE; "" = none */
+	const struct probe_config *probes; /* the role check's and the lease's probes */
+	size_t probe_count;
+	const char *singleton;       /* WARDEN_SINGLETON; "" = no lease */
+	int64_t singleton_ttl_ms;    /* WARDEN_SINGLETON_TTL */
+	const char *singleton_probe; /* WARDEN_SINGLETON_PROBE */
+};
+
 struct fencing;
 
 /*
@@ -63,12 +82,13 @@ struct fencing_renderer {
 
 /*
  * Set up fencing for cfg (no I/O, no thread yet). envp: the environment for
- * the AWS settings. cfg and state must outlive the handle; renderer is
- * copied (its arg must outlive the handle). NULL with err when a flag source
+ * the AWS settings. cfg and renderer are copied; what cfg points to, state
+ * and renderer->arg must outlive the handle. NULL with err when a flag source
  * cannot work (no region, no AWS credentials).
  */
-struct fencing *fencing_new(const struct wd_config *cfg, char *const *envp, struct wd_state *state,
-                            const struct fencing_renderer *renderer, struct wd_err *err);
+struct fencing *fencing_new(const struct fencing_config *cfg, char *const *envp,
+                            struct wd_state *state, const struct fencing_renderer *renderer,
+                            struct wd_err *err);
 /*
  * Start the flag readers, then the lease when configured. 0, or -errno with
  * err.

@@ -42,7 +42,8 @@ struct flag_reader {
 };
 
 struct flag_loop {
-	const struct wd_config *cfg;
+	struct flag_loop_config config;
+	const struct flag_loop_config *cfg; /* &config */
 	struct fence *fence;
 	struct wd_state *state;
 	struct aws_creds_provider *creds; /* NULL without ssm: sources */
@@ -346,7 +347,7 @@ static void *reader_main(void *arg)
 {
 	struct flag_reader *reader = arg;
 	struct flag_loop *loop = reader->loop;
-	const struct wd_config *cfg = loop->cfg;
+	const struct flag_loop_config *cfg = loop->cfg;
 
 	for (;;) {
 		struct flag_attempt at;
@@ -375,7 +376,7 @@ static void *reader_main(void *arg)
 
 /* ---- life cycle ----------------------------------------------------------- */
 
-static bool needs_ssm(const struct wd_config *cfg)
+static bool needs_ssm(const struct flag_loop_config *cfg)
 {
 	for (size_t i = 0; i < cfg->flag_count; i++) {
 		if (cfg->flags[i].kind == FLAG_SOURCE_SSM)
@@ -404,8 +405,8 @@ static int copy_env(struct flag_loop *loop, char *const *envp, struct wd_err *er
 	return 0;
 }
 
-struct flag_loop *flag_loop_new(const struct wd_config *cfg, char *const *envp, struct fence *fence,
-                                struct wd_state *state, struct wd_err *err)
+struct flag_loop *flag_loop_new(const struct flag_loop_config *cfg, char *const *envp,
+                                struct fence *fence, struct wd_state *state, struct wd_err *err)
 {
 	struct flag_loop *loop;
 	int rc;
@@ -415,7 +416,8 @@ struct flag_loop *flag_loop_new(const struct wd_config *cfg, char *const *envp, 
 		wd_err_set(err, -ENOMEM, "out of memory");
 		return NULL;
 	}
-	loop->cfg = cfg;
+	loop->config = *cfg;
+	loop->cfg = &loop->config;
 	loop->fence = fence;
 	loop->state = state;
 	pthread_mutex_init(&loop->lock, NULL);

@@ -35,7 +35,6 @@
 
 #include "lib/buf.h"
 #include "lib/clock.h"
-#include "agent/config.h"
 #include "lib/duration.h"
 #include "lib/log.h"
 #include "fencing/lease.h"
@@ -161,7 +160,8 @@ static int parse_sidecar(const char *value, struct gate_options *out, struct wd_
 }
 
 /* The default sidecar: loopback (or WARDEN_LISTEN's host) at WARDEN_LISTEN's port. */
-static int default_sidecar(struct gate_options *out, struct wd_err *err)
+static int default_sidecar(gate_parse_listen_fn *parse_listen, struct gate_options *out,
+                           struct wd_err *err)
 {
 	const char *listen = getenv("WARDEN_LISTEN");
 	char host[WD_HOST_MAX + 1];
@@ -171,7 +171,7 @@ static int default_sidecar(struct gate_options *out, struct wd_err *err)
 		snprintf(out->sidecar_url, sizeof(out->sidecar_url), "%s", GATE_DEFAULT_SIDECAR);
 		return 0;
 	}
-	if (config_parse_listen(listen, host, sizeof(host), &port, err) < 0) {
+	if (parse_listen(listen, host, sizeof(host), &port, err) < 0) {
 		wd_err_prefix(err, "WARDEN_LISTEN (give --sidecar)");
 		return -EINVAL;
 	}
@@ -212,7 +212,8 @@ static int apply_option(enum gate_opt opt, const char *value, struct gate_option
 	return wd_err_set(err, -EINVAL, "internal: bad option");
 }
 
-int gate_parse_args(int argc, char **argv, struct gate_options *out, struct wd_err *err)
+int gate_parse_args(int argc, char **argv, gate_parse_listen_fn *parse_listen,
+                    struct gate_options *out, struct wd_err *err)
 {
 	bool seen[OPT_COUNT] = {false};
 	char quoted[GATE_QUOTE_MAX];
@@ -264,7 +265,7 @@ int gate_parse_args(int argc, char **argv, struct gate_options *out, struct wd_e
 		return wd_err_set(err, -EINVAL, "missing CMD after '--'");
 	out->argv = &argv[i + 1];
 	if (!seen[OPT_SIDECAR])
-		return default_sidecar(out, err);
+		return default_sidecar(parse_listen, out, err);
 	return 0;
 }
 

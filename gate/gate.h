@@ -49,8 +49,17 @@ struct gate_options {
 };
 
 /*
+ * Parses a listener address "host:port", "[v6]:port" or "port" into host and
+ * port: 0 or -EINVAL with err. agent/ passes config_parse_listen, so that the
+ * gate reads WARDEN_LISTEN with the agent's own rule.
+ */
+typedef int gate_parse_listen_fn(const char *text, char *host, size_t host_size, int *port,
+                                 struct wd_err *err);
+
+/*
  * Parse `warden gate` arguments (argv[0] is "gate"). Returns 0, or -EINVAL
- * with err naming the bad argument.
+ * with err naming the bad argument. parse_listen reads WARDEN_LISTEN for the
+ * default --sidecar.
  *
  * Options: --singleton NAME (a lease name: [a-z0-9_-], at most GATE_NAME_MAX), --grace D
  * (0s..24h), --sidecar URL (http:// or https://, the base: "/fence" is
@@ -60,7 +69,8 @@ struct gate_options {
  * http://127.0.0.1:<port of WARDEN_LISTEN> (its host if it is not a wildcard),
  * or GATE_DEFAULT_SIDECAR when WARDEN_LISTEN is unset. out->argv borrows argv.
  */
-int gate_parse_args(int argc, char **argv, struct gate_options *out, struct wd_err *err);
+int gate_parse_args(int argc, char **argv, gate_parse_listen_fn *parse_listen,
+                    struct gate_options *out, struct wd_err *err);
 
 /*
  * Run until the child is done for good or a signal stops us; returns the
