@@ -8,8 +8,8 @@
  * metadata endpoint (bounded by a deadline). Nothing here calls getenv():
  * callers pass the environment (main passes environ, tests their own array).
  */
-#ifndef WARDEN_FENCING_AWS_H
-#define WARDEN_FENCING_AWS_H
+#ifndef WARDEN_AWS_AWS_H
+#define WARDEN_AWS_AWS_H
 
 #include <stdbool.h>
 #include <stddef.h>

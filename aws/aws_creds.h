@@ -27,8 +27,8 @@
  * heap copies during a parse are freed, not zeroed.) The access key id is
  * not secret, but is not put in messages either.
  */
-#ifndef WARDEN_FENCING_AWS_CREDS_H
-#define WARDEN_FENCING_AWS_CREDS_H
+#ifndef WARDEN_AWS_AWS_CREDS_H
+#define WARDEN_AWS_AWS_CREDS_H
 
 #include <stdbool.h>
 #include <stddef.h>

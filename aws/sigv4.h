@@ -50,7 +50,7 @@
 #define SIGV4_HEX_LEN           64 /* a hex SHA-256 / signature */
 #define SIGV4_ADDED_HEADERS_MAX 3  /* X-Amz-Date, X-Amz-Security-Token, Authorization */
 
-/* Caps on the input (beyond one: -E2BIG naming it). Candidates for agent/limits.h. */
+/* Caps on the input (beyond one: -E2BIG naming it). Candidates for lib/limits.h. */
 #define SIGV4_METHOD_MAX        32
 #define SIGV4_PATH_MAX          4096
 #define SIGV4_QUERY_MAX         4096

@@ -20,8 +20,8 @@
  * its curl handles and skew offset are its own. The credentials provider it
  * borrows may be shared by several clients (it is thread-safe).
  */
-#ifndef WARDEN_FENCING_SSM_H
-#define WARDEN_FENCING_SSM_H
+#ifndef WARDEN_AWS_SSM_H
+#define WARDEN_AWS_SSM_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -15,8 +15,8 @@
  * from the last answer, the clock and the child's state), and gate_run, which
  * polls, decides, acts and logs one JSON line per start, stop and exit.
  */
-#ifndef WARDEN_FENCING_GATE_H
-#define WARDEN_FENCING_GATE_H
+#ifndef WARDEN_GATE_GATE_H
+#define WARDEN_GATE_GATE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -28,7 +28,7 @@
 #define WD_DURATION_BUCKETS      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 #define WD_DURATION_BUCKET_COUNT 13
 
-/* HTTP client (agent/curl_deadline.c) and the AWS clients (fencing/aws*.c, fencing/ssm.c). */
+/* HTTP client (net/curl_deadline.c) and the AWS clients (aws/aws*.c, aws/ssm.c). */
 #define WD_HTTP_HEADER_VALUE_MAX 256 /* a captured response header value (Date, request id) */
 #define WD_AWS_RESPONSE_MAX      (64 * 1024)  /* an SSM response body; beyond it: bad_reply */
 #define WD_AWS_CREDS_BODY_MAX    (32 * 1024)  /* a container credentials response body */

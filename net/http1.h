@@ -30,8 +30,8 @@
  * Nothing here allocates or keeps state beyond the caller's structs; the
  * parsed strings point into the caller's buffer, which must outlive them.
  */
-#ifndef WARDEN_FENCING_HTTP1_H
-#define WARDEN_FENCING_HTTP1_H
+#ifndef WARDEN_NET_HTTP1_H
+#define WARDEN_NET_HTTP1_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -3,8 +3,8 @@
  * (redis://, rediss://, http://, https://, tcp://), and the one redactor
  * that turns any target (postgres URIs included) into a loggable string.
  */
-#ifndef WARDEN_PROBES_URI_H
-#define WARDEN_PROBES_URI_H
+#ifndef WARDEN_NET_URI_H
+#define WARDEN_NET_URI_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -2,7 +2,7 @@
  * http.c - the http probe: GET the target with libcurl; up when the status is
  * in the `expect` range (default 200-399).
  *
- * The request itself is agent/curl_deadline.c: one easy + multi handle per
+ * The request itself is net/curl_deadline.c: one easy + multi handle per
  * probe, kept across runs (a keep-alive connection is reused by the next
  * run; an unfinished transfer closes its connection), the host resolved with
  * net_resolve() within the deadline (same `dns` outcome as the other kinds)

@@ -29,7 +29,7 @@
  * bytes per run. An INFO refused by the server (ACL without +info, command
  * renamed) leaves the role unknown and the run ok: PING decides health.
  *
- * Every socket operation goes through probes/net.h (poll against the
+ * Every socket operation goes through net/net.h (poll against the
  * deadline); TLS drives a non-blocking SSL over the same fd, polling for
  * what SSL_get_error asks. Any failure drops the connection; the next run
  * reconnects (and re-resolves, so a moved DNS name is followed). A reused

@@ -1,6 +1,6 @@
 /*
  * tcp.c - the tcp probe: `tcp://host:port` is up when a TCP connection to it
- * can be made before the deadline (resolve + connect through probes/net.c,
+ * can be made before the deadline (resolve + connect through net/net.c,
  * then close at once). Nothing is sent; no connection is kept.
  */
 #include "probes/tcp.h"

@@ -16,7 +16,7 @@
  * - Each client connection owns two fixed buffers (16 KiB each way, the
  *   client one at least max_header_bytes); bodies of any size stream through
  *   them, so memory is bounded by connections x 32 KiB. Heads are parsed by
- *   fencing/http1.c (our own strict parser: smaller and stricter than
+ *   net/http1.c (our own strict parser: smaller and stricter than
  *   llhttp, no dependency) and rewritten into a per-thread scratch buffer
  *   that is sent with the body bytes already read in one sendmsg; only what
  *   the kernel does not take is copied to a small heap queue.

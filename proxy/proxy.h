@@ -13,8 +13,8 @@
  * The proxy never decides anything itself: it asks the fence through a
  * view, at request time.
  */
-#ifndef WARDEN_FENCING_PROXY_H
-#define WARDEN_FENCING_PROXY_H
+#ifndef WARDEN_PROXY_PROXY_H
+#define WARDEN_PROXY_PROXY_H
 
 #include <stdbool.h>
 #include <stddef.h>
