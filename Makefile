@@ -58,7 +58,7 @@ build-asan: deps
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 
 format-check: deps
-	@files=$$(git ls-files '*.c' '*.h' 2>/dev/null || find agent probes fencing tests -name '*.[ch]'); \
+	@files=$$(git ls-files '*.c' '*.h' 2>/dev/null || find lib net probes aws fencing proxy gate agent tests -name '*.[ch]'); \
 	clang-format --dry-run -Werror $$files && echo "format: clean"
 
 # Every suite, twice: the normal build, then ASan+UBSan. Non-zero on any failure.

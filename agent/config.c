@@ -24,12 +24,12 @@
 
 #include <jansson.h>
 
-#include "agent/duration.h"
-#include "agent/text.h"
-#include "fencing/aws.h"
+#include "aws/aws.h"
+#include "lib/duration.h"
+#include "lib/text.h"
 #include "fencing/fence.h"
 #include "probes/spec.h"
-#include "probes/uri.h"
+#include "net/uri.h"
 
 #define CONFIG_VAR_QUOTE_MAX        64 /* bytes of a variable name in an error */
 #define CONFIG_ENV_PREFIX           "WARDEN_"

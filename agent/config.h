@@ -12,12 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/err.h"
-#include "agent/limits.h"
-#include "agent/log.h"
+#include "lib/err.h"
+#include "lib/limits.h"
+#include "lib/log.h"
 #include "fencing/flag_source.h"
 #include "fencing/lease.h"
-#include "fencing/proxy.h"
+#include "proxy/proxy.h"
 #include "probes/probe.h"
 
 /* Who may see details (output, targets, errors) in health bodies and /status. */

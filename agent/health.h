@@ -13,7 +13,7 @@
 #include <stddef.h>
 
 #include "agent/config.h"
-#include "agent/state.h"
+#include "probes/state.h"
 
 enum health_status { HEALTH_PASS, HEALTH_WARN, HEALTH_FAIL };
 

@@ -45,9 +45,9 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
-#include "agent/buf.h"
-#include "agent/clock.h"
-#include "agent/log.h"
+#include "lib/buf.h"
+#include "lib/clock.h"
+#include "lib/log.h"
 #include "agent/render.h"
 
 /* Caps of the listener (candidates for limits.h). */
@@ -75,6 +75,7 @@ struct http_server {
 	const struct wd_config *cfg;
 	struct wd_state *state;
 	struct fencing *fencing;
+	struct proxy *proxy;                                  /* NULL without WARDEN_PROXY_LISTEN */
 	unsigned char admin_token_hash[SHA256_DIGEST_LENGTH]; /* of cfg->admin_token */
 	struct MHD_Daemon *daemon;
 
@@ -298,9 +299,15 @@ static enum MHD_Result serve_report(struct http_server *server, struct MHD_Conne
 	fencing_report(server->fencing, &report);
 	wd_state_read_all(server->state, snaps);
 	wd_buf_init(&buf, HTTP_BODY_MAX);
-	if (metrics)
+	if (metrics) {
 		rc = render_metrics(server->cfg, snaps, draining, &report, &buf);
-	else
+		if (rc == 0 && server->proxy != NULL) {
+			struct proxy_stats proxy;
+
+			proxy_get_stats(server->proxy, &proxy);
+			rc = render_proxy_metrics(&proxy, &buf);
+		}
+	} else
 		rc = render_status(server->cfg, snaps, draining,
 		                   details_allowed(server, conn, false),
 		                   wd_state_started_wall_ms(server->state), &report, &buf);
@@ -629,7 +636,8 @@ static struct MHD_Daemon *start_daemon(struct http_server *server,
 }
 
 struct http_server *http_server_new(const struct wd_config *cfg, struct wd_state *state,
-                                    struct fencing *fencing, struct wd_err *err)
+                                    struct fencing *fencing, struct proxy *proxy,
+                                    struct wd_err *err)
 {
 	struct http_server *server;
 	struct sockaddr_storage addr;
@@ -648,6 +656,7 @@ struct http_server *http_server_new(const struct wd_config *cfg, struct wd_state
 	server->cfg = cfg;
 	server->state = state;
 	server->fencing = fencing;
+	server->proxy = proxy;
 	SHA256((const unsigned char *)cfg->admin_token, strlen(cfg->admin_token),
 	       server->admin_token_hash);
 	atomic_init(&server->starting, true);

@@ -11,20 +11,23 @@
 #define WARDEN_HTTP_SERVER_H
 
 #include "agent/config.h"
-#include "agent/err.h"
-#include "agent/state.h"
+#include "lib/err.h"
+#include "probes/state.h"
 #include "fencing/fencing.h"
+#include "proxy/proxy.h"
 
 struct http_server;
 
 /*
  * Bind cfg->listen and start serving (cfg->http_threads threads). cfg,
- * state and fencing must outlive the server; /fence, /activez and the admin
+ * state, fencing and proxy (NULL without the proxy: /metrics then has no
+ * proxy families) must outlive the server; /fence, /activez and the admin
  * endpoints ask fencing. Returns NULL with err (naming the address)
  * when the port cannot be bound.
  */
 struct http_server *http_server_new(const struct wd_config *cfg, struct wd_state *state,
-                                    struct fencing *fencing, struct wd_err *err);
+                                    struct fencing *fencing, struct proxy *proxy,
+                                    struct wd_err *err);
 /* Stop serving and free. NULL is a no-op. */
 void http_server_free(struct http_server *server);
 

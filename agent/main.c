@@ -21,14 +21,16 @@
 #include <curl/curl.h>
 
 #include "agent/check.h"
-#include "agent/clock.h"
+#include "lib/clock.h"
 #include "agent/config.h"
 #include "agent/http_server.h"
-#include "agent/log.h"
-#include "agent/state.h"
-#include "agent/version.h"
+#include "agent/render.h"
+#include "lib/log.h"
+#include "probes/state.h"
+#include "lib/version.h"
 #include "fencing/fencing.h"
-#include "fencing/gate.h"
+#include "proxy/proxy.h"
+#include "gate/gate.h"
 #include "probes/engine.h"
 
 #define EXIT_CONFIG      2
@@ -124,7 +126,7 @@ static int cmd_gate(int argc, char **argv)
 	struct gate_options opts;
 	struct wd_err err = {0};
 
-	if (gate_parse_args(argc - 1, argv + 1, &opts, &err) < 0) {
+	if (gate_parse_args(argc - 1, argv + 1, config_parse_listen, &opts, &err) < 0) {
 		fprintf(stderr, "warden gate: %s\n", err.msg);
 		return EXIT_CONFIG;
 	}
@@ -161,6 +163,57 @@ static int wait_for_stop(const sigset_t *stop, int64_t ms)
 	return sig < 0 ? 0 : sig;
 }
 
+/* The engine's part of the config. */
+static struct probe_engine_config engine_config(const struct wd_config *cfg)
+{
+	return (struct probe_engine_config){.probes = cfg->probes, .probe_count = cfg->probe_count};
+}
+
+/* The fencing handle's part of the config. */
+static struct fencing_config fencing_config(const struct wd_config *cfg)
+{
+	return (struct fencing_config){
+	        .flags = cfg->flags,
+	        .flag_count = cfg->flag_count,
+	        .flag_interval_ms = cfg->flag_interval_ms,
+	        .flag_timeout_ms = cfg->flag_timeout_ms,
+	        .flag_ttl_ms = cfg->flag_ttl_ms,
+	        .on_stale_hold = cfg->on_stale_hold,
+	        .fence_file = cfg->fence_file,
+	        .probes = cfg->probes,
+	        .probe_count = cfg->probe_count,
+	        .singleton = cfg->singleton,
+	        .singleton_ttl_ms = cfg->singleton_ttl_ms,
+	        .singleton_probe = cfg->singleton_probe,
+	};
+}
+
+/* The fence file's content: the /fence JSON (arg: the config). */
+static int render_fence_file(void *arg, const struct fencing_report *report, struct wd_buf *out)
+{
+	return render_fence(arg, report, out);
+}
+
+/* The proxy's view of the verdict (arg: the fencing handle). */
+static void proxy_decide(void *arg, struct fence_verdict *out)
+{
+	fencing_verdict(arg, clock_mono_ms(), out);
+}
+
+/*
+ * Bind and start the write-fencing proxy (WARDEN_PROXY_LISTEN), asking
+ * fencing whether the task may write. NULL with err when it cannot bind.
+ */
+static struct proxy *start_proxy(const struct wd_config *cfg, struct fencing *fencing,
+                                 struct wd_err *err)
+{
+	struct proxy_config proxy = cfg->proxy;
+
+	fencing_region(fencing, proxy.region);
+	return proxy_new(&proxy, &(struct proxy_fence_view){.arg = fencing, .decide = proxy_decide},
+	                 err);
+}
+
 /* Connections and probes need descriptors: take the hard limit. */
 static void raise_fd_limit(void)
 {
@@ -177,7 +230,10 @@ static int cmd_serve(void)
 	struct wd_config *cfg = load_config(true);
 	struct wd_state *state = NULL;
 	struct probe_engine *engine = NULL;
+	struct probe_engine_config engine_cfg;
+	struct fencing_config fencing_cfg;
 	struct fencing *fencing = NULL;
+	struct proxy *proxy = NULL;
 	struct http_server *server = NULL;
 	struct wd_err err = {0};
 	struct log_line line;
@@ -196,29 +252,41 @@ static int cmd_serve(void)
 		log_msg(LOG_ERROR, "agent.error", "out of memory");
 		goto out;
 	}
-	engine = probe_engine_new(cfg, state, &err);
+	engine_cfg = engine_config(cfg);
+	engine = probe_engine_new(&engine_cfg, state, &err);
 	if (engine == NULL) {
 		log_msg(LOG_ERROR, "agent.error", "probes: %s", err.msg);
 		goto out;
 	}
-	fencing = fencing_new(cfg, environ, state, &err);
+	fencing_cfg = fencing_config(cfg);
+	fencing = fencing_new(&fencing_cfg, environ, state,
+	                      &(struct fencing_renderer){.arg = cfg, .render = render_fence_file},
+	                      &err);
 	if (fencing == NULL) {
 		fprintf(stderr, "warden: fencing: %s\n", err.msg);
 		log_msg(LOG_ERROR, "agent.error", "fencing: %s", err.msg);
 		rc = EXIT_CONFIG;
 		goto out;
 	}
-	server = http_server_new(cfg, state, fencing, &err);
-	if (server == NULL) {
-		log_msg(LOG_ERROR, "agent.error", "health listener: %s", err.msg);
-		goto out;
-	}
 	if (probe_engine_start(engine) < 0) {
 		log_msg(LOG_ERROR, "agent.error", "cannot start the probe threads");
 		goto out;
 	}
+	/* The flag readers first, then the proxy that asks them, then the listener. */
 	if (fencing_start(fencing, &err) < 0) {
 		log_msg(LOG_ERROR, "agent.error", "fencing: %s", err.msg);
+		goto out;
+	}
+	if (cfg->proxy_listen[0] != '\0') {
+		proxy = start_proxy(cfg, fencing, &err);
+		if (proxy == NULL) {
+			log_msg(LOG_ERROR, "agent.error", "fencing: %s", err.msg);
+			goto out;
+		}
+	}
+	server = http_server_new(cfg, state, fencing, proxy, &err);
+	if (server == NULL) {
+		log_msg(LOG_ERROR, "agent.error", "health listener: %s", err.msg);
 		goto out;
 	}
 	log_begin(&line, LOG_INFO, "agent.start");
@@ -257,6 +325,7 @@ static int cmd_serve(void)
 	rc = 0;
 out:
 	http_server_free(server);
+	proxy_free(proxy);
 	fencing_free(fencing);
 	probe_engine_free(engine);
 	wd_state_free(state);

@@ -25,9 +25,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/clock.h"
-#include "agent/duration.h"
-#include "agent/version.h"
+#include "lib/clock.h"
+#include "lib/duration.h"
+#include "lib/version.h"
 
 #define RFC3339_SIZE 32
 
@@ -504,25 +504,6 @@ static void put_fence_metrics(struct writer *w, const struct wd_config *cfg,
 	put_family(w, "warden_split_brain", "gauge",
 	           "1 while this region is passive but its database is a writer.");
 	putf(w, "warden_split_brain %d\n", v->split_brain ? 1 : 0);
-	if (fence->has_proxy) {
-		put_family(w, "warden_proxy_requests_total", "counter",
-		           "Requests through the write-fencing proxy, by what came of them.");
-		for (int r = 0; r < PROXY_RESULT_COUNT; r++)
-			putf(w, "warden_proxy_requests_total{result=\"%s\"} %llu\n",
-			     proxy_result_str((enum proxy_result)r),
-			     (unsigned long long)fence->proxy.requests[r]);
-		put_family(w, "warden_proxy_connections_open", "gauge", "Open client connections.");
-		putf(w, "warden_proxy_connections_open %llu\n",
-		     (unsigned long long)fence->proxy.connections_open);
-		put_family(w, "warden_proxy_tunnels_open", "gauge", "Open WebSocket tunnels.");
-		putf(w, "warden_proxy_tunnels_open %llu\n",
-		     (unsigned long long)fence->proxy.tunnels_open);
-		put_family(w, "warden_proxy_closed_on_fence_total", "counter",
-		           "Idle connections and tunnels closed when the task stopped being "
-		           "writable.");
-		putf(w, "warden_proxy_closed_on_fence_total %llu\n",
-		     (unsigned long long)fence->proxy.closed_on_fence);
-	}
 	if (fence->has_lease) {
 		put_family(w, "warden_lease_held", "gauge", "1 while this task holds the lease.");
 		put(w, "warden_lease_held{name=");
@@ -622,5 +603,27 @@ int render_metrics(const struct wd_config *cfg, const struct probe_snapshot *sna
 	}
 	if (fence != NULL)
 		put_fence_metrics(&w, cfg, fence);
+	return w.rc;
+}
+
+int render_proxy_metrics(const struct proxy_stats *proxy, struct wd_buf *out)
+{
+	struct writer w = {.buf = out, .rc = 0};
+
+	put_family(&w, "warden_proxy_requests_total", "counter",
+	           "Requests through the write-fencing proxy, by what came of them.");
+	for (int r = 0; r < PROXY_RESULT_COUNT; r++)
+		putf(&w, "warden_proxy_requests_total{result=\"%s\"} %llu\n",
+		     proxy_result_str((enum proxy_result)r),
+		     (unsigned long long)proxy->requests[r]);
+	put_family(&w, "warden_proxy_connections_open", "gauge", "Open client connections.");
+	putf(&w, "warden_proxy_connections_open %llu\n",
+	     (unsigned long long)proxy->connections_open);
+	put_family(&w, "warden_proxy_tunnels_open", "gauge", "Open WebSocket tunnels.");
+	putf(&w, "warden_proxy_tunnels_open %llu\n", (unsigned long long)proxy->tunnels_open);
+	put_family(&w, "warden_proxy_closed_on_fence_total", "counter",
+	           "Idle connections and tunnels closed when the task stopped being writable.");
+	putf(&w, "warden_proxy_closed_on_fence_total %llu\n",
+	     (unsigned long long)proxy->closed_on_fence);
 	return w.rc;
 }

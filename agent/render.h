@@ -13,11 +13,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent/buf.h"
+#include "lib/buf.h"
 #include "agent/config.h"
 #include "agent/health.h"
-#include "agent/state.h"
+#include "probes/state.h"
 #include "fencing/fencing.h"
+#include "proxy/proxy.h"
 
 /*
  * The application/health+json body of /readyz (only < 0: every probe) or of
@@ -39,6 +40,13 @@ int render_status(const struct wd_config *cfg, const struct probe_snapshot *snap
 /* The /metrics body, Prometheus text format 0.0.4; fence may be NULL. 0 or -errno. */
 int render_metrics(const struct wd_config *cfg, const struct probe_snapshot *snaps, bool draining,
                    const struct fencing_report *fence, struct wd_buf *out);
+
+/*
+ * The write-fencing proxy's metric families, appended to a /metrics body
+ * (agent/ runs the proxy, so its stats are not in the fencing report).
+ * 0 or -errno.
+ */
+int render_proxy_metrics(const struct proxy_stats *proxy, struct wd_buf *out);
 
 /*
  * The /fence JSON (DESIGN.md): writable, state, region, active_region,

@@ -17,7 +17,7 @@ static bool saw_writer(const struct probe_config *probe, const struct probe_snap
 }
 
 /* The role check, and whether any checked database is a writer (for the alarm). */
-static enum fence_db db_role(const struct wd_config *cfg, struct wd_state *state,
+static enum fence_db db_role(const struct decision_config *cfg, struct wd_state *state,
                              int64_t now_mono_ms, bool *any_writer)
 {
 	enum fence_db db = FENCE_DB_NO_CHECK;
@@ -42,8 +42,8 @@ static enum fence_db db_role(const struct wd_config *cfg, struct wd_state *state
 	return db;
 }
 
-void decision_verdict(const struct wd_config *cfg, struct wd_state *state, struct fence *fence,
-                      int64_t now_mono_ms, struct fence_verdict *out)
+void decision_verdict(const struct decision_config *cfg, struct wd_state *state,
+                      struct fence *fence, int64_t now_mono_ms, struct fence_verdict *out)
 {
 	if (fence == NULL) {
 		memset(out, 0, sizeof(*out));

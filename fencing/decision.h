@@ -11,9 +11,20 @@
 
 #include <stdint.h>
 
-#include "agent/config.h"
-#include "agent/state.h"
+#include <stddef.h>
+
+#include "probes/probe.h"
+#include "probes/state.h"
 #include "fencing/fence.h"
+
+/*
+ * What the role check reads: the probes, in the state's order (the postgres
+ * ones with expect=writer-when-active are checked). Plain data.
+ */
+struct decision_config {
+	const struct probe_config *probes; /* probe_count probes, borrowed */
+	size_t probe_count;
+};
 
 /*
  * The verdict at now_mono_ms. fence NULL (no WARDEN_FLAG): `unknown`, never
@@ -22,7 +33,7 @@
  * its interval + timeout + 1 s) and ok, a writer. split_brain is set when
  * passive and ANY such database is a writer. Cheap: no I/O, short locks. Thread-safe.
  */
-void decision_verdict(const struct wd_config *cfg, struct wd_state *state, struct fence *fence,
-                      int64_t now_mono_ms, struct fence_verdict *out);
+void decision_verdict(const struct decision_config *cfg, struct wd_state *state,
+                      struct fence *fence, int64_t now_mono_ms, struct fence_verdict *out);
 
 #endif

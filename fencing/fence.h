@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/limits.h"
+#include "lib/limits.h"
 #include "fencing/flag_value.h"
 
 #define FENCE_SOURCES_MAX 8

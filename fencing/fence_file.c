@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/limits.h"
+#include "lib/limits.h"
 
 int fence_file_write(const char *path, const char *data, size_t len, struct wd_err *err)
 {

@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "agent/err.h"
+#include "lib/err.h"
 
 /* Replace path with data[len]. 0, or -errno with err naming the step that failed. */
 int fence_file_write(const char *path, const char *data, size_t len, struct wd_err *err);

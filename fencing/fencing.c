@@ -7,21 +7,22 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/buf.h"
-#include "agent/clock.h"
-#include "agent/log.h"
-#include "agent/render.h"
+#include "lib/buf.h"
+#include "lib/clock.h"
+#include "lib/log.h"
 #include "fencing/decision.h"
 #include "fencing/fence_file.h"
 
 #define FENCING_FILE_MAX (64 * 1024) /* the fence file's JSON */
 
 struct fencing {
-	const struct wd_config *cfg;
+	struct fencing_config config;
+	const struct fencing_config *cfg; /* &config */
+	struct decision_config decision;  /* the role check's part of config */
 	struct wd_state *state;
+	struct fencing_renderer renderer;
 	struct fence *fence;       /* NULL without WARDEN_FLAG */
 	struct flag_loop *flags;   /* NULL without WARDEN_FLAG */
-	struct proxy *proxy;       /* NULL without WARDEN_PROXY_LISTEN */
 	struct lease *lease;       /* NULL without WARDEN_SINGLETON */
 	pthread_mutex_t file_lock; /* one writer of the fence file at a time */
 	pthread_mutex_t lock;      /* guards everything below */
@@ -45,7 +46,8 @@ static void on_read(void *arg)
 	fencing_tick(arg);
 }
 
-struct fencing *fencing_new(const struct wd_config *cfg, char *const *envp, struct wd_state *state,
+struct fencing *fencing_new(const struct fencing_config *cfg, char *const *envp,
+                            struct wd_state *state, const struct fencing_renderer *renderer,
                             struct wd_err *err)
 {
 	struct fencing *fencing = calloc(1, sizeof(*fencing));
@@ -54,8 +56,12 @@ struct fencing *fencing_new(const struct wd_config *cfg, char *const *envp, stru
 		wd_err_set(err, -ENOMEM, "out of memory");
 		return NULL;
 	}
-	fencing->cfg = cfg;
+	fencing->config = *cfg;
+	fencing->cfg = &fencing->config;
+	fencing->decision =
+	        (struct decision_config){.probes = cfg->probes, .probe_count = cfg->probe_count};
 	fencing->state = state;
+	fencing->renderer = *renderer;
 	pthread_mutex_init(&fencing->lock, NULL);
 	pthread_mutex_init(&fencing->file_lock, NULL);
 	fencing->state_seen = FENCE_UNKNOWN;
@@ -70,7 +76,13 @@ struct fencing *fencing_new(const struct wd_config *cfg, char *const *envp, stru
 		wd_err_set(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	fencing->flags = flag_loop_new(cfg, envp, fencing->fence, state, err);
+	fencing->flags =
+	        flag_loop_new(&(struct flag_loop_config){.flags = cfg->flags,
+	                                                 .flag_count = cfg->flag_count,
+	                                                 .flag_interval_ms = cfg->flag_interval_ms,
+	                                                 .flag_timeout_ms = cfg->flag_timeout_ms,
+	                                                 .flag_ttl_ms = cfg->flag_ttl_ms},
+	                      envp, fencing->fence, state, err);
 	if (fencing->flags == NULL)
 		goto fail;
 	flag_loop_on_read(fencing->flags, on_read, fencing);
@@ -80,12 +92,7 @@ fail:
 	return NULL;
 }
 
-/* The proxy's and the lease's view of the verdict. */
-static void proxy_decide(void *arg, struct fence_verdict *out)
-{
-	fencing_verdict(arg, clock_mono_ms(), out);
-}
-
+/* The lease's view of the verdict. */
 static void lease_decide(void *arg, int64_t now_mono_ms, struct fence_verdict *out)
 {
 	fencing_verdict(arg, now_mono_ms, out);
@@ -100,7 +107,7 @@ static void task_holder(char *out, size_t size)
 	snprintf(out, size, "%s/%d", host, (int)getpid());
 }
 
-static const struct probe_config *find_probe(const struct wd_config *cfg, const char *name)
+static const struct probe_config *find_probe(const struct fencing_config *cfg, const char *name)
 {
 	for (size_t i = 0; i < cfg->probe_count; i++) {
 		if (strcmp(cfg->probes[i].name, name) == 0)
@@ -111,23 +118,13 @@ static const struct probe_config *find_probe(const struct wd_config *cfg, const 
 
 int fencing_start(struct fencing *fencing, struct wd_err *err)
 {
-	const struct wd_config *cfg = fencing->cfg;
+	const struct fencing_config *cfg = fencing->cfg;
 	int rc;
 
 	if (fencing->flags != NULL) {
 		rc = flag_loop_start(fencing->flags);
 		if (rc < 0)
 			return wd_err_set(err, rc, "cannot start the flag readers");
-	}
-	if (cfg->proxy_listen[0] != '\0') {
-		struct proxy_config proxy = cfg->proxy;
-
-		flag_loop_region(fencing->flags, proxy.region);
-		fencing->proxy = proxy_new(
-		        &proxy, &(struct proxy_fence_view){.arg = fencing, .decide = proxy_decide},
-		        err);
-		if (fencing->proxy == NULL)
-			return -EINVAL;
 	}
 	if (cfg->singleton[0] != '\0') {
 		char holder[LEASE_HOLDER_MAX + 1];
@@ -150,7 +147,6 @@ void fencing_free(struct fencing *fencing)
 {
 	if (fencing == NULL)
 		return;
-	proxy_free(fencing->proxy);
 	lease_free(fencing->lease); /* releases it: the next holder need not wait the TTL */
 	flag_loop_free(fencing->flags);
 	fence_free(fencing->fence);
@@ -165,9 +161,16 @@ void fencing_drain(struct fencing *fencing)
 		lease_drain(fencing->lease);
 }
 
+void fencing_region(struct fencing *fencing, char out[FLAG_REGION_MAX + 1])
+{
+	out[0] = '\0';
+	if (fencing->flags != NULL)
+		flag_loop_region(fencing->flags, out);
+}
+
 void fencing_verdict(struct fencing *fencing, int64_t now_mono_ms, struct fence_verdict *out)
 {
-	decision_verdict(fencing->cfg, fencing->state, fencing->fence, now_mono_ms, out);
+	decision_verdict(&fencing->decision, fencing->state, fencing->fence, now_mono_ms, out);
 }
 
 void fencing_force(struct fencing *fencing, bool forced)
@@ -188,7 +191,7 @@ void fencing_force(struct fencing *fencing, bool forced)
 
 void fencing_report(struct fencing *fencing, struct fencing_report *out)
 {
-	const struct wd_config *cfg = fencing->cfg;
+	const struct fencing_config *cfg = fencing->cfg;
 
 	memset(out, 0, sizeof(*out));
 	out->now_mono_ms = clock_mono_ms();
@@ -202,10 +205,6 @@ void fencing_report(struct fencing *fencing, struct fencing_report *out)
 	out->transitions = fencing->transitions;
 	out->forced = fencing->forced;
 	pthread_mutex_unlock(&fencing->lock);
-	if (fencing->proxy != NULL) {
-		out->has_proxy = true;
-		proxy_get_stats(fencing->proxy, &out->proxy);
-	}
 	if (fencing->lease != NULL) {
 		out->has_lease = true;
 		lease_status(fencing->lease, out->now_mono_ms, &out->lease);
@@ -264,7 +263,8 @@ static void write_fence_file(struct fencing *fencing)
 		wd_err_set(&err, -ENOMEM, "out of memory");
 	} else {
 		fencing_report(fencing, report);
-		if (render_fence(fencing->cfg, report, &buf) < 0 || wd_buf_puts(&buf, "\n") < 0)
+		if (fencing->renderer.render(fencing->renderer.arg, report, &buf) < 0 ||
+		    wd_buf_puts(&buf, "\n") < 0)
 			wd_err_set(&err, -E2BIG, "document too large");
 		else
 			fence_file_write(fencing->cfg->fence_file, buf.data, buf.len, &err);

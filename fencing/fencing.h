@@ -1,9 +1,9 @@
 /*
  * fencing.h - the fencing side of the agent, behind one handle: the fence
  * (fence.h), the flag readers (flag_loop.h), the role check (decision.h),
- * the transition log and the fence file, and the effectors that run inside
- * the agent: the write-fencing proxy (WARDEN_PROXY_LISTEN) and the singleton
- * lease (WARDEN_SINGLETON).
+ * the transition log and the fence file, and the singleton lease
+ * (WARDEN_SINGLETON). The write-fencing proxy (WARDEN_PROXY_LISTEN) sits
+ * above fencing/: agent/ runs it, with fencing_verdict() as its view.
  *
  * Without WARDEN_FLAG the handle still exists and reports `unknown`, never
  * writable, so callers need no special case.
@@ -21,13 +21,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent/config.h"
-#include "agent/err.h"
-#include "agent/state.h"
+#include "lib/buf.h"
+#include "lib/err.h"
+#include "probes/state.h"
+#include "fencing/decision.h"
 #include "fencing/fence.h"
 #include "fencing/flag_loop.h"
 #include "fencing/lease.h"
-#include "fencing/proxy.h"
 
 #define FENCING_TICK_MS 100
 
@@ -45,29 +45,60 @@ struct fencing_report {
 	bool forced;
 	size_t source_count;
 	struct flag_source_status sources[FENCE_SOURCES_MAX];
-	bool has_proxy;
-	struct proxy_stats proxy;
 	bool has_lease;
 	struct lease_status lease;
+};
+
+/*
+ * What the handle needs of the config, filled by agent/ from the table.
+ * Plain data; the arrays and strings it points to are borrowed.
+ */
+struct fencing_config {
+	const struct flag_source *flags; /* flag_count sources; 0: no WARDEN_FLAG */
+	size_t flag_count;
+	int64_t flag_interval_ms;          /* WARDEN_FLAG_INTERVAL */
+	int64_t flag_timeout_ms;           /* WARDEN_FLAG_TIMEOUT */
+	int64_t flag_ttl_ms;               /* WARDEN_FLAG_TTL */
+	bool on_stale_hold;                /* WARDEN_ON_STALE=hold */
+	const char *fence_file;            /* WARDEN_FENCE_FILE; "" = none */
+	const struct probe_config *probes; /* the role check's and the lease's probes */
+	size_t probe_count;
+	const char *singleton;       /* WARDEN_SINGLETON; "" = no lease */
+	int64_t singleton_ttl_ms;    /* WARDEN_SINGLETON_TTL */
+	const char *singleton_probe; /* WARDEN_SINGLETON_PROBE */
 };
 
 struct fencing;
 
 /*
- * Set up fencing for cfg (no I/O, no thread yet). envp: the environment for
- * the AWS settings. cfg and state must outlive the handle. NULL with err
- * when a flag source cannot work (no region, no AWS credentials).
+ * How the fence file's content is rendered: the /fence JSON, which agent/
+ * renders (it sits above fencing/). render appends the document for report
+ * to out: 0 or -errno. Called from whichever thread ticks.
  */
-struct fencing *fencing_new(const struct wd_config *cfg, char *const *envp, struct wd_state *state,
+struct fencing_renderer {
+	void *arg;
+	int (*render)(void *arg, const struct fencing_report *report, struct wd_buf *out);
+};
+
+/*
+ * Set up fencing for cfg (no I/O, no thread yet). envp: the environment for
+ * the AWS settings. cfg and renderer are copied; what cfg points to, state
+ * and renderer->arg must outlive the handle. NULL with err when a flag source
+ * cannot work (no region, no AWS credentials).
+ */
+struct fencing *fencing_new(const struct fencing_config *cfg, char *const *envp,
+                            struct wd_state *state, const struct fencing_renderer *renderer,
                             struct wd_err *err);
 /*
- * Start the flag readers, then bind and start the proxy and the lease when
- * configured. 0, or -errno with err (a proxy port that cannot be bound).
+ * Start the flag readers, then the lease when configured. 0, or -errno with
+ * err.
  */
 int fencing_start(struct fencing *fencing, struct wd_err *err);
-/* Stop the proxy, release the lease, stop the readers, free. NULL is a no-op. */
+/* Release the lease, stop the readers, free. NULL is a no-op. */
 void fencing_free(struct fencing *fencing);
 
+/* This task's region ("" until known, and without WARDEN_FLAG). Any thread. */
+void fencing_region(struct fencing *fencing, char out[FLAG_REGION_MAX + 1]);
 /* The verdict now (see decision.h). Any thread; cheap. */
 void fencing_verdict(struct fencing *fencing, int64_t now_mono_ms, struct fence_verdict *out);
 /* Fill a report of now. Any thread. */

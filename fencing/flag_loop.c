@@ -12,11 +12,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/clock.h"
-#include "agent/log.h"
-#include "fencing/aws_creds.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "aws/aws_creds.h"
 #include "fencing/flag_value.h"
-#include "fencing/ssm.h"
+#include "aws/ssm.h"
+
+/* An SSM parameter is read as a flag value, its version as an epoch: the caps agree. */
+_Static_assert(SSM_VALUE_MAX <= FLAG_VALUE_MAX, "an SSM value must fit a flag value");
+_Static_assert(SSM_VERSION_MAX <= FLAG_EPOCH_MAX, "an SSM version must be a valid epoch");
 
 #define FLAG_BEAT_MS        1000 /* a waiting reader beats /livez this often */
 #define FLAG_STUCK_SLACK_MS 3000 /* on top of the timeout before /livez calls a reader stuck */
@@ -37,7 +41,8 @@ struct flag_reader {
 };
 
 struct flag_loop {
-	const struct wd_config *cfg;
+	struct flag_loop_config config;
+	const struct flag_loop_config *cfg; /* &config */
 	struct fence *fence;
 	struct wd_state *state;
 	struct aws_creds_provider *creds; /* NULL without ssm: sources */
@@ -342,7 +347,7 @@ static void *reader_main(void *arg)
 {
 	struct flag_reader *reader = arg;
 	struct flag_loop *loop = reader->loop;
-	const struct wd_config *cfg = loop->cfg;
+	const struct flag_loop_config *cfg = loop->cfg;
 
 	for (;;) {
 		struct flag_attempt at;
@@ -371,7 +376,7 @@ static void *reader_main(void *arg)
 
 /* ---- life cycle ----------------------------------------------------------- */
 
-static bool needs_ssm(const struct wd_config *cfg)
+static bool needs_ssm(const struct flag_loop_config *cfg)
 {
 	for (size_t i = 0; i < cfg->flag_count; i++) {
 		if (cfg->flags[i].kind == FLAG_SOURCE_SSM)
@@ -400,8 +405,8 @@ static int copy_env(struct flag_loop *loop, char *const *envp, struct wd_err *er
 	return 0;
 }
 
-struct flag_loop *flag_loop_new(const struct wd_config *cfg, char *const *envp, struct fence *fence,
-                                struct wd_state *state, struct wd_err *err)
+struct flag_loop *flag_loop_new(const struct flag_loop_config *cfg, char *const *envp,
+                                struct fence *fence, struct wd_state *state, struct wd_err *err)
 {
 	struct flag_loop *loop;
 	int rc;
@@ -411,7 +416,8 @@ struct flag_loop *flag_loop_new(const struct wd_config *cfg, char *const *envp, 
 		wd_err_set(err, -ENOMEM, "out of memory");
 		return NULL;
 	}
-	loop->cfg = cfg;
+	loop->config = *cfg;
+	loop->cfg = &loop->config;
 	loop->fence = fence;
 	loop->state = state;
 	pthread_mutex_init(&loop->lock, NULL);

@@ -22,11 +22,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent/config.h"
-#include "agent/err.h"
-#include "agent/state.h"
-#include "fencing/aws.h"
+#include "lib/err.h"
+#include "probes/state.h"
+#include "aws/aws.h"
 #include "fencing/fence.h"
+#include "fencing/flag_source.h"
 
 #define FLAG_RESULT_MAX  24 /* "server_error", "bad_value"... */
 #define FLAG_RESULTS_MAX 20 /* distinct results counted per source */
@@ -52,18 +52,27 @@ struct flag_source_status {
 	} reads[FLAG_RESULTS_MAX]; /* warden_flag_reads_total{source,result} */
 };
 
+/* What the readers read, and how often: filled from the config. Plain data. */
+struct flag_loop_config {
+	const struct flag_source *flags; /* flag_count sources (WARDEN_FLAG), borrowed */
+	size_t flag_count;
+	int64_t flag_interval_ms; /* WARDEN_FLAG_INTERVAL */
+	int64_t flag_timeout_ms;  /* WARDEN_FLAG_TIMEOUT */
+	int64_t flag_ttl_ms;      /* WARDEN_FLAG_TTL: caps the back-off at max(interval, ttl/2) */
+};
+
 struct flag_loop;
 
 /*
  * Prepare one reader per source of cfg (no I/O): this task's region from
  * AWS_REGION / AWS_DEFAULT_REGION (set into the fence at once), else from
  * ECS task metadata later; AWS credentials when a source is ssm:. envp is a
- * NULL-terminated environment, read here and not kept. cfg, fence and state
- * must outlive the loop. Returns NULL with err when the region can never be
- * known or AWS credentials are missing or bad.
+ * NULL-terminated environment, read here and not kept. cfg is copied; the
+ * sources it points to, fence and state must outlive the loop. Returns NULL with err when the
+ * region can never be known or AWS credentials are missing or bad.
  */
-struct flag_loop *flag_loop_new(const struct wd_config *cfg, char *const *envp, struct fence *fence,
-                                struct wd_state *state, struct wd_err *err);
+struct flag_loop *flag_loop_new(const struct flag_loop_config *cfg, char *const *envp,
+                                struct fence *fence, struct wd_state *state, struct wd_err *err);
 /*
  * Call on_read(arg) on the reader's thread after every attempt has been
  * recorded (the fencing handle logs transitions at once with it). Set

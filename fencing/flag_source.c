@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fencing/aws.h"
-#include "probes/uri.h"
+#include "aws/aws.h"
+#include "net/uri.h"
 
 /* SSM names: letters, digits and . - _ / (ARNs add ':'). */
 static int check_ssm_name(const char *name, struct wd_err *err)

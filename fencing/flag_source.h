@@ -12,8 +12,8 @@
 
 #include <stddef.h>
 
-#include "agent/err.h"
-#include "agent/limits.h"
+#include "lib/err.h"
+#include "lib/limits.h"
 #include "fencing/fence.h"
 #include "fencing/flag_value.h"
 

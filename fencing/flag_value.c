@@ -6,57 +6,11 @@
 
 #include <jansson.h>
 
-#include "fencing/aws.h"
-
-/* [a-z]+ starting at *p; returns its length. */
-static size_t region_run(const char *p, int (*is_class)(int))
-{
-	size_t n = 0;
-
-	while (p[n] != '\0' && is_class((unsigned char)p[n]))
-		n++;
-	return n;
-}
-
-static int region_is_lower(int c)
-{
-	return c >= 'a' && c <= 'z';
-}
-
-static int region_is_digit(int c)
-{
-	return c >= '0' && c <= '9';
-}
+#include "aws/aws.h"
 
 int flag_region_check(const char *region, struct wd_err *err)
 {
-	size_t len = strlen(region);
-	size_t words = 0;
-	const char *p = region;
-
-	if (len == 0)
-		return wd_err_set(err, -EINVAL, "empty region");
-	if (len > FLAG_REGION_MAX)
-		return wd_err_set(err, -EINVAL, "region longer than %d characters",
-		                  FLAG_REGION_MAX);
-	/* ^[a-z]{2}(-[a-z]+)+-[0-9]+$ */
-	if (region_run(p, region_is_lower) != 2)
-		goto bad;
-	p += 2;
-	while (p[0] == '-' && region_run(p + 1, region_is_lower) > 0) {
-		p += 1 + region_run(p + 1, region_is_lower);
-		words++;
-	}
-	if (words == 0 || p[0] != '-' || region_run(p + 1, region_is_digit) == 0)
-		goto bad;
-	p += 1 + region_run(p + 1, region_is_digit);
-	if (p[0] != '\0')
-		goto bad;
-	return 0;
-bad:
-	return wd_err_set(err, -EINVAL,
-	                  "bad region name (want an AWS region such as us-east-1 or "
-	                  "us-gov-west-1)");
+	return aws_region_check(region, err);
 }
 
 static int parse_json(const char *text, size_t len, struct flag_value *out, struct wd_err *err)

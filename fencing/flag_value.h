@@ -13,9 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/err.h"
+#include "lib/err.h"
+#include "aws/aws.h"
 
-#define FLAG_REGION_MAX 32                  /* "ap-southeast-4", "us-gov-west-1": well inside */
+#define FLAG_REGION_MAX AWS_REGION_MAX      /* the active region is an AWS region name */
 #define FLAG_VALUE_MAX  4096                /* an SSM Standard parameter holds at most 4 KB */
 #define FLAG_EPOCH_MAX  9007199254740991ULL /* 2^53 - 1: exact in every JSON reader */
 
@@ -25,13 +26,7 @@ struct flag_value {
 	uint64_t epoch;
 };
 
-/*
- * Check a region name: the shape of a real AWS region,
- * ^[a-z]{2}(-[a-z]+)+-[0-9]+$ (us-east-1, us-gov-west-1, eu-central-2), at
- * most FLAG_REGION_MAX characters. The one region validator: flag values,
- * ?region= of an ssm: source, AWS_REGION / AWS_DEFAULT_REGION and the task
- * ARN all use it. Returns 0 or -EINVAL with err (never quoting the text).
- */
+/* Check a region name: aws_region_check(). Returns 0 or -EINVAL with err. */
 int flag_region_check(const char *region, struct wd_err *err);
 
 /*

@@ -39,8 +39,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/clock.h"
-#include "agent/log.h"
+#include "lib/clock.h"
+#include "lib/log.h"
 #include "probes/pgconn.h"
 
 #define LEASE_POLL_MS    100     /* the thread asks the fence at least this often */

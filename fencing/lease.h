@@ -31,8 +31,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent/err.h"
-#include "agent/limits.h"
+#include "lib/err.h"
+#include "lib/limits.h"
 #include "fencing/fence.h"
 #include "probes/probe.h"
 

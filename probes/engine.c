@@ -20,8 +20,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/clock.h"
-#include "agent/log.h"
+#include "lib/clock.h"
+#include "lib/log.h"
 
 /* Slack on top of interval + timeout before /livez calls a probe stuck. */
 #define ENGINE_STUCK_SLACK_MS 2000
@@ -45,7 +45,6 @@ struct probe_worker {
 };
 
 struct probe_engine {
-	const struct wd_config *cfg;
 	struct wd_state *state;
 	pthread_mutex_t lock;
 	pthread_cond_t wake; /* signalled on stop */
@@ -54,7 +53,7 @@ struct probe_engine {
 	struct probe_worker workers[];
 };
 
-struct probe_engine *probe_engine_new(const struct wd_config *cfg, struct wd_state *state,
+struct probe_engine *probe_engine_new(const struct probe_engine_config *cfg, struct wd_state *state,
                                       struct wd_err *err)
 {
 	struct probe_engine *engine;
@@ -65,7 +64,6 @@ struct probe_engine *probe_engine_new(const struct wd_config *cfg, struct wd_sta
 		wd_err_set(err, -ENOMEM, "out of memory");
 		return NULL;
 	}
-	engine->cfg = cfg;
 	engine->state = state;
 	pthread_mutex_init(&engine->lock, NULL);
 	clock_cond_init(&engine->wake);

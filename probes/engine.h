@@ -10,17 +10,26 @@
 #ifndef WARDEN_PROBES_ENGINE_H
 #define WARDEN_PROBES_ENGINE_H
 
-#include "agent/config.h"
-#include "agent/err.h"
-#include "agent/state.h"
+#include <stddef.h>
+
+#include "lib/err.h"
+#include "probes/probe.h"
+#include "probes/state.h"
+
+/* What the engine runs, filled by agent/ from the config. Plain data. */
+struct probe_engine_config {
+	const struct probe_config *probes; /* probe_count probes, borrowed */
+	size_t probe_count;
+};
 
 struct probe_engine;
 
 /*
- * Create the probes of cfg (no I/O yet); cfg and state must outlive the
- * engine. Registers one /livez loop per probe. Returns NULL with err.
+ * Create the probes of cfg (no I/O yet); cfg is read here, the probes it
+ * points to and state must outlive the engine. Registers one /livez loop
+ * per probe. Returns NULL with err.
  */
-struct probe_engine *probe_engine_new(const struct wd_config *cfg, struct wd_state *state,
+struct probe_engine *probe_engine_new(const struct probe_engine_config *cfg, struct wd_state *state,
                                       struct wd_err *err);
 /* Start the threads. Returns 0 or -errno. */
 int probe_engine_start(struct probe_engine *engine);

@@ -2,7 +2,7 @@
  * http.c - the http probe: GET the target with libcurl; up when the status is
  * in the `expect` range (default 200-399).
  *
- * The request itself is agent/curl_deadline.c: one easy + multi handle per
+ * The request itself is net/curl_deadline.c: one easy + multi handle per
  * probe, kept across runs (a keep-alive connection is reused by the next
  * run; an unfinished transfer closes its connection), the host resolved with
  * net_resolve() within the deadline (same `dns` outcome as the other kinds)
@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/curl_deadline.h"
+#include "net/curl_deadline.h"
 
 struct http_probe {
 	struct curl_deadline *client;
@@ -146,8 +146,8 @@ static void http_run(void *ctx, int64_t deadline_mono_ms, struct probe_observati
 	};
 	struct curl_deadline_result result;
 
-	if (curl_deadline_perform(http->client, &req, deadline_mono_ms, &result) != PROBE_OK) {
-		probe_fail(obs, result.outcome, "%s", result.detail);
+	if (curl_deadline_perform(http->client, &req, deadline_mono_ms, &result) != NET_OK) {
+		probe_fail(obs, probe_outcome_from_net(result.outcome), "%s", result.detail);
 		return;
 	}
 	http_judge_status(http, result.http_status, obs);

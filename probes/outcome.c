@@ -22,3 +22,20 @@ const char *probe_outcome_str(enum probe_outcome outcome)
 		return "unknown";
 	return outcome_names[outcome];
 }
+
+enum probe_outcome probe_outcome_from_net(enum net_outcome outcome)
+{
+	switch (outcome) {
+	case NET_OK: return PROBE_OK;
+	case NET_TIMEOUT: return PROBE_TIMEOUT;
+	case NET_REFUSED: return PROBE_REFUSED;
+	case NET_DNS: return PROBE_DNS;
+	case NET_TLS: return PROBE_TLS;
+	case NET_AUTH: return PROBE_AUTH;
+	case NET_BAD_REPLY: return PROBE_BAD_REPLY;
+	case NET_NETWORK: return PROBE_NETWORK;
+	case NET_INTERNAL:
+	case NET_OUTCOME_COUNT: break;
+	}
+	return PROBE_INTERNAL;
+}

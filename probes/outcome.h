@@ -6,6 +6,8 @@
 #ifndef WARDEN_PROBES_OUTCOME_H
 #define WARDEN_PROBES_OUTCOME_H
 
+#include "net/outcome.h"
+
 enum probe_outcome {
 	PROBE_OK,              /* "ok" */
 	PROBE_TIMEOUT,         /* "timeout": no answer before the probe's timeout */
@@ -25,5 +27,8 @@ enum probe_outcome {
 
 /* The outcome's text; "unknown" for a value out of range. Never NULL. */
 const char *probe_outcome_str(enum probe_outcome outcome);
+
+/* The probe outcome of a network outcome: the one of the same name. */
+enum probe_outcome probe_outcome_from_net(enum net_outcome outcome);
 
 #endif

@@ -46,8 +46,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/clock.h"
-#include "probes/net.h"
+#include "lib/clock.h"
+#include "net/net.h"
 
 #define PGCONN_HOSTS_MAX        8  /* hosts in one multi-host URI (validate rejects more) */
 #define PGCONN_ADDRS_MAX        16 /* addresses handed to libpq, all hosts together */
@@ -446,7 +446,7 @@ static int pgconn_resolve_hosts(struct pgconn *pc, int64_t deadline_mono_ms,
                                 struct probe_observation *obs)
 {
 	struct net_addr addrs[NET_ADDRS_MAX];
-	struct probe_observation failure = {.outcome = PROBE_DNS};
+	struct net_status failure = {.outcome = NET_DNS};
 	size_t hlen = 0, alen = 0, plen = 0;
 	int nhosts, nports, entries = 0;
 	bool any_tcp = false;
@@ -475,7 +475,7 @@ static int pgconn_resolve_hosts(struct pgconn *pc, int64_t deadline_mono_ms,
 			count = net_resolve(host,
 			                    port_num > 0 && port_num < 65536 ? (int)port_num : 5432,
 			                    deadline_mono_ms, addrs, &failure);
-			if (count <= 0 && failure.outcome == PROBE_TIMEOUT)
+			if (count <= 0 && failure.outcome == NET_TIMEOUT)
 				break;
 			if (count <= 0)
 				continue; /* like libpq: try the other hosts */
@@ -499,8 +499,8 @@ static int pgconn_resolve_hosts(struct pgconn *pc, int64_t deadline_mono_ms,
 			entries++;
 		}
 	}
-	if (failure.outcome == PROBE_TIMEOUT || entries == 0) {
-		*obs = failure;
+	if (failure.outcome == NET_TIMEOUT || entries == 0) {
+		probe_fail_net(obs, &failure);
 		if (obs->outcome == PROBE_OK)
 			probe_fail(obs, PROBE_DNS, "no host resolved");
 		return -1;

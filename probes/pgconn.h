@@ -27,7 +27,7 @@
 
 #include <libpq-fe.h>
 
-#include "agent/err.h"
+#include "lib/err.h"
 #include "probes/probe.h"
 
 #define PGCONN_PARAMS_MAX 8 /* parameters of one statement */

@@ -70,3 +70,8 @@ enum probe_outcome probe_fail(struct probe_observation *obs, enum probe_outcome 
 		memcpy(obs->detail + sizeof(obs->detail) - 4, "...", 4);
 	return outcome;
 }
+
+enum probe_outcome probe_fail_net(struct probe_observation *obs, const struct net_status *status)
+{
+	return probe_fail(obs, probe_outcome_from_net(status->outcome), "%s", status->detail);
+}

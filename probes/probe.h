@@ -12,10 +12,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent/err.h"
-#include "agent/limits.h"
+#include "lib/err.h"
+#include "lib/limits.h"
 #include "probes/outcome.h"
-#include "probes/uri.h"
+#include "net/uri.h"
 
 enum probe_kind {
 	PROBE_KIND_POSTGRES,
@@ -118,5 +118,11 @@ const struct probe_ops *probe_ops_for(enum probe_kind kind);
  */
 enum probe_outcome probe_fail(struct probe_observation *obs, enum probe_outcome outcome,
                               const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * Copy a failed network call's status into obs: its outcome translated
+ * (probe_outcome_from_net) and its detail. Returns obs->outcome.
+ */
+enum probe_outcome probe_fail_net(struct probe_observation *obs, const struct net_status *status);
 
 #endif

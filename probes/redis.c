@@ -29,7 +29,7 @@
  * bytes per run. An INFO refused by the server (ACL without +info, command
  * renamed) leaves the role unknown and the run ok: PING decides health.
  *
- * Every socket operation goes through probes/net.h (poll against the
+ * Every socket operation goes through net/net.h (poll against the
  * deadline); TLS drives a non-blocking SSL over the same fd, polling for
  * what SSL_get_error asks. Any failure drops the connection; the next run
  * reconnects (and re-resolves, so a moved DNS name is followed). A reused
@@ -57,9 +57,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "agent/clock.h"
-#include "agent/text.h"
-#include "probes/net.h"
+#include "lib/clock.h"
+#include "lib/text.h"
+#include "net/net.h"
 
 #define REDIS_DEFAULT_PORT 6379
 #define REDIS_DB_MAX       15
@@ -292,6 +292,17 @@ static void tls_error_text(char *buf, size_t size)
 	ERR_clear_error();
 }
 
+/* net_wait(), a failure copied into obs. 0, or -1 with obs. */
+static int wait_fd(int fd, short events, int64_t deadline_mono_ms, struct probe_observation *obs)
+{
+	struct net_status status = {.outcome = NET_OK};
+
+	if (net_wait(fd, events, deadline_mono_ms, &status) == 0)
+		return 0;
+	probe_fail_net(obs, &status);
+	return -1;
+}
+
 /*
  * After an SSL call returned ret <= 0: wait for what OpenSSL wants (0), or
  * fill obs and return -1. `handshake` maps every failure to PROBE_TLS.
@@ -304,8 +315,8 @@ static int tls_wait(struct redis_probe *rp, int ret, bool handshake, int64_t dea
 	char text[120];
 
 	switch (ssl_err) {
-	case SSL_ERROR_WANT_READ: return net_wait(rp->fd, POLLIN, deadline_mono_ms, obs);
-	case SSL_ERROR_WANT_WRITE: return net_wait(rp->fd, POLLOUT, deadline_mono_ms, obs);
+	case SSL_ERROR_WANT_READ: return wait_fd(rp->fd, POLLIN, deadline_mono_ms, obs);
+	case SSL_ERROR_WANT_WRITE: return wait_fd(rp->fd, POLLOUT, deadline_mono_ms, obs);
 	case SSL_ERROR_ZERO_RETURN:
 		probe_fail(obs, handshake ? PROBE_TLS : PROBE_NETWORK,
 		           "peer closed the TLS connection");
@@ -471,16 +482,20 @@ static int redis_connect(struct redis_probe *rp, int64_t deadline_mono_ms,
                          struct probe_observation *obs)
 {
 	struct net_addr addrs[NET_ADDRS_MAX];
+	struct net_status status = {.outcome = NET_OK};
 	int count;
 
-	count = net_resolve(rp->settings.host, rp->settings.port, deadline_mono_ms, addrs, obs);
+	count = net_resolve(rp->settings.host, rp->settings.port, deadline_mono_ms, addrs, &status);
 	if (count <= 0) {
 		if (count == 0)
 			probe_fail(obs, PROBE_DNS, "%s: no address", rp->settings.host);
+		else
+			probe_fail_net(obs, &status);
 		return -1;
 	}
-	rp->fd = net_connect(addrs, count, deadline_mono_ms, obs);
+	rp->fd = net_connect(addrs, count, deadline_mono_ms, &status);
 	if (rp->fd < 0) {
+		probe_fail_net(obs, &status);
 		rp->fd = -1;
 		return -1;
 	}
@@ -507,10 +522,15 @@ fail:
 static int conn_write_all(struct redis_probe *rp, const void *data, size_t n,
                           int64_t deadline_mono_ms, struct probe_observation *obs)
 {
+	struct net_status status = {.outcome = NET_OK};
 	size_t off = 0;
 
-	if (rp->ssl == NULL)
-		return net_write_all(rp->fd, data, n, deadline_mono_ms, obs);
+	if (rp->ssl == NULL) {
+		if (net_write_all(rp->fd, data, n, deadline_mono_ms, &status) == 0)
+			return 0;
+		probe_fail_net(obs, &status);
+		return -1;
+	}
 	while (off < n) {
 		int ret;
 
@@ -534,8 +554,14 @@ static ssize_t conn_read_some(struct redis_probe *rp, void *buf, size_t size,
 {
 	if (check_deadline(deadline_mono_ms, obs) < 0)
 		return -1;
-	if (rp->ssl == NULL)
-		return net_read_some(rp->fd, buf, size, deadline_mono_ms, obs);
+	if (rp->ssl == NULL) {
+		struct net_status status = {.outcome = NET_OK};
+		ssize_t got = net_read_some(rp->fd, buf, size, deadline_mono_ms, &status);
+
+		if (got < 0)
+			probe_fail_net(obs, &status);
+		return got;
+	}
 	for (;;) {
 		int ret;
 

@@ -11,8 +11,8 @@
 
 #include <libpq-fe.h>
 
-#include "agent/duration.h"
-#include "agent/text.h"
+#include "lib/duration.h"
+#include "lib/text.h"
 
 #define SPEC_SCHEME_CHARS     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-."
 #define SPEC_KINDS_HINT       "want postgres, postgresql, redis, rediss, http, https or tcp"

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "agent/err.h"
+#include "lib/err.h"
 #include "probes/probe.h"
 
 /*

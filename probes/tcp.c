@@ -1,6 +1,6 @@
 /*
  * tcp.c - the tcp probe: `tcp://host:port` is up when a TCP connection to it
- * can be made before the deadline (resolve + connect through probes/net.c,
+ * can be made before the deadline (resolve + connect through net/net.c,
  * then close at once). Nothing is sent; no connection is kept.
  */
 #include "probes/tcp.h"
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "probes/net.h"
+#include "net/net.h"
 
 struct tcp_probe {
 	char host[WD_HOST_MAX + 1];
@@ -65,15 +65,20 @@ static void tcp_run(void *ctx, int64_t deadline_mono_ms, struct probe_observatio
 {
 	struct tcp_probe *tcp = ctx;
 	struct net_addr addrs[NET_ADDRS_MAX];
+	struct net_status status = {.outcome = NET_OK};
 	int count;
 	int fd;
 
-	count = net_resolve(tcp->host, tcp->port, deadline_mono_ms, addrs, obs);
-	if (count <= 0)
+	count = net_resolve(tcp->host, tcp->port, deadline_mono_ms, addrs, &status);
+	if (count <= 0) {
+		probe_fail_net(obs, &status);
 		return;
-	fd = net_connect(addrs, count, deadline_mono_ms, obs);
-	if (fd < 0)
+	}
+	fd = net_connect(addrs, count, deadline_mono_ms, &status);
+	if (fd < 0) {
+		probe_fail_net(obs, &status);
 		return;
+	}
 	close(fd);
 	obs->outcome = PROBE_OK;
 	obs->detail[0] = '\0';

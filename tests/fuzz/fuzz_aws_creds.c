@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "fencing/aws_creds.h"
+#include "aws/aws_creds.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/duration.h"
+#include "lib/duration.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

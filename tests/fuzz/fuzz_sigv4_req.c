@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fencing/sigv4.h"
-#include "fencing/sigv4_req.h"
+#include "aws/sigv4.h"
+#include "aws/sigv4_req.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,8 +3,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "fencing/aws.h"
-#include "fencing/ssm.h"
+#include "aws/aws.h"
+#include "aws/ssm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -17,10 +17,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ssm_parse_get_parameter((const char *)data, size, "/platform/prod/active-region",
 	                            &param, &err) == 0) {
 		/* An accepted answer is bounded, NUL-free, versioned and typed. */
-		if (param.value_len == 0 || param.value_len > FLAG_VALUE_MAX ||
+		if (param.value_len == 0 || param.value_len > SSM_VALUE_MAX ||
 		    strlen(param.value) != param.value_len)
 			__builtin_trap();
-		if (param.version < 1 || param.version > FLAG_EPOCH_MAX)
+		if (param.version < 1 || param.version > SSM_VERSION_MAX)
 			__builtin_trap();
 		if (memchr(param.type, '\0', sizeof(param.type)) == NULL || param.type[0] == '\0')
 			__builtin_trap();

@@ -29,10 +29,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/clock.h"
-#include "agent/log.h"
+#include "lib/clock.h"
+#include "lib/log.h"
 #include "fencing/lease.h"
-#include "probes/uri.h"
+#include "net/uri.h"
 
 static volatile sig_atomic_t signal_stop;
 

@@ -27,9 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/clock.h"
-#include "agent/log.h"
-#include "fencing/proxy.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "proxy/proxy.h"
 
 static volatile sig_atomic_t signal_stop;
 static volatile sig_atomic_t signal_stats;

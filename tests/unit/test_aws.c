@@ -15,9 +15,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/clock.h"
-#include "agent/curl_deadline.h"
-#include "fencing/aws.h"
+#include "lib/clock.h"
+#include "net/curl_deadline.h"
+#include "aws/aws.h"
 
 /* WRAP: curl_deadline_perform */
 
@@ -36,11 +36,11 @@ static void test_outcome_str(void **state)
 			assert_string_not_equal(aws_outcome_str((enum aws_outcome)i),
 			                        aws_outcome_str((enum aws_outcome)j));
 	}
-	assert_int_equal(aws_outcome_from_transfer(PROBE_REFUSED), AWS_NETWORK);
-	assert_int_equal(aws_outcome_from_transfer(PROBE_TIMEOUT), AWS_TIMEOUT);
-	assert_int_equal(aws_outcome_from_transfer(PROBE_DNS), AWS_DNS);
-	assert_int_equal(aws_outcome_from_transfer(PROBE_TLS), AWS_TLS);
-	assert_int_equal(aws_outcome_from_transfer(PROBE_INTERNAL), AWS_INTERNAL);
+	assert_int_equal(aws_outcome_from_transfer(NET_REFUSED), AWS_NETWORK);
+	assert_int_equal(aws_outcome_from_transfer(NET_TIMEOUT), AWS_TIMEOUT);
+	assert_int_equal(aws_outcome_from_transfer(NET_DNS), AWS_DNS);
+	assert_int_equal(aws_outcome_from_transfer(NET_TLS), AWS_TLS);
+	assert_int_equal(aws_outcome_from_transfer(NET_INTERNAL), AWS_INTERNAL);
 }
 
 static void test_env_get(void **state)
@@ -57,13 +57,33 @@ static void test_env_get(void **state)
 	assert_null(aws_env_get(NULL, "AWS_REGION"));
 }
 
+static void test_region_check(void **state)
+{
+	struct wd_err err;
+
+	(void)state;
+	assert_int_equal(aws_region_check("us-east-1", &err), 0);
+	assert_int_equal(aws_region_check("us-gov-west-1", &err), 0);
+	assert_int_equal(aws_region_check("", &err), -EINVAL);
+	assert_int_equal(aws_region_check("US-EAST-1", &err), -EINVAL);
+	assert_int_equal(aws_region_check("1us-east", &err), -EINVAL);
+	assert_int_equal(aws_region_check("us-east-", &err), -EINVAL);
+	assert_int_equal(aws_region_check("us_east_1", &err), -EINVAL);
+	assert_int_equal(aws_region_check("garbage", &err), -EINVAL);
+	assert_int_equal(aws_region_check("us-east", &err), -EINVAL);
+	assert_int_equal(aws_region_check("us-1", &err), -EINVAL);
+	/* AWS_REGION_MAX (32) characters of the right shape pass; one more does not. */
+	assert_int_equal(aws_region_check("ab-cdefghijklmnopqrstuvwxyzabc-1", &err), 0);
+	assert_int_equal(aws_region_check("ab-cdefghijklmnopqrstuvwxyzabcd-1", &err), -EINVAL);
+}
+
 static void test_region_from_env(void **state)
 {
 	const char *both[] = {"AWS_DEFAULT_REGION=eu-west-1", "AWS_REGION=us-west-2", NULL};
 	const char *fallback[] = {"AWS_REGION=", "AWS_DEFAULT_REGION=eu-west-1", NULL};
 	const char *bad[] = {"AWS_REGION=US_EAST_1", "AWS_DEFAULT_REGION=eu-west-1", NULL};
 	const char *none[] = {"HOME=/", NULL};
-	char region[FLAG_REGION_MAX + 1];
+	char region[AWS_REGION_MAX + 1];
 	struct wd_err err;
 
 	(void)state;
@@ -104,7 +124,7 @@ static void test_region_from_arn(void **state)
 	        {"arn:aws:ecs:a-very-long-region-name-longer-than-32:1:task", NULL},
 	        {"", NULL},
 	};
-	char region[FLAG_REGION_MAX + 1];
+	char region[AWS_REGION_MAX + 1];
 	struct wd_err err;
 
 	(void)state;
@@ -124,7 +144,7 @@ static void test_region_from_task_json(void **state)
 {
 	static const char good[] = "{\"Cluster\":\"arn:aws:ecs:us-west-2:1:cluster/c\","
 	                           "\"TaskARN\":\"arn:aws:ecs:us-west-2:1:task/c/1\"}";
-	char region[FLAG_REGION_MAX + 1];
+	char region[AWS_REGION_MAX + 1];
 	struct wd_err err;
 
 	(void)state;
@@ -144,22 +164,22 @@ static void test_region_from_task_json(void **state)
 /* ---- The task metadata endpoint, scripted ---------------------------------- */
 
 static struct {
-	enum probe_outcome outcome;
+	enum net_outcome outcome;
 	int status;
 	const char *body;
 	char url[512];
 	int calls;
 } meta;
 
-enum probe_outcome __wrap_curl_deadline_perform(struct curl_deadline *cd,
-                                                const struct curl_deadline_request *req,
-                                                int64_t deadline_mono_ms,
-                                                struct curl_deadline_result *result);
+enum net_outcome __wrap_curl_deadline_perform(struct curl_deadline *cd,
+                                              const struct curl_deadline_request *req,
+                                              int64_t deadline_mono_ms,
+                                              struct curl_deadline_result *result);
 
-enum probe_outcome __wrap_curl_deadline_perform(struct curl_deadline *cd,
-                                                const struct curl_deadline_request *req,
-                                                int64_t deadline_mono_ms,
-                                                struct curl_deadline_result *result)
+enum net_outcome __wrap_curl_deadline_perform(struct curl_deadline *cd,
+                                              const struct curl_deadline_request *req,
+                                              int64_t deadline_mono_ms,
+                                              struct curl_deadline_result *result)
 {
 	(void)cd;
 	(void)deadline_mono_ms;
@@ -168,7 +188,7 @@ enum probe_outcome __wrap_curl_deadline_perform(struct curl_deadline *cd,
 	memset(result, 0, sizeof(*result));
 	result->outcome = meta.outcome;
 	result->http_status = meta.status;
-	if (meta.outcome != PROBE_OK)
+	if (meta.outcome != NET_OK)
 		snprintf(result->detail, sizeof(result->detail), "scripted");
 	else if (meta.body != NULL)
 		assert_int_equal(wd_buf_puts(req->response_body, meta.body), 0);
@@ -183,7 +203,7 @@ static void test_region_resolve(void **state)
 	const char *ecs[] = {"ECS_CONTAINER_METADATA_URI_V4=http://169.254.170.2/v4/abc/", NULL};
 	const char *ecs_bad[] = {"ECS_CONTAINER_METADATA_URI_V4=ftp://x/v4", NULL};
 	const char *none[] = {NULL};
-	char region[FLAG_REGION_MAX + 1];
+	char region[AWS_REGION_MAX + 1];
 	struct wd_err err;
 
 	(void)state;
@@ -192,7 +212,7 @@ static void test_region_resolve(void **state)
 	assert_string_equal(region, "ap-southeast-2");
 	assert_int_equal(meta.calls, 0); /* the environment wins; no request */
 
-	meta.outcome = PROBE_OK;
+	meta.outcome = NET_OK;
 	meta.status = 200;
 	meta.body = "{\"TaskARN\":\"arn:aws:ecs:eu-central-1:1:task/c/1\"}";
 	assert_int_equal(aws_region_resolve(ecs, clock_mono_ms() + 1000, region, &err), 0);
@@ -207,7 +227,7 @@ static void test_region_resolve(void **state)
 	meta.body = "{\"TaskARN\":\"garbage\"}";
 	assert_int_equal(aws_region_resolve(ecs, clock_mono_ms() + 1000, region, &err), -EIO);
 
-	meta.outcome = PROBE_TIMEOUT;
+	meta.outcome = NET_TIMEOUT;
 	assert_int_equal(aws_region_resolve(ecs, clock_mono_ms() + 1000, region, &err), -ETIMEDOUT);
 	assert_int_equal(aws_region_resolve(ecs_bad, clock_mono_ms() + 1000, region, &err),
 	                 -EINVAL);
@@ -521,6 +541,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_outcome_str),
 	        cmocka_unit_test(test_env_get),
+	        cmocka_unit_test(test_region_check),
 	        cmocka_unit_test(test_region_from_env),
 	        cmocka_unit_test(test_region_from_arn),
 	        cmocka_unit_test(test_region_from_task_json),

@@ -19,10 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/clock.h"
-#include "agent/curl_deadline.h"
-#include "fencing/aws.h"
-#include "fencing/aws_creds.h"
+#include "lib/clock.h"
+#include "net/curl_deadline.h"
+#include "aws/aws.h"
+#include "aws/aws_creds.h"
 
 /* WRAP: curl_deadline_perform clock_wall_ms */
 
@@ -45,7 +45,7 @@ int64_t __wrap_clock_wall_ms(void)
 }
 
 static struct {
-	enum probe_outcome outcome;
+	enum net_outcome outcome;
 	int status;
 	char body[2048];
 	int calls;
@@ -54,15 +54,15 @@ static struct {
 	int delay_ms;            /* how long a fetch takes */
 } endpoint;
 
-enum probe_outcome __wrap_curl_deadline_perform(struct curl_deadline *cd,
-                                                const struct curl_deadline_request *req,
-                                                int64_t deadline_mono_ms,
-                                                struct curl_deadline_result *result);
+enum net_outcome __wrap_curl_deadline_perform(struct curl_deadline *cd,
+                                              const struct curl_deadline_request *req,
+                                              int64_t deadline_mono_ms,
+                                              struct curl_deadline_result *result);
 
-enum probe_outcome __wrap_curl_deadline_perform(struct curl_deadline *cd,
-                                                const struct curl_deadline_request *req,
-                                                int64_t deadline_mono_ms,
-                                                struct curl_deadline_result *result)
+enum net_outcome __wrap_curl_deadline_perform(struct curl_deadline *cd,
+                                              const struct curl_deadline_request *req,
+                                              int64_t deadline_mono_ms,
+                                              struct curl_deadline_result *result)
 {
 	(void)cd;
 	(void)deadline_mono_ms;
@@ -79,7 +79,7 @@ enum probe_outcome __wrap_curl_deadline_perform(struct curl_deadline *cd,
 	memset(result, 0, sizeof(*result));
 	result->outcome = endpoint.outcome;
 	result->http_status = endpoint.status;
-	if (endpoint.outcome != PROBE_OK)
+	if (endpoint.outcome != NET_OK)
 		snprintf(result->detail, sizeof(result->detail), "scripted failure");
 	else
 		assert_int_equal(wd_buf_puts(req->response_body, endpoint.body), 0);
@@ -95,7 +95,7 @@ static void endpoint_gives(const char *id, int64_t expires_ms)
 
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	endpoint.outcome = PROBE_OK;
+	endpoint.outcome = NET_OK;
 	endpoint.status = 200;
 	snprintf(endpoint.body, sizeof(endpoint.body),
 	         "{\"RoleArn\":\"arn:aws:iam::1:role/r\",\"AccessKeyId\":\"%s\","
@@ -104,7 +104,7 @@ static void endpoint_gives(const char *id, int64_t expires_ms)
 	         id, when);
 }
 
-static void endpoint_fails(enum probe_outcome outcome, int status)
+static void endpoint_fails(enum net_outcome outcome, int status)
 {
 	endpoint.outcome = outcome;
 	endpoint.status = status;
@@ -400,7 +400,7 @@ static void test_refresh_timing(void **state)
 
 	/* A refresh that fails keeps the cached credentials while they are valid... */
 	fake_now_ms = NOW_MS + 117 * MINUTE;
-	endpoint_fails(PROBE_OK, 500);
+	endpoint_fails(NET_OK, 500);
 	assert_int_equal(aws_creds_get(p, clock_mono_ms() + 1000, &c, &err), 0);
 	assert_int_equal(endpoint.calls, 3);
 	assert_string_equal(c.access_key_id, "ASIATWO");
@@ -411,14 +411,14 @@ static void test_refresh_timing(void **state)
 
 	/* Expired and the endpoint still failing: an error, nothing usable. */
 	fake_now_ms = NOW_MS + 120 * MINUTE;
-	endpoint_fails(PROBE_TIMEOUT, 0);
+	endpoint_fails(NET_TIMEOUT, 0);
 	memset(&c, 0x55, sizeof(c));
 	assert_int_equal(aws_creds_get(p, clock_mono_ms() + 1000, &c, &err), -ETIMEDOUT);
 	assert_int_equal(endpoint.calls, 4);
 	assert_string_equal(c.secret_access_key, "");
 	assert_non_null(strstr(err.msg, "timeout"));
 	assert_no_secret(err.msg);
-	endpoint_fails(PROBE_OK, 403);
+	endpoint_fails(NET_OK, 403);
 	assert_int_equal(aws_creds_get(p, clock_mono_ms() + 1000, &c, &err), -EIO);
 	assert_non_null(strstr(err.msg, "HTTP 403"));
 	assert_non_null(strstr(err.msg, "InternalError"));
@@ -430,7 +430,7 @@ static void test_refresh_timing(void **state)
 	assert_non_null(strstr(err.msg, "expired"));
 
 	/* Garbage from the endpoint. */
-	endpoint.outcome = PROBE_OK;
+	endpoint.outcome = NET_OK;
 	endpoint.status = 200;
 	snprintf(endpoint.body, sizeof(endpoint.body), "{\"AccessKeyId\":\"" SECRET);
 	assert_int_equal(aws_creds_get(p, clock_mono_ms() + 1000, &c, &err), -EBADMSG);

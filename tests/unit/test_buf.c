@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/buf.h"
+#include "lib/buf.h"
 
 static void test_append_within_cap(void **unused)
 {

@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/clock.h"
+#include "lib/clock.h"
+#include "agent/config.h"
 #include "fencing/decision.h"
 
 struct fixture {
@@ -83,7 +84,8 @@ static struct fence_verdict verdict(struct fixture *f)
 {
 	struct fence_verdict v;
 
-	decision_verdict(f->cfg, f->state, f->fence, clock_mono_ms(), &v);
+	decision_verdict(&(struct decision_config){f->cfg->probes, f->cfg->probe_count}, f->state,
+	                 f->fence, clock_mono_ms(), &v);
 	return v;
 }
 
@@ -140,7 +142,8 @@ static void test_no_flag_is_unknown(void **state)
 	struct fixture *f = *state;
 	struct fence_verdict v;
 
-	decision_verdict(f->cfg, f->state, NULL, clock_mono_ms(), &v);
+	decision_verdict(&(struct decision_config){f->cfg->probes, f->cfg->probe_count}, f->state,
+	                 NULL, clock_mono_ms(), &v);
 	assert_int_equal(v.state, FENCE_UNKNOWN);
 	assert_false(v.writable);
 }

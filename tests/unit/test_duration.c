@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "agent/duration.h"
+#include "lib/duration.h"
 
 static void assert_parses(const char *text, int64_t want)
 {

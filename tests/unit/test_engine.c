@@ -18,10 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/clock.h"
+#include "lib/clock.h"
 #include "agent/config.h"
-#include "agent/log.h"
-#include "agent/state.h"
+#include "lib/log.h"
+#include "probes/state.h"
 #include "probes/engine.h"
 
 /* The script: outcome of run N (repeats the last entry after the end). */
@@ -111,7 +111,8 @@ static char *run_script(struct wd_config *cfg, struct script *script, int runs,
 	assert_non_null(log);
 	log_set_fd(fileno(log));
 	current_script = script;
-	engine = probe_engine_new(cfg, state, &err);
+	engine = probe_engine_new(&(struct probe_engine_config){cfg->probes, cfg->probe_count},
+	                          state, &err);
 	assert_non_null(engine);
 	assert_int_equal(probe_engine_start(engine), 0);
 	while (atomic_load(&script->runs) < runs && clock_mono_ms() < give_up)

@@ -12,14 +12,15 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "fencing/gate.h"
+#include "agent/config.h"
+#include "gate/gate.h"
 
 /* ------------------------------------------------------------ arguments */
 
 static int parse(int argc, char **argv, struct gate_options *opts, struct wd_err *err)
 {
 	memset(err, 0, sizeof(*err));
-	return gate_parse_args(argc, argv, opts, err);
+	return gate_parse_args(argc, argv, config_parse_listen, opts, err);
 }
 
 static void test_args_defaults(void **unused)

@@ -17,7 +17,7 @@
 
 #include "agent/config.h"
 #include "agent/health.h"
-#include "agent/state.h"
+#include "probes/state.h"
 
 struct fixture {
 	struct wd_config *cfg;

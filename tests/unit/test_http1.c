@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fencing/http1.h"
+#include "net/http1.h"
 
 static const struct http1_limits limits = {.max_head_bytes = 16384, .max_headers = 100};
 static struct http1_header headers[HTTP1_HEADERS_MAX];

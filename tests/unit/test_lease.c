@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "probes/uri.h"
+#include "net/uri.h"
 
 static void db_config(struct probe_config *cfg, const char *uri, const char *password)
 {

@@ -1,5 +1,5 @@
 /*
- * test_net.c - probes/net.c against real loopback sockets.
+ * test_net.c - net/net.c against real loopback sockets.
  *
  * No test asserts on absolute times: a deadline test asserts that the call
  * returned, with the right outcome (an alarm() guards against a hang).
@@ -19,8 +19,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "agent/clock.h"
-#include "probes/net.h"
+#include "lib/clock.h"
+#include "net/net.h"
 
 #define WATCHDOG_SECONDS 20
 
@@ -59,7 +59,7 @@ static int listen_loopback(int family, int backlog, int *port)
 /* Resolve + connect to 127.0.0.1:port; returns the fd (asserted). */
 static int connect_v4(int port, int64_t timeout_ms)
 {
-	struct probe_observation obs = {0};
+	struct net_status obs = {0};
 	struct net_addr addrs[NET_ADDRS_MAX];
 	int64_t deadline = clock_mono_ms() + timeout_ms;
 	int count = net_resolve("127.0.0.1", port, deadline, addrs, &obs);
@@ -68,7 +68,7 @@ static int connect_v4(int port, int64_t timeout_ms)
 	assert_int_equal(count, 1);
 	fd = net_connect(addrs, count, deadline, &obs);
 	assert_true(fd >= 0);
-	assert_int_equal(obs.outcome, PROBE_OK);
+	assert_int_equal(obs.outcome, NET_OK);
 	return fd;
 }
 
@@ -103,7 +103,7 @@ static void test_connect_ok(void **state)
 
 static void test_connect_refused(void **state)
 {
-	struct probe_observation obs = {0};
+	struct net_status obs = {0};
 	struct net_addr addrs[NET_ADDRS_MAX];
 	int port;
 	/* Bound but not listening: the port stays ours and refuses SYNs. */
@@ -114,14 +114,14 @@ static void test_connect_refused(void **state)
 	count = net_resolve("127.0.0.1", port, clock_mono_ms() + 2000, addrs, &obs);
 	assert_int_equal(count, 1);
 	assert_int_equal(net_connect(addrs, count, clock_mono_ms() + 2000, &obs), -1);
-	assert_int_equal(obs.outcome, PROBE_REFUSED);
+	assert_int_equal(obs.outcome, NET_REFUSED);
 	assert_non_null(strstr(obs.detail, "127.0.0.1"));
 	close(bfd);
 }
 
 static void test_connect_tries_next_address(void **state)
 {
-	struct probe_observation obs = {0};
+	struct net_status obs = {0};
 	struct net_addr addrs[NET_ADDRS_MAX];
 	int closed_port;
 	int open_port;
@@ -143,7 +143,7 @@ static void test_connect_tries_next_address(void **state)
 
 static void test_connect_deadline_passed(void **state)
 {
-	struct probe_observation obs = {0};
+	struct net_status obs = {0};
 	struct net_addr addrs[NET_ADDRS_MAX];
 	int port;
 	int lfd = listen_loopback(AF_INET, 16, &port);
@@ -151,7 +151,7 @@ static void test_connect_deadline_passed(void **state)
 	(void)state;
 	assert_int_equal(net_resolve("127.0.0.1", port, clock_mono_ms() + 1000, addrs, &obs), 1);
 	assert_int_equal(net_connect(addrs, 1, clock_mono_ms() - 1, &obs), -1);
-	assert_int_equal(obs.outcome, PROBE_TIMEOUT);
+	assert_int_equal(obs.outcome, NET_TIMEOUT);
 	close(lfd);
 }
 
@@ -162,7 +162,7 @@ static void test_connect_deadline_passed(void **state)
  */
 static void test_connect_timeout_full_backlog(void **state)
 {
-	struct probe_observation obs = {0};
+	struct net_status obs = {0};
 	struct net_addr addrs[NET_ADDRS_MAX];
 	int fillers[16];
 	int nfill = 0;
@@ -188,7 +188,7 @@ static void test_connect_timeout_full_backlog(void **state)
 		int64_t deadline = clock_mono_ms() + 150;
 
 		assert_int_equal(net_connect(addrs, 1, deadline, &obs), -1);
-		assert_int_equal(obs.outcome, PROBE_TIMEOUT);
+		assert_int_equal(obs.outcome, NET_TIMEOUT);
 	}
 	for (int i = 0; i < nfill; i++)
 		close(fillers[i]);
@@ -200,7 +200,7 @@ static void test_connect_timeout_full_backlog(void **state)
 /* Accepted by the kernel (backlog), never answered: the read must time out. */
 static void test_read_timeout_silent_peer(void **state)
 {
-	struct probe_observation obs = {0};
+	struct net_status obs = {0};
 	char buf[16];
 	int port;
 	int lfd = listen_loopback(AF_INET, 16, &port);
@@ -209,18 +209,18 @@ static void test_read_timeout_silent_peer(void **state)
 
 	(void)state;
 	assert_int_equal(net_read_some(fd, buf, sizeof(buf), deadline, &obs), -1);
-	assert_int_equal(obs.outcome, PROBE_TIMEOUT);
+	assert_int_equal(obs.outcome, NET_TIMEOUT);
 	/* And with the deadline already gone, at once. */
 	memset(&obs, 0, sizeof(obs));
 	assert_int_equal(net_read_some(fd, buf, sizeof(buf), clock_mono_ms() - 1, &obs), -1);
-	assert_int_equal(obs.outcome, PROBE_TIMEOUT);
+	assert_int_equal(obs.outcome, NET_TIMEOUT);
 	close(fd);
 	close(lfd);
 }
 
 static void test_write_read_roundtrip(void **state)
 {
-	struct probe_observation obs = {0};
+	struct net_status obs = {0};
 	char buf[16];
 	int port;
 	int lfd = listen_loopback(AF_INET, 16, &port);
@@ -246,7 +246,7 @@ static void test_write_read_roundtrip(void **state)
 
 static void test_read_peer_closed(void **state)
 {
-	struct probe_observation obs = {0};
+	struct net_status obs = {0};
 	char buf[16];
 	int port;
 	int lfd = listen_loopback(AF_INET, 16, &port);
@@ -257,14 +257,14 @@ static void test_read_peer_closed(void **state)
 	assert_true(peer >= 0);
 	close(peer);
 	assert_int_equal(net_read_some(fd, buf, sizeof(buf), clock_mono_ms() + 2000, &obs), -1);
-	assert_int_equal(obs.outcome, PROBE_NETWORK);
+	assert_int_equal(obs.outcome, NET_NETWORK);
 	close(fd);
 	close(lfd);
 }
 
 static void test_write_to_closed_peer_no_sigpipe(void **state)
 {
-	struct probe_observation obs = {0};
+	struct net_status obs = {0};
 	static char big[256 * 1024];
 	int port;
 	int lfd = listen_loopback(AF_INET, 16, &port);
@@ -279,21 +279,21 @@ static void test_write_to_closed_peer_no_sigpipe(void **state)
 	for (int i = 0; i < 20 && rc == 0; i++)
 		rc = net_write_all(fd, big, sizeof(big), clock_mono_ms() + 1000, &obs);
 	assert_int_equal(rc, -1);
-	assert_true(obs.outcome == PROBE_NETWORK || obs.outcome == PROBE_TIMEOUT);
+	assert_true(obs.outcome == NET_NETWORK || obs.outcome == NET_TIMEOUT);
 	close(fd);
 	close(lfd);
 }
 
 static void test_resolve_localhost(void **state)
 {
-	struct probe_observation obs = {0};
+	struct net_status obs = {0};
 	struct net_addr addrs[NET_ADDRS_MAX];
 	int count = net_resolve("localhost", 8089, clock_mono_ms() + 2000, addrs, &obs);
 	char text[64];
 
 	(void)state;
 	assert_true(count > 0);
-	assert_int_equal(obs.outcome, PROBE_OK);
+	assert_int_equal(obs.outcome, NET_OK);
 	for (int i = 0; i < count; i++) {
 		net_addr_str(&addrs[i], text, sizeof(text));
 		assert_true(strcmp(text, "127.0.0.1:8089") == 0 || strcmp(text, "[::1]:8089") == 0);
@@ -302,19 +302,19 @@ static void test_resolve_localhost(void **state)
 
 static void test_resolve_nonexistent(void **state)
 {
-	struct probe_observation obs = {0};
+	struct net_status obs = {0};
 	struct net_addr addrs[NET_ADDRS_MAX];
 
 	(void)state;
 	assert_true(net_resolve("nonexistent.invalid", 80, clock_mono_ms() + 2000, addrs, &obs) <
 	            0);
-	assert_int_equal(obs.outcome, PROBE_DNS);
+	assert_int_equal(obs.outcome, NET_DNS);
 	assert_non_null(strstr(obs.detail, "nonexistent.invalid"));
 }
 
 static void test_resolve_literal_v6_and_connect(void **state)
 {
-	struct probe_observation obs = {0};
+	struct net_status obs = {0};
 	struct net_addr addrs[NET_ADDRS_MAX];
 	char text[64];
 	int port;
@@ -337,12 +337,12 @@ static void test_resolve_literal_v6_and_connect(void **state)
 
 static void test_resolve_name_deadline_passed(void **state)
 {
-	struct probe_observation obs = {0};
+	struct net_status obs = {0};
 	struct net_addr addrs[NET_ADDRS_MAX];
 
 	(void)state;
 	assert_true(net_resolve("localhost", 80, clock_mono_ms() - 1, addrs, &obs) < 0);
-	assert_int_equal(obs.outcome, PROBE_TIMEOUT);
+	assert_int_equal(obs.outcome, NET_TIMEOUT);
 }
 
 /*
@@ -357,13 +357,13 @@ static void test_resolve_abandoned_lookups(void **state)
 
 	(void)state;
 	for (int i = 0; i < 50; i++) {
-		struct probe_observation obs = {0};
+		struct net_status obs = {0};
 		struct net_addr addrs[NET_ADDRS_MAX];
 		int count = net_resolve("localhost", 80, clock_mono_ms() + (i % 3), addrs, &obs);
 
 		if (count > 0)
 			ok++;
-		else if (obs.outcome == PROBE_TIMEOUT)
+		else if (obs.outcome == NET_TIMEOUT)
 			timeouts++;
 		else
 			fail_msg("unexpected outcome %d: %s", obs.outcome, obs.detail);
@@ -375,12 +375,12 @@ static void test_resolve_abandoned_lookups(void **state)
 
 static void test_resolve_bad_input(void **state)
 {
-	struct probe_observation obs = {0};
+	struct net_status obs = {0};
 	struct net_addr addrs[NET_ADDRS_MAX];
 
 	(void)state;
 	assert_true(net_resolve("", 80, clock_mono_ms() + 1000, addrs, &obs) < 0);
-	assert_int_equal(obs.outcome, PROBE_DNS);
+	assert_int_equal(obs.outcome, NET_DNS);
 	assert_true(net_resolve("127.0.0.1", 0, clock_mono_ms() + 1000, addrs, &obs) < 0);
 	assert_true(net_resolve("127.0.0.1", 70000, clock_mono_ms() + 1000, addrs, &obs) < 0);
 }

@@ -56,6 +56,25 @@ static void test_probe_fail_cuts_long_detail(void **unused)
 	assert_string_equal(obs.detail + sizeof(obs.detail) - 4, "...");
 }
 
+/* A network outcome becomes the probe outcome of the same text; detail is kept. */
+static void test_net_outcomes_translate(void **unused)
+{
+	struct net_status status = {0};
+	struct probe_observation obs = {0};
+
+	(void)unused;
+	for (int i = 0; i < NET_OUTCOME_COUNT; i++) {
+		enum probe_outcome got = probe_outcome_from_net((enum net_outcome)i);
+
+		assert_string_equal(probe_outcome_str(got), net_outcome_str((enum net_outcome)i));
+	}
+	assert_int_equal(probe_outcome_from_net(NET_OUTCOME_COUNT), PROBE_INTERNAL);
+	net_fail(&status, NET_REFUSED, "connect to %s: connection refused", "127.0.0.1:1");
+	assert_int_equal(probe_fail_net(&obs, &status), PROBE_REFUSED);
+	assert_int_equal(obs.outcome, PROBE_REFUSED);
+	assert_string_equal(obs.detail, "connect to 127.0.0.1:1: connection refused");
+}
+
 static void test_kind_and_role_texts(void **unused)
 {
 	(void)unused;
@@ -79,6 +98,7 @@ int main(void)
 	        cmocka_unit_test(test_texts),
 	        cmocka_unit_test(test_texts_are_unique_and_label_safe),
 	        cmocka_unit_test(test_probe_fail_cuts_long_detail),
+	        cmocka_unit_test(test_net_outcomes_translate),
 	        cmocka_unit_test(test_kind_and_role_texts),
 	};
 

@@ -22,7 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "agent/clock.h"
+#include "lib/clock.h"
 #include "probes/http.h"
 
 /* A one-connection-at-a-time HTTP server answering every request with `reply`. */

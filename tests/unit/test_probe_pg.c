@@ -17,7 +17,7 @@
 #include "probes/pgconn.c"
 #include "probes/postgres.c"
 
-#include "probes/uri.h"
+#include "net/uri.h"
 
 static void config_for(struct probe_config *cfg, const char *uri, const char *password)
 {

@@ -23,7 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "agent/clock.h"
+#include "lib/clock.h"
 #include "probes/probe.h"
 #include "probes/redis.h"
 

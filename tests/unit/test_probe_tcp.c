@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "agent/clock.h"
+#include "lib/clock.h"
 #include "probes/tcp.h"
 
 static void tcp_config(struct probe_config *cfg, const char *uri)

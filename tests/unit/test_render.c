@@ -18,12 +18,12 @@
 
 #include <jansson.h>
 
-#include "agent/buf.h"
-#include "agent/clock.h"
+#include "lib/buf.h"
+#include "lib/clock.h"
 #include "agent/config.h"
 #include "agent/render.h"
-#include "agent/state.h"
-#include "agent/version.h"
+#include "probes/state.h"
+#include "lib/version.h"
 
 #define BODY_MAX  (1 << 20)
 #define PASSWORD  "Sup3rS3cretPw"
@@ -606,6 +606,24 @@ static void test_metrics_no_probes(void **state)
 	assert_line(fx->out.data, "# TYPE warden_probe_up gauge");
 }
 
+/* The proxy's families: every result labelled (zeros included), the gauges, the counter. */
+static void test_proxy_metrics(void **state)
+{
+	struct fixture *fx = *state;
+	struct proxy_stats stats = {.connections_open = 3, .tunnels_open = 1, .closed_on_fence = 2};
+
+	stats.requests[PROXY_FENCED] = 7;
+	assert_int_equal(render_proxy_metrics(&stats, &fx->out), 0);
+	assert_line(fx->out.data, "# TYPE warden_proxy_requests_total counter");
+	assert_line(fx->out.data, "warden_proxy_requests_total{result=\"fenced\"} 7");
+	assert_line(fx->out.data, "warden_proxy_requests_total{result=\"forwarded\"} 0");
+	assert_line(fx->out.data, "warden_proxy_requests_total{result=\"websocket\"} 0");
+	assert_line(fx->out.data, "warden_proxy_connections_open 3");
+	assert_line(fx->out.data, "warden_proxy_tunnels_open 1");
+	assert_line(fx->out.data, "# TYPE warden_proxy_closed_on_fence_total counter");
+	assert_line(fx->out.data, "warden_proxy_closed_on_fence_total 2");
+}
+
 /* A body past its cap is an error, never a cut. */
 static void test_cap_is_an_error(void **state)
 {
@@ -642,6 +660,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_metrics_draining_and_escaping, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_metrics_no_probes, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_proxy_metrics, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_cap_is_an_error, setup, teardown),
 	};
 

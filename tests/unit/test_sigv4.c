@@ -32,8 +32,8 @@
 
 #include <cmocka.h>
 
-#include "fencing/sigv4.h"
-#include "fencing/sigv4_req.h"
+#include "aws/sigv4.h"
+#include "aws/sigv4_req.h"
 
 #define SUITE_KEY_ID "AKIDEXAMPLE"
 #define SUITE_SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"

@@ -28,12 +28,12 @@
 #include <strings.h>
 #include <time.h>
 
-#include "agent/buf.h"
-#include "agent/clock.h"
-#include "agent/curl_deadline.h"
-#include "fencing/aws.h"
-#include "fencing/aws_creds.h"
-#include "fencing/ssm.h"
+#include "lib/buf.h"
+#include "lib/clock.h"
+#include "net/curl_deadline.h"
+#include "aws/aws.h"
+#include "aws/aws_creds.h"
+#include "aws/ssm.h"
 
 /* WRAP: curl_deadline_perform */
 
@@ -166,7 +166,7 @@ static void test_name_check(void **state)
 
 /* One canned answer of the scripted transport. */
 struct canned {
-	enum probe_outcome outcome;
+	enum net_outcome outcome;
 	int status;
 	const char *body;
 	const char *date;       /* "" for none; "@+900" = our clock + 900 s */
@@ -187,14 +187,14 @@ static struct {
 	size_t header_count;
 } script;
 
-enum probe_outcome __real_curl_deadline_perform(struct curl_deadline *cd,
-                                                const struct curl_deadline_request *req,
-                                                int64_t deadline_mono_ms,
-                                                struct curl_deadline_result *result);
-enum probe_outcome __wrap_curl_deadline_perform(struct curl_deadline *cd,
-                                                const struct curl_deadline_request *req,
-                                                int64_t deadline_mono_ms,
-                                                struct curl_deadline_result *result);
+enum net_outcome __real_curl_deadline_perform(struct curl_deadline *cd,
+                                              const struct curl_deadline_request *req,
+                                              int64_t deadline_mono_ms,
+                                              struct curl_deadline_result *result);
+enum net_outcome __wrap_curl_deadline_perform(struct curl_deadline *cd,
+                                              const struct curl_deadline_request *req,
+                                              int64_t deadline_mono_ms,
+                                              struct curl_deadline_result *result);
 
 /* An HTTP date `seconds` from now, IMF-fixdate. */
 static void http_date(int64_t seconds, char *out, size_t size)
@@ -206,10 +206,10 @@ static void http_date(int64_t seconds, char *out, size_t size)
 	strftime(out, size, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
-enum probe_outcome __wrap_curl_deadline_perform(struct curl_deadline *cd,
-                                                const struct curl_deadline_request *req,
-                                                int64_t deadline_mono_ms,
-                                                struct curl_deadline_result *result)
+enum net_outcome __wrap_curl_deadline_perform(struct curl_deadline *cd,
+                                              const struct curl_deadline_request *req,
+                                              int64_t deadline_mono_ms,
+                                              struct curl_deadline_result *result)
 {
 	const struct canned *answer;
 
@@ -233,7 +233,7 @@ enum probe_outcome __wrap_curl_deadline_perform(struct curl_deadline *cd,
 	result->http_status = answer->status;
 	result->truncated = answer->truncated;
 	result->body_too_large = answer->too_large;
-	if (answer->outcome != PROBE_OK)
+	if (answer->outcome != NET_OK)
 		snprintf(result->detail, sizeof(result->detail), "scripted failure");
 	if (answer->body != NULL && req->response_body != NULL)
 		assert_int_equal(wd_buf_puts(req->response_body, answer->body), 0);
@@ -319,7 +319,7 @@ static bool sent_header_prefix(const char *prefix)
 static void test_request_shape_and_ok(void **state)
 {
 	static const struct canned answers[] = {
-	        {PROBE_OK, 200, OK_BODY, "@0", "req-1", false, false},
+	        {NET_OK, 200, OK_BODY, "@0", "req-1", false, false},
 	};
 	struct scripted_client sc;
 	struct ssm_result res;
@@ -350,7 +350,7 @@ static void test_request_shape_and_ok(void **state)
 static void test_name_is_json_escaped(void **state)
 {
 	static const struct canned answers[] = {
-	        {PROBE_OK, 400, "{\"__type\":\"ValidationException\"}", "@0", "", false, false},
+	        {NET_OK, 400, "{\"__type\":\"ValidationException\"}", "@0", "", false, false},
 	};
 	struct scripted_client sc;
 	struct ssm_result res;
@@ -379,45 +379,44 @@ static void test_answers_judged(void **state)
 		enum aws_outcome want;
 		const char *type;
 	} cases[] = {
-	        {{PROBE_OK, 400,
-	          "{\"__type\":\"ThrottlingException\",\"message\":\"Rate exceeded\"}", "@0", "r",
-	          false, false},
+	        {{NET_OK, 400, "{\"__type\":\"ThrottlingException\",\"message\":\"Rate exceeded\"}",
+	          "@0", "r", false, false},
 	         AWS_THROTTLED,
 	         "ThrottlingException"},
-	        {{PROBE_OK, 500, "{\"__type\":\"InternalServerError\",\"Message\":\"oops\"}", "@0",
+	        {{NET_OK, 500, "{\"__type\":\"InternalServerError\",\"Message\":\"oops\"}", "@0",
 	          "r", false, false},
 	         AWS_SERVER_ERROR,
 	         "InternalServerError"},
-	        {{PROBE_OK, 503, "<html>", "@0", "", false, false}, AWS_SERVER_ERROR, ""},
-	        {{PROBE_OK, 400, "{\"__type\":\"com.amazonaws.ssm#ParameterNotFound\"}", "@0", "r",
+	        {{NET_OK, 503, "<html>", "@0", "", false, false}, AWS_SERVER_ERROR, ""},
+	        {{NET_OK, 400, "{\"__type\":\"com.amazonaws.ssm#ParameterNotFound\"}", "@0", "r",
 	          false, false},
 	         AWS_NOT_FOUND,
 	         "ParameterNotFound"},
-	        {{PROBE_OK, 400,
+	        {{NET_OK, 400,
 	          "{\"__type\":\"com.amazon.coral.service#UnrecognizedClientException\","
 	          "\"message\":"
 	          "\"The security token included in the request is invalid.\"}",
 	          "@0", "r", false, false},
 	         AWS_AUTH,
 	         "UnrecognizedClientException"},
-	        {{PROBE_OK, 400, "{\"__type\":\"AccessDeniedException\"}", "@0", "r", false, false},
+	        {{NET_OK, 400, "{\"__type\":\"AccessDeniedException\"}", "@0", "r", false, false},
 	         AWS_AUTH,
 	         "AccessDeniedException"},
-	        {{PROBE_OK, 400, "{\"__type\":\"ValidationException\"}", "@0", "r", false, false},
+	        {{NET_OK, 400, "{\"__type\":\"ValidationException\"}", "@0", "r", false, false},
 	         AWS_CLIENT_ERROR,
 	         "ValidationException"},
-	        {{PROBE_OK, 200, "not json", "@0", "r", false, false}, AWS_BAD_REPLY, ""},
-	        {{PROBE_OK, 200, "{\"Parameter\":{\"Name\":\"" PARAM_NAME "\"", "@0", "r", true,
+	        {{NET_OK, 200, "not json", "@0", "r", false, false}, AWS_BAD_REPLY, ""},
+	        {{NET_OK, 200, "{\"Parameter\":{\"Name\":\"" PARAM_NAME "\"", "@0", "r", true,
 	          false},
 	         AWS_BAD_REPLY,
 	         ""},
-	        {{PROBE_OK, 200, "", "@0", "r", false, true}, AWS_BAD_REPLY, ""},
-	        {{PROBE_NETWORK, 0, NULL, "", "", true, false}, AWS_BAD_REPLY, ""},
-	        {{PROBE_TIMEOUT, 0, NULL, "", "", false, false}, AWS_TIMEOUT, ""},
-	        {{PROBE_REFUSED, 0, NULL, "", "", false, false}, AWS_NETWORK, ""},
-	        {{PROBE_DNS, 0, NULL, "", "", false, false}, AWS_DNS, ""},
-	        {{PROBE_TLS, 0, NULL, "", "", false, false}, AWS_TLS, ""},
-	        {{PROBE_OK, 302, "", "@0", "", false, false}, AWS_BAD_REPLY, ""},
+	        {{NET_OK, 200, "", "@0", "r", false, true}, AWS_BAD_REPLY, ""},
+	        {{NET_NETWORK, 0, NULL, "", "", true, false}, AWS_BAD_REPLY, ""},
+	        {{NET_TIMEOUT, 0, NULL, "", "", false, false}, AWS_TIMEOUT, ""},
+	        {{NET_REFUSED, 0, NULL, "", "", false, false}, AWS_NETWORK, ""},
+	        {{NET_DNS, 0, NULL, "", "", false, false}, AWS_DNS, ""},
+	        {{NET_TLS, 0, NULL, "", "", false, false}, AWS_TLS, ""},
+	        {{NET_OK, 302, "", "@0", "", false, false}, AWS_BAD_REPLY, ""},
 	};
 	struct scripted_client sc;
 	struct ssm_result res;
@@ -452,13 +451,13 @@ static int64_t sent_date(int i)
 static void test_skew_corrected_and_retried_once(void **state)
 {
 	static const struct canned answers[] = {
-	        {PROBE_OK, 400,
+	        {NET_OK, 400,
 	         "{\"__type\":\"InvalidSignatureException\",\"message\":\"Signature expired: "
 	         "20150830T123600Z is now earlier than 20150830T124600Z (20150830T125100Z - 5 "
 	         "min.)\"}",
 	         "@900", "r1", false, false},
-	        {PROBE_OK, 200, OK_BODY, "@900", "r2", false, false},
-	        {PROBE_OK, 200, OK_BODY, "@900", "r3", false, false},
+	        {NET_OK, 200, OK_BODY, "@900", "r2", false, false},
+	        {NET_OK, 200, OK_BODY, "@900", "r3", false, false},
 	};
 	struct scripted_client sc;
 	struct ssm_result res;
@@ -494,32 +493,32 @@ static void test_skew_not_corrected(void **state)
 		enum aws_outcome want;
 	} cases[] = {
 	        /* A signature mismatch with a good clock: auth, no retry. */
-	        {{{PROBE_OK, 400, "{\"__type\":\"InvalidSignatureException\"}", "@60", "", false,
+	        {{{NET_OK, 400, "{\"__type\":\"InvalidSignatureException\"}", "@60", "", false,
 	           false}},
 	         1,
 	         1,
 	         AWS_AUTH},
 	        /* A skew error without a Date: nothing to correct from. */
-	        {{{PROBE_OK, 400, "{\"__type\":\"RequestExpired\"}", "", "", false, false}},
+	        {{{NET_OK, 400, "{\"__type\":\"RequestExpired\"}", "", "", false, false}},
 	         1,
 	         1,
 	         AWS_AUTH},
 	        /* A garbage Date. */
-	        {{{PROBE_OK, 400, "{\"__type\":\"SignatureDoesNotMatch\"}", "yesterday", "", false,
+	        {{{NET_OK, 400, "{\"__type\":\"SignatureDoesNotMatch\"}", "yesterday", "", false,
 	           false}},
 	         1,
 	         1,
 	         AWS_AUTH},
 	        /* Not a skew error, though Date is far off. */
-	        {{{PROBE_OK, 400, "{\"__type\":\"UnrecognizedClientException\"}", "@3600", "",
-	           false, false}},
+	        {{{NET_OK, 400, "{\"__type\":\"UnrecognizedClientException\"}", "@3600", "", false,
+	           false}},
 	         1,
 	         1,
 	         AWS_AUTH},
 	        /* Retried once only: a second skew error is final. */
-	        {{{PROBE_OK, 400, "{\"__type\":\"RequestTimeTooSkewed\"}", "@-3600", "", false,
+	        {{{NET_OK, 400, "{\"__type\":\"RequestTimeTooSkewed\"}", "@-3600", "", false,
 	           false},
-	          {PROBE_OK, 400, "{\"__type\":\"RequestTimeTooSkewed\"}", "@3600", "", false,
+	          {NET_OK, 400, "{\"__type\":\"RequestTimeTooSkewed\"}", "@3600", "", false,
 	           false}},
 	         2,
 	         2,
@@ -546,7 +545,7 @@ static void test_no_credentials(void **state)
 {
 	const char *envp[] = {"AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:9/creds", NULL};
 	static const struct canned answers[] = {
-	        {PROBE_REFUSED, 0, NULL, "", "", false, false},
+	        {NET_REFUSED, 0, NULL, "", "", false, false},
 	};
 	struct aws_endpoint endpoint;
 	struct ssm_client_config cfg = {.region = "us-east-1", .endpoint = &endpoint};
@@ -642,7 +641,7 @@ static void fake_env(struct fake_env *fe)
 
 struct fake_client {
 	struct fake_env env;
-	char region[FLAG_REGION_MAX + 1];
+	char region[AWS_REGION_MAX + 1];
 	struct aws_endpoint endpoint;
 	struct aws_creds_provider *creds;
 	struct ssm_client *ssm;

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "probes/uri.h"
+#include "net/uri.h"
 
 static struct wd_uri *parse_ok(const char *text)
 {

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# Evidence for fencing/sigv4.h (why not CURLOPT_AWS_SIGV4). Run: /usr/bin/python3 tests/data/sigv4/curl_probe.py
+# Evidence for aws/sigv4.h (why not CURLOPT_AWS_SIGV4). Run: /usr/bin/python3 tests/data/sigv4/curl_probe.py
 # Probe: does libcurl 7.88.1's CURLOPT_AWS_SIGV4 (via the curl CLI, --aws-sigv4)
 # reproduce the suite's .authz values? Captures the Authorization header curl sends.
 import os, socket, subprocess, sys, threading, glob

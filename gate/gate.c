@@ -1,0 +1,1263 @@
+/*
+ * gate.c - `warden gate`: run CMD only while the sidecar says this task may
+ * write.
+ *
+ * One thread, one loop. The loop asks GET /fence (libcurl multi, so that a
+ * hung sidecar never blocks the loop), waits on curl's sockets and a
+ * signalfd (SIGCHLD, SIGTERM, SIGINT are blocked and read from it: no work in
+ * a signal handler), and after every wake-up asks gate_decide - a pure
+ * function of the last good answer, the monotonic clock and the child's
+ * state - what to do. The child runs in its own process group; stopping it
+ * means SIGTERM to the group, SIGKILL to the group after --grace. The child
+ * gets PR_SET_PDEATHSIG SIGKILL, so that a gate killed outright does not
+ * leave it writing unsupervised.
+ */
+#include "gate/gate.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "lib/buf.h"
+#include "lib/clock.h"
+#include "lib/duration.h"
+#include "lib/log.h"
+#include "fencing/lease.h"
+
+extern char **environ;
+
+#define GATE_STRAGGLER_CHECK_MS 100 /* how often a leftover process group is looked at */
+#define GATE_QUOTE_MAX          48  /* user text quoted in an error message */
+#define GATE_KEEP_FDS_MAX       64  /* inherited descriptors (>= 3) passed on to the child */
+
+/* ------------------------------------------------------------------ names */
+
+static const char *const reason_names[GATE_REASON_COUNT] = {
+        [GATE_REASON_NONE] = "none",
+        [GATE_REASON_FENCED] = "fenced",
+        [GATE_REASON_LEASE_LOST] = "lease_lost",
+        [GATE_REASON_SIDECAR_UNREACHABLE] = "sidecar_unreachable",
+        [GATE_REASON_VERDICT_EXPIRED] = "verdict_expired",
+        [GATE_REASON_TOKEN_CHANGED] = "token_changed",
+        [GATE_REASON_SIGNAL] = "signal",
+        [GATE_REASON_EXITED] = "exited",
+};
+
+const char *gate_reason_str(enum gate_reason reason)
+{
+	if ((unsigned)reason >= GATE_REASON_COUNT)
+		return "unknown";
+	return reason_names[reason];
+}
+
+const char *gate_action_str(enum gate_action action)
+{
+	switch (action) {
+	case GATE_WAIT: return "wait";
+	case GATE_START: return "start";
+	case GATE_STOP: return "stop";
+	case GATE_KILL: return "kill";
+	case GATE_EXIT: return "exit";
+	}
+	return "unknown";
+}
+
+/* ------------------------------------------------------------- arguments */
+
+/* Copy user text for an error message: cut, control bytes as '?'. */
+static void quote(const char *text, char *buf, size_t size)
+{
+	size_t i;
+
+	for (i = 0; text[i] != '\0' && i + 1 < size; i++)
+		buf[i] = iscntrl((unsigned char)text[i]) ? '?' : text[i];
+	buf[i] = '\0';
+	if (text[i] != '\0' && size > 4)
+		memcpy(buf + size - 4, "...", 4);
+}
+
+/* The lease names the sidecar can hold: one rule, lease_name_check's. */
+_Static_assert(GATE_NAME_MAX == LEASE_NAME_MAX, "--singleton and lease names differ in length");
+
+static int parse_singleton(const char *value, struct gate_options *out, struct wd_err *err)
+{
+	if (lease_name_check(value, err) < 0) {
+		wd_err_prefix(err, "--singleton");
+		return -EINVAL;
+	}
+	memcpy(out->singleton, value, strlen(value) + 1);
+	return 0;
+}
+
+static int parse_duration_option(const char *name, const char *value, int64_t min_ms,
+                                 int64_t max_ms, int64_t *out, struct wd_err *err)
+{
+	char quoted[GATE_QUOTE_MAX];
+	int64_t ms;
+
+	if (duration_parse(value, &ms, err) < 0) {
+		wd_err_prefix(err, "%s", name);
+		return -EINVAL;
+	}
+	if (ms < min_ms || ms > max_ms) {
+		char lo[32];
+		char hi[32];
+
+		quote(value, quoted, sizeof(quoted));
+		duration_format(min_ms, lo, sizeof(lo));
+		duration_format(max_ms, hi, sizeof(hi));
+		return wd_err_set(err, -EINVAL, "%s '%s': want %s to %s", name, quoted, lo, hi);
+	}
+	*out = ms;
+	return 0;
+}
+
+static int parse_sidecar(const char *value, struct gate_options *out, struct wd_err *err)
+{
+	char quoted[GATE_QUOTE_MAX];
+	size_t len = strlen(value);
+
+	quote(value, quoted, sizeof(quoted));
+	if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
+		return wd_err_set(err, -EINVAL, "--sidecar '%s': want an http:// or https:// URL",
+		                  quoted);
+	if (len + sizeof("/fence") > sizeof(out->sidecar_url))
+		return wd_err_set(err, -EINVAL, "--sidecar '%s': longer than %zu bytes", quoted,
+		                  sizeof(out->sidecar_url) - sizeof("/fence"));
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)value[i];
+
+		if (c <= ' ' || c >= 0x7f || c == '?' || c == '#')
+			return wd_err_set(
+			        err, -EINVAL,
+			        "--sidecar '%s': spaces, controls, '?' and '#' not allowed",
+			        quoted);
+	}
+	while (len > 0 && value[len - 1] == '/')
+		len--;
+	if (len > 6 && strncmp(value + len - 6, "/fence", 6) == 0)
+		len -= 6; /* the whole /fence URL given: keep its base */
+	if (len <= (value[4] == 's' ? strlen("https://") : strlen("http://")))
+		return wd_err_set(err, -EINVAL, "--sidecar '%s': no host", quoted);
+	memcpy(out->sidecar_url, value, len);
+	out->sidecar_url[len] = '\0';
+	return 0;
+}
+
+/* The default sidecar: loopback (or WARDEN_LISTEN's host) at WARDEN_LISTEN's port. */
+static int default_sidecar(gate_parse_listen_fn *parse_listen, struct gate_options *out,
+                           struct wd_err *err)
+{
+	const char *listen = getenv("WARDEN_LISTEN");
+	char host[WD_HOST_MAX + 1];
+	int port;
+
+	if (listen == NULL || listen[0] == '\0') {
+		snprintf(out->sidecar_url, sizeof(out->sidecar_url), "%s", GATE_DEFAULT_SIDECAR);
+		return 0;
+	}
+	if (parse_listen(listen, host, sizeof(host), &port, err) < 0) {
+		wd_err_prefix(err, "WARDEN_LISTEN (give --sidecar)");
+		return -EINVAL;
+	}
+	if (strcmp(host, "0.0.0.0") == 0 || host[0] == '\0')
+		snprintf(out->sidecar_url, sizeof(out->sidecar_url), "http://127.0.0.1:%d", port);
+	else if (strcmp(host, "::") == 0)
+		snprintf(out->sidecar_url, sizeof(out->sidecar_url), "http://[::1]:%d", port);
+	else if (strchr(host, ':') != NULL)
+		snprintf(out->sidecar_url, sizeof(out->sidecar_url), "http://[%s]:%d", host, port);
+	else
+		snprintf(out->sidecar_url, sizeof(out->sidecar_url), "http://%s:%d", host, port);
+	return 0;
+}
+
+enum gate_opt { OPT_SINGLETON, OPT_GRACE, OPT_SIDECAR, OPT_POLL, OPT_COUNT };
+
+static const char *const opt_names[OPT_COUNT] = {
+        [OPT_SINGLETON] = "--singleton",
+        [OPT_GRACE] = "--grace",
+        [OPT_SIDECAR] = "--sidecar",
+        [OPT_POLL] = "--poll",
+};
+
+static int apply_option(enum gate_opt opt, const char *value, struct gate_options *out,
+                        struct wd_err *err)
+{
+	switch (opt) {
+	case OPT_SINGLETON: return parse_singleton(value, out, err);
+	case OPT_GRACE:
+		return parse_duration_option("--grace", value, 0, DURATION_MAX_MS, &out->grace_ms,
+		                             err);
+	case OPT_SIDECAR: return parse_sidecar(value, out, err);
+	case OPT_POLL:
+		return parse_duration_option("--poll", value, GATE_POLL_MIN_MS, GATE_POLL_MAX_MS,
+		                             &out->poll_ms, err);
+	case OPT_COUNT: break;
+	}
+	return wd_err_set(err, -EINVAL, "internal: bad option");
+}
+
+int gate_parse_args(int argc, char **argv, gate_parse_listen_fn *parse_listen,
+                    struct gate_options *out, struct wd_err *err)
+{
+	bool seen[OPT_COUNT] = {false};
+	char quoted[GATE_QUOTE_MAX];
+	int i;
+
+	memset(out, 0, sizeof(*out));
+	out->grace_ms = GATE_DEFAULT_GRACE_MS;
+	out->poll_ms = GATE_DEFAULT_POLL_MS;
+	for (i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		const char *eq;
+		const char *value;
+		size_t name_len;
+		int opt;
+
+		if (strcmp(arg, "--") == 0)
+			break;
+		quote(arg, quoted, sizeof(quoted));
+		if (strncmp(arg, "--", 2) != 0)
+			return wd_err_set(err, -EINVAL,
+			                  "unexpected argument '%s' (put '--' before CMD)", quoted);
+		eq = strchr(arg, '=');
+		name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+		for (opt = 0; opt < OPT_COUNT; opt++) {
+			if (strlen(opt_names[opt]) == name_len &&
+			    strncmp(arg, opt_names[opt], name_len) == 0)
+				break;
+		}
+		if (opt == OPT_COUNT)
+			return wd_err_set(err, -EINVAL, "unknown option '%s'", quoted);
+		if (seen[opt])
+			return wd_err_set(err, -EINVAL, "%s given twice", opt_names[opt]);
+		seen[opt] = true;
+		if (eq != NULL) {
+			value = eq + 1;
+		} else {
+			if (i + 1 >= argc || strcmp(argv[i + 1], "--") == 0)
+				return wd_err_set(err, -EINVAL, "%s needs a value", opt_names[opt]);
+			value = argv[++i];
+		}
+		if (value[0] == '\0')
+			return wd_err_set(err, -EINVAL, "%s: empty value", opt_names[opt]);
+		if (apply_option((enum gate_opt)opt, value, out, err) < 0)
+			return -EINVAL;
+	}
+	if (i >= argc)
+		return wd_err_set(err, -EINVAL, "missing '--' before CMD");
+	if (i + 1 >= argc || argv[i + 1] == NULL || argv[i + 1][0] == '\0')
+		return wd_err_set(err, -EINVAL, "missing CMD after '--'");
+	out->argv = &argv[i + 1];
+	if (!seen[OPT_SIDECAR])
+		return default_sidecar(parse_listen, out, err);
+	return 0;
+}
+
+/* ------------------------------------------------------------ /fence JSON */
+
+/*
+ * Read integer `key` of obj into *out. Returns 1 if present and in
+ * [min, max], 0 if absent (or null), -EINVAL otherwise.
+ */
+static int get_int(json_t *obj, const char *where, const char *key, json_int_t min, json_int_t max,
+                   json_int_t *out, struct wd_err *err)
+{
+	json_t *value = json_object_get(obj, key);
+
+	if (value == NULL || json_is_null(value))
+		return 0;
+	if (!json_is_integer(value))
+		return wd_err_set(err, -EINVAL, "%s\"%s\" is not an integer", where, key);
+	if (json_integer_value(value) < min || json_integer_value(value) > max)
+		return wd_err_set(err, -EINVAL, "%s\"%s\" out of range", where, key);
+	*out = json_integer_value(value);
+	return 1;
+}
+
+static int parse_lease(json_t *root, const char *singleton, struct gate_fence *out,
+                       struct wd_err *err)
+{
+	json_t *leases = json_object_get(root, "leases");
+	json_t *lease;
+	json_t *held;
+	json_int_t value = 0;
+	int rc;
+
+	if (leases == NULL || json_is_null(leases))
+		return 0;
+	if (!json_is_object(leases))
+		return wd_err_set(err, -EINVAL, "\"leases\" is not an object");
+	if (singleton == NULL || singleton[0] == '\0')
+		return 0;
+	lease = json_object_get(leases, singleton);
+	if (lease == NULL || json_is_null(lease))
+		return 0;
+	if (!json_is_object(lease))
+		return wd_err_set(err, -EINVAL, "lease \"%s\" is not an object", singleton);
+	out->lease_found = true;
+	held = json_object_get(lease, "held");
+	if (!json_is_boolean(held))
+		return wd_err_set(err, -EINVAL, "lease \"%s\": \"held\" is not a boolean",
+		                  singleton);
+	out->lease_held = json_is_true(held);
+	rc = get_int(lease, "lease: ", "generation", 0, GATE_FENCE_INT_MAX, &value, err);
+	if (rc < 0)
+		return rc;
+	if (rc == 0 && out->lease_held)
+		return wd_err_set(err, -EINVAL, "lease \"%s\" held without \"generation\"",
+		                  singleton);
+	out->lease_generation = (uint64_t)value;
+	value = 0;
+	rc = get_int(lease, "lease: ", "expires_in_ms", -GATE_FENCE_INT_MAX, GATE_FENCE_INT_MAX,
+	             &value, err);
+	if (rc < 0)
+		return rc;
+	if (rc == 0 && out->lease_held)
+		return wd_err_set(err, -EINVAL, "lease \"%s\" held without \"expires_in_ms\"",
+		                  singleton);
+	out->lease_expires_in_ms = value < 0 ? 0 : value;
+	return 0;
+}
+
+int gate_fence_parse(const char *text, size_t len, const char *singleton, struct gate_fence *out,
+                     struct wd_err *err)
+{
+	json_error_t jerr;
+	json_t *root = NULL;
+	json_t *writable;
+	json_t *state;
+	json_int_t value = 0;
+	int rc = -EINVAL;
+
+	memset(out, 0, sizeof(*out));
+	if (len > GATE_FENCE_BODY_MAX) {
+		wd_err_set(err, -EINVAL, "answer longer than %d bytes", GATE_FENCE_BODY_MAX);
+		goto out;
+	}
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		wd_err_set(err, -EINVAL, "bad JSON at line %d column %d: %s", jerr.line,
+		           jerr.column, jerr.text);
+		goto out;
+	}
+	if (!json_is_object(root)) {
+		wd_err_set(err, -EINVAL, "answer is not a JSON object");
+		goto out;
+	}
+	writable = json_object_get(root, "writable");
+	if (!json_is_boolean(writable)) {
+		wd_err_set(err, -EINVAL, "no boolean \"writable\"");
+		goto out;
+	}
+	out->writable = json_is_true(writable);
+	rc = get_int(root, "", "epoch", 0, GATE_FENCE_INT_MAX, &value, err);
+	if (rc < 0)
+		goto out;
+	if (rc == 0) {
+		rc = wd_err_set(err, -EINVAL, "no integer \"epoch\"");
+		goto out;
+	}
+	out->epoch = (uint64_t)value;
+	value = 0;
+	rc = get_int(root, "", "writable_for_ms", 0, GATE_FENCE_INT_MAX, &value, err);
+	if (rc < 0)
+		goto out;
+	if (rc == 0 && out->writable) {
+		rc = wd_err_set(err, -EINVAL, "writable without \"writable_for_ms\"");
+		goto out;
+	}
+	out->writable_for_ms = out->writable ? value : 0;
+	value = 0;
+	rc = get_int(root, "", "ttl_ms", 1, GATE_FENCE_INT_MAX, &value, err);
+	if (rc < 0)
+		goto out;
+	out->ttl_ms = value;
+	state = json_object_get(root, "state");
+	if (state != NULL && !json_is_null(state)) {
+		if (!json_is_string(state) || json_string_length(state) > GATE_FENCE_STATE_MAX ||
+		    strlen(json_string_value(state)) != json_string_length(state)) {
+			rc = wd_err_set(err, -EINVAL, "\"state\" is not a short string");
+			goto out;
+		}
+		memcpy(out->state, json_string_value(state), json_string_length(state) + 1);
+	}
+	rc = parse_lease(root, singleton, out, err);
+out:
+	json_decref(root);
+	if (rc < 0)
+		memset(out, 0, sizeof(*out));
+	return rc < 0 ? -EINVAL : 0;
+}
+
+/* -------------------------------------------------------------- decision */
+
+static int64_t min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Is the child allowed now? Fills allowed, allowed_until, epoch, token, reason. */
+static void decide_allowed(const struct gate_view *view, struct gate_decision *out)
+{
+	const struct gate_fence *answer = &view->answer;
+	int64_t until;
+
+	if (!view->have_answer) {
+		out->reason = GATE_REASON_SIDECAR_UNREACHABLE;
+		return;
+	}
+	if (!answer->writable) {
+		out->reason = GATE_REASON_FENCED;
+		return;
+	}
+	if (view->singleton && !(answer->lease_found && answer->lease_held)) {
+		out->reason = GATE_REASON_LEASE_LOST;
+		return;
+	}
+	until = view->answer_sent_ms + answer->writable_for_ms;
+	if (answer->ttl_ms > 0)
+		until = min64(until, view->answer_sent_ms + answer->ttl_ms);
+	if (view->singleton)
+		until = min64(until, view->answer_sent_ms + answer->lease_expires_in_ms);
+	if (view->now_ms >= until) {
+		out->reason = view->sidecar_ok ? GATE_REASON_VERDICT_EXPIRED
+		                               : GATE_REASON_SIDECAR_UNREACHABLE;
+		return;
+	}
+	out->allowed = true;
+	out->allowed_until_ms = until;
+	out->epoch = answer->epoch;
+	out->token = view->singleton ? answer->lease_generation : answer->epoch;
+}
+
+void gate_decide(const struct gate_view *view, struct gate_decision *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->action = GATE_WAIT;
+	out->wake_ms = INT64_MAX;
+	decide_allowed(view, out);
+
+	switch (view->child) {
+	case GATE_CHILD_NONE:
+		if (view->shutting_down) {
+			out->action = GATE_EXIT;
+		} else if (out->allowed && view->now_ms >= view->restart_at_ms) {
+			out->action = GATE_START;
+		} else if (out->allowed) {
+			out->wake_ms = view->restart_at_ms;
+		}
+		break;
+	case GATE_CHILD_RUNNING:
+		if (view->shutting_down) {
+			out->action = GATE_STOP;
+			out->reason = GATE_REASON_SIGNAL;
+		} else if (!out->allowed) {
+			out->action = GATE_STOP;
+		} else if (out->epoch != view->child_epoch || out->token != view->child_token) {
+			out->action = GATE_STOP;
+			out->reason = GATE_REASON_TOKEN_CHANGED;
+		} else {
+			out->wake_ms = out->allowed_until_ms;
+		}
+		break;
+	case GATE_CHILD_STOPPING:
+		if (view->now_ms >= view->kill_at_ms)
+			out->action = GATE_KILL;
+		else
+			out->wake_ms = view->kill_at_ms;
+		break;
+	case GATE_CHILD_KILLED: break;
+	}
+}
+
+int64_t gate_backoff_next(int64_t prev_ms, int64_t ran_ms)
+{
+	if (ran_ms >= GATE_BACKOFF_RESET_MS || prev_ms < GATE_BACKOFF_MIN_MS)
+		return GATE_BACKOFF_MIN_MS;
+	if (prev_ms >= GATE_BACKOFF_MAX_MS / 2)
+		return GATE_BACKOFF_MAX_MS;
+	return prev_ms * 2;
+}
+
+int gate_exit_code(int wait_status)
+{
+	if (WIFEXITED(wait_status))
+		return WEXITSTATUS(wait_status);
+	if (WIFSIGNALED(wait_status))
+		return 128 + WTERMSIG(wait_status);
+	return 1;
+}
+
+/* ------------------------------------------------------------ the runtime */
+
+struct gate {
+	const struct gate_options *opts;
+	char url[sizeof(((struct gate_options *)0)->sidecar_url) + 8];
+
+	/* Polling /fence. */
+	CURLM *multi;
+	CURL *easy;
+	struct wd_buf body;
+	char curl_error[CURL_ERROR_SIZE];
+	bool in_flight;
+	int64_t request_sent_ms;
+	int64_t next_poll_ms;
+
+	/* What the sidecar said. */
+	bool have_answer;
+	struct gate_fence answer;
+	int64_t answer_sent_ms;
+	bool sidecar_ok;
+	bool sidecar_known; /* a poll has finished (for logging transitions) */
+	bool last_allowed;
+	enum gate_reason last_reason;
+
+	/* Signals. */
+	int sigfd;
+	sigset_t old_mask;
+	bool mask_set;
+	bool shutting_down;
+	bool child_at_signal; /* a child ran when the stop signal came */
+	int exit_code;
+	int last_exit_code; /* of the last child reaped */
+
+	/*
+	 * Descriptors >= 3 the gate inherited, sorted: the child gets these and
+	 * 0-2, never what the gate opened itself (curl's sockets, the signalfd).
+	 * keep_all: too many or unknown, so nothing is closed.
+	 */
+	int keep_fds[GATE_KEEP_FDS_MAX];
+	size_t keep_count;
+	bool keep_all;
+	unsigned fd_limit; /* RLIMIT_NOFILE, for when close_range(2) is missing */
+
+	/* The child. */
+	enum gate_child child;
+	pid_t pid;  /* the leader; 0 once reaped */
+	pid_t pgid; /* its process group; 0 when none is left */
+	uint64_t child_epoch;
+	uint64_t child_token;
+	int64_t started_ms;
+	int64_t kill_at_ms;
+	enum gate_reason stop_reason;
+	int64_t backoff_ms;
+	int64_t restart_at_ms;
+	unsigned starts;
+};
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
+{
+	struct gate *gate = user;
+
+	if (wd_buf_append(&gate->body, data, size * nmemb) < 0)
+		return 0; /* past GATE_FENCE_BODY_MAX: abort the transfer */
+	return size * nmemb;
+}
+
+static int curl_setup(struct gate *gate)
+{
+	long timeout = (long)min64(gate->opts->poll_ms, GATE_REQUEST_TIMEOUT_MS);
+
+	snprintf(gate->url, sizeof(gate->url), "%s/fence", gate->opts->sidecar_url);
+	gate->multi = curl_multi_init();
+	gate->easy = curl_easy_init();
+	if (gate->multi == NULL || gate->easy == NULL)
+		return -ENOMEM;
+	curl_easy_setopt(gate->easy, CURLOPT_URL, gate->url);
+	curl_easy_setopt(gate->easy, CURLOPT_TIMEOUT_MS, timeout);
+	curl_easy_setopt(gate->easy, CURLOPT_CONNECTTIMEOUT_MS, timeout);
+	curl_easy_setopt(gate->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(gate->easy, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(gate->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(gate->easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(gate->easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(gate->easy, CURLOPT_WRITEDATA, gate);
+	curl_easy_setopt(gate->easy, CURLOPT_ERRORBUFFER, gate->curl_error);
+	curl_easy_setopt(gate->easy, CURLOPT_USERAGENT, "warden-gate");
+	return 0;
+}
+
+static void poll_start(struct gate *gate, int64_t now)
+{
+	int running;
+
+	wd_buf_reset(&gate->body);
+	gate->curl_error[0] = '\0';
+	gate->request_sent_ms = now;
+	if (curl_multi_add_handle(gate->multi, gate->easy) != CURLM_OK) {
+		gate->next_poll_ms = now + gate->opts->poll_ms;
+		return;
+	}
+	gate->in_flight = true;
+	curl_multi_perform(gate->multi, &running);
+}
+
+static void log_sidecar(struct gate *gate, bool ok, const char *error)
+{
+	struct log_line line;
+
+	if (gate->sidecar_known && gate->sidecar_ok == ok)
+		return;
+	log_begin(&line, ok ? LOG_INFO : LOG_WARN, "gate.sidecar");
+	log_str(&line, "url", gate->url);
+	log_bool(&line, "reachable", ok);
+	if (!ok)
+		log_str(&line, "error", error);
+	log_end(&line, ok ? "sidecar answers" : "sidecar unreachable or answering badly");
+}
+
+static void log_verdict(const struct gate *gate, const struct gate_fence *old, bool had_old)
+{
+	const struct gate_fence *now = &gate->answer;
+	struct log_line line;
+
+	if (had_old && old->writable == now->writable && old->epoch == now->epoch &&
+	    old->lease_held == now->lease_held && old->lease_generation == now->lease_generation &&
+	    strcmp(old->state, now->state) == 0)
+		return;
+	log_begin(&line, LOG_INFO, "gate.verdict");
+	log_bool(&line, "writable", now->writable);
+	log_str(&line, "state", now->state);
+	log_int(&line, "epoch", (int64_t)now->epoch);
+	log_int(&line, "writable_for_ms", now->writable_for_ms);
+	if (gate->opts->singleton[0] != '\0') {
+		log_str(&line, "singleton", gate->opts->singleton);
+		log_bool(&line, "lease_held", now->lease_held);
+		log_int(&line, "generation", (int64_t)now->lease_generation);
+	}
+	log_end(&line, "sidecar verdict changed");
+}
+
+static void poll_done(struct gate *gate, CURLcode result, int64_t now)
+{
+	struct gate_fence parsed;
+	struct gate_fence old = gate->answer;
+	bool had_old = gate->have_answer;
+	struct wd_err err = {0};
+	long status = 0;
+	bool ok = false;
+
+	curl_multi_remove_handle(gate->multi, gate->easy);
+	gate->in_flight = false;
+	gate->next_poll_ms = gate->request_sent_ms + gate->opts->poll_ms;
+	if (gate->next_poll_ms < now)
+		gate->next_poll_ms = now;
+	if (result != CURLE_OK) {
+		wd_err_set(&err, -EIO, "%s",
+		           gate->curl_error[0] ? gate->curl_error : curl_easy_strerror(result));
+	} else if (curl_easy_getinfo(gate->easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK ||
+	           status != 200) {
+		wd_err_set(&err, -EIO, "HTTP %ld", status);
+	} else if (gate_fence_parse(gate->body.data ? gate->body.data : "", gate->body.len,
+	                            gate->opts->singleton, &parsed, &err) == 0) {
+		ok = true;
+	}
+	log_sidecar(gate, ok, err.msg);
+	gate->sidecar_known = true;
+	gate->sidecar_ok = ok;
+	if (!ok)
+		return;
+	gate->have_answer = true;
+	gate->answer = parsed;
+	gate->answer_sent_ms = gate->request_sent_ms;
+	log_verdict(gate, &old, had_old);
+}
+
+static void poll_collect(struct gate *gate)
+{
+	CURLMsg *msg;
+	int left;
+	int running;
+
+	curl_multi_perform(gate->multi, &running);
+	while ((msg = curl_multi_info_read(gate->multi, &left)) != NULL) {
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == gate->easy)
+			poll_done(gate, msg->data.result, clock_mono_ms());
+	}
+}
+
+/* --------------------------------------------------------------- signals */
+
+static int signals_setup(struct gate *gate)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, &gate->old_mask) < 0)
+		return -errno;
+	gate->mask_set = true;
+	gate->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (gate->sigfd < 0)
+		return -errno;
+	return 0;
+}
+
+/* ------------------------------------------------------------- the child */
+
+static int compare_int(const void *a, const void *b)
+{
+	int x = *(const int *)a;
+	int y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Remember which descriptors >= 3 we inherited: the child inherits those. */
+static void fds_snapshot(struct gate *gate)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *entry;
+	struct rlimit limit;
+
+	gate->fd_limit = 1024;
+	if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+	    limit.rlim_cur < 1u << 20)
+		gate->fd_limit = (unsigned)limit.rlim_cur;
+	if (dir == NULL) {
+		gate->keep_all = true;
+		return;
+	}
+	while ((entry = readdir(dir)) != NULL) {
+		char *end;
+		long fd = strtol(entry->d_name, &end, 10);
+
+		if (entry->d_name[0] == '.' || *end != '\0' || fd < 3 || fd == dirfd(dir))
+			continue;
+		if (gate->keep_count == GATE_KEEP_FDS_MAX) {
+			gate->keep_all = true;
+			break;
+		}
+		gate->keep_fds[gate->keep_count++] = (int)fd;
+	}
+	closedir(dir);
+	qsort(gate->keep_fds, gate->keep_count, sizeof(gate->keep_fds[0]), compare_int);
+}
+
+/* Close [first, last] in the child: close_range(2), or one by one up to limit. */
+static void close_span(unsigned first, unsigned last, unsigned limit)
+{
+	if (first > last)
+		return;
+	if (close_range(first, last, 0) == 0)
+		return;
+	for (unsigned fd = first; fd <= last && fd < limit; fd++)
+		close((int)fd);
+}
+
+/* In the child: close every descriptor >= 3 but the sorted keep[]. */
+static void close_unkept(const int *keep, size_t count, unsigned limit)
+{
+	unsigned first = 3;
+
+	for (size_t i = 0; i < count; i++) {
+		if ((unsigned)keep[i] > first)
+			close_span(first, (unsigned)keep[i] - 1, limit);
+		if ((unsigned)keep[i] + 1 > first)
+			first = (unsigned)keep[i] + 1;
+	}
+	close_span(first, ~0u, limit);
+}
+
+/* Find CMD on PATH (as execvp would) before fork, so the child only calls execve. */
+static int resolve_command(const char *name, char *path, size_t size)
+{
+	const char *dirs = getenv("PATH");
+	const char *dir;
+	int rc = -ENOENT;
+
+	if (strchr(name, '/') != NULL) {
+		if ((size_t)snprintf(path, size, "%s", name) >= size)
+			return -ENAMETOOLONG;
+		return 0;
+	}
+	if (dirs == NULL || dirs[0] == '\0')
+		dirs = "/usr/local/bin:/usr/bin:/bin";
+	for (dir = dirs; dir != NULL; dir = strchr(dir, ':') ? strchr(dir, ':') + 1 : NULL) {
+		size_t dir_len = strchr(dir, ':') ? (size_t)(strchr(dir, ':') - dir) : strlen(dir);
+		struct stat st;
+
+		if ((size_t)snprintf(path, size, "%.*s%s%s", (int)dir_len, dir,
+		                     dir_len == 0 ? "" : "/", name) >= size)
+			continue;
+		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (access(path, X_OK) == 0)
+			return 0;
+		rc = -EACCES;
+	}
+	return rc;
+}
+
+/* environ without WARDEN_EPOCH / WARDEN_FENCING_TOKEN, plus ours. Caller frees the array. */
+static char **child_env(char *epoch_var, char *token_var)
+{
+	size_t count = 0;
+	size_t n = 0;
+	char **envp;
+
+	while (environ != NULL && environ[count] != NULL)
+		count++;
+	envp = calloc(count + 3, sizeof(*envp));
+	if (envp == NULL)
+		return NULL;
+	for (size_t i = 0; i < count; i++) {
+		if (strncmp(environ[i], "WARDEN_EPOCH=", 13) == 0 ||
+		    strncmp(environ[i], "WARDEN_FENCING_TOKEN=", 21) == 0)
+			continue;
+		envp[n++] = environ[i];
+	}
+	envp[n++] = epoch_var;
+	envp[n++] = token_var;
+	envp[n] = NULL;
+	return envp;
+}
+
+/* What the child keeps open and how to close the rest; filled before fork. */
+struct child_fds {
+	int keep[GATE_KEEP_FDS_MAX + 1]; /* sorted; includes report_fd */
+	size_t count;
+	bool keep_all;
+	unsigned limit;
+	int report_fd; /* CLOEXEC pipe: errno of a failed execve */
+};
+
+/* In the child, between fork and execve: async-signal-safe calls only. */
+static void __attribute__((noreturn))
+child_exec(const char *path, char **argv, char **envp, pid_t parent, const struct child_fds *fds)
+{
+	struct sigaction dfl;
+	sigset_t none;
+	int error;
+
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127); /* the gate died before we could ask to follow it */
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (!fds->keep_all)
+		close_unkept(fds->keep, fds->count, fds->limit);
+	execve(path, argv, envp);
+	error = errno;
+	while (write(fds->report_fd, &error, sizeof(error)) < 0 && errno == EINTR)
+		;
+	_exit(127);
+}
+
+/* Start the child with epoch and token. Returns 0 or -errno (nothing runs then). */
+static int child_start(struct gate *gate, uint64_t epoch, uint64_t token, int64_t now)
+{
+	char path[WD_PATH_MAX + 1];
+	char epoch_var[48];
+	char token_var[48];
+	char **envp = NULL;
+	struct child_fds fds;
+	int report[2] = {-1, -1};
+	int error = 0;
+	pid_t parent = getpid();
+	pid_t pid;
+	ssize_t n;
+	int rc;
+
+	rc = resolve_command(gate->opts->argv[0], path, sizeof(path));
+	if (rc < 0)
+		goto out;
+	snprintf(epoch_var, sizeof(epoch_var), "WARDEN_EPOCH=%llu", (unsigned long long)epoch);
+	snprintf(token_var, sizeof(token_var), "WARDEN_FENCING_TOKEN=%llu",
+	         (unsigned long long)token);
+	envp = child_env(epoch_var, token_var);
+	if (envp == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (pipe2(report, O_CLOEXEC) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	memcpy(fds.keep, gate->keep_fds, gate->keep_count * sizeof(fds.keep[0]));
+	fds.keep[gate->keep_count] = report[1];
+	fds.count = gate->keep_count + 1;
+	qsort(fds.keep, fds.count, sizeof(fds.keep[0]), compare_int);
+	fds.keep_all = gate->keep_all;
+	fds.limit = gate->fd_limit;
+	fds.report_fd = report[1];
+	pid = fork();
+	if (pid < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (pid == 0)
+		child_exec(path, gate->opts->argv, envp, parent, &fds);
+	setpgid(pid, pid); /* both sides set it: no window where it is in our group */
+	close(report[1]);
+	report[1] = -1;
+	do
+		n = read(report[0], &error, sizeof(error));
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)sizeof(error)) {
+		waitpid(pid, NULL, 0);
+		rc = -error;
+		goto out;
+	}
+	gate->pid = pid;
+	gate->pgid = pid;
+	gate->child = GATE_CHILD_RUNNING;
+	gate->child_epoch = epoch;
+	gate->child_token = token;
+	gate->started_ms = now;
+	gate->stop_reason = GATE_REASON_NONE;
+	gate->starts++;
+	rc = 0;
+out:
+	if (report[0] >= 0)
+		close(report[0]);
+	if (report[1] >= 0)
+		close(report[1]);
+	free(envp);
+	return rc;
+}
+
+/* "SIGTERM" for SIGTERM; "SIG42" for what has no name. */
+static const char *signal_name(int sig, char *buf, size_t size)
+{
+	const char *abbrev = sigabbrev_np(sig);
+
+	if (abbrev != NULL)
+		snprintf(buf, size, "SIG%s", abbrev);
+	else
+		snprintf(buf, size, "SIG%d", sig);
+	return buf;
+}
+
+static void log_child(struct log_line *line, const struct gate *gate)
+{
+	log_int(line, "pid", gate->pid);
+	log_int(line, "epoch", (int64_t)gate->child_epoch);
+	log_int(line, "fencing_token", (int64_t)gate->child_token);
+	if (gate->opts->singleton[0] != '\0')
+		log_str(line, "singleton", gate->opts->singleton);
+}
+
+static void do_start(struct gate *gate, const struct gate_decision *decision, int64_t now)
+{
+	struct log_line line;
+	int rc = child_start(gate, decision->epoch, decision->token, now);
+
+	if (rc == 0) {
+		log_begin(&line, LOG_INFO, "gate.start");
+		log_child(&line, gate);
+		log_str(&line, "cmd", gate->opts->argv[0]);
+		log_int(&line, "start", gate->starts);
+		log_int(&line, "allowed_for_ms", decision->allowed_until_ms - now);
+		log_end(&line, "started %s", gate->opts->argv[0]);
+		return;
+	}
+	/* Could not start: count it as a crash, so that we retry with backoff. */
+	gate->backoff_ms = gate_backoff_next(gate->backoff_ms, 0);
+	gate->restart_at_ms = now + gate->backoff_ms;
+	log_begin(&line, LOG_ERROR, "gate.exit");
+	log_str(&line, "reason", gate_reason_str(GATE_REASON_EXITED));
+	log_str(&line, "cmd", gate->opts->argv[0]);
+	log_str(&line, "error", strerror(-rc));
+	log_int(&line, "status", 127);
+	log_int(&line, "restart_in_ms", gate->backoff_ms);
+	log_end(&line, "cannot start %s: %s", gate->opts->argv[0], strerror(-rc));
+}
+
+static void do_stop(struct gate *gate, enum gate_reason reason, int64_t now)
+{
+	struct log_line line;
+
+	gate->stop_reason = reason;
+	gate->child = GATE_CHILD_STOPPING;
+	gate->kill_at_ms = now + gate->opts->grace_ms;
+	if (kill(-gate->pgid, SIGTERM) < 0 && errno != ESRCH)
+		gate->kill_at_ms = now; /* cannot signal it: go straight to SIGKILL */
+	log_begin(&line, reason == GATE_REASON_SIGNAL ? LOG_INFO : LOG_WARN, "gate.stop");
+	log_str(&line, "reason", gate_reason_str(reason));
+	log_child(&line, gate);
+	log_str(&line, "signal", "SIGTERM");
+	log_int(&line, "grace_ms", gate->opts->grace_ms);
+	log_end(&line, "stopping %s: %s", gate->opts->argv[0], gate_reason_str(reason));
+}
+
+static void do_kill(struct gate *gate)
+{
+	struct log_line line;
+
+	gate->child = GATE_CHILD_KILLED;
+	kill(-gate->pgid, SIGKILL);
+	log_begin(&line, LOG_WARN, "gate.kill");
+	log_str(&line, "reason", gate_reason_str(gate->stop_reason));
+	log_child(&line, gate);
+	log_int(&line, "pgid", gate->pgid);
+	log_str(&line, "signal", "SIGKILL");
+	log_end(&line, "grace over: killing the process group of %s", gate->opts->argv[0]);
+}
+
+/* Does anything of the child's process group remain? */
+static bool group_alive(pid_t pgid)
+{
+	return pgid > 0 && kill(-pgid, 0) == 0;
+}
+
+static void child_exited(struct gate *gate, int status, int64_t now)
+{
+	enum gate_reason reason =
+	        gate->child == GATE_CHILD_RUNNING ? GATE_REASON_EXITED : gate->stop_reason;
+	int64_t ran = now - gate->started_ms;
+	char sig_name[32];
+	struct log_line line;
+
+	gate->last_exit_code = gate_exit_code(status);
+	if (gate->shutting_down && gate->child_at_signal)
+		gate->exit_code = gate->last_exit_code;
+	if (reason == GATE_REASON_EXITED) {
+		gate->backoff_ms = gate_backoff_next(gate->backoff_ms, ran);
+		gate->restart_at_ms = now + gate->backoff_ms;
+	} else {
+		if (ran >= GATE_BACKOFF_RESET_MS)
+			gate->backoff_ms = 0;
+		gate->restart_at_ms = now;
+	}
+	log_begin(&line, reason == GATE_REASON_EXITED ? LOG_WARN : LOG_INFO, "gate.exit");
+	log_str(&line, "reason", gate_reason_str(reason));
+	log_child(&line, gate);
+	if (WIFEXITED(status))
+		log_int(&line, "exit_code", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		log_str(&line, "signal", signal_name(WTERMSIG(status), sig_name, sizeof(sig_name)));
+	log_int(&line, "status", gate_exit_code(status));
+	log_int(&line, "ran_ms", ran);
+	if (reason == GATE_REASON_EXITED && !gate->shutting_down)
+		log_int(&line, "restart_in_ms", gate->backoff_ms);
+	log_end(&line, "%s ended (status %d)", gate->opts->argv[0], gate_exit_code(status));
+
+	gate->pid = 0;
+	if (group_alive(gate->pgid)) {
+		/* Its children outlived it: they go too (SIGKILL after grace). */
+		if (gate->child == GATE_CHILD_RUNNING) {
+			gate->stop_reason = GATE_REASON_EXITED;
+			gate->child = GATE_CHILD_STOPPING;
+			gate->kill_at_ms = now + gate->opts->grace_ms;
+			kill(-gate->pgid, SIGTERM);
+			log_msg(LOG_WARN, "gate.stragglers",
+			        "process group %d outlived its leader: SIGTERM", (int)gate->pgid);
+		}
+		return;
+	}
+	gate->pgid = 0;
+	gate->child = GATE_CHILD_NONE;
+}
+
+static void reap(struct gate *gate)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == gate->pid && gate->pid > 0)
+			child_exited(gate, status, clock_mono_ms());
+	}
+	/* A leader already reaped: wait for the rest of its group to go. */
+	if (gate->pid == 0 && gate->child != GATE_CHILD_NONE && !group_alive(gate->pgid)) {
+		gate->pgid = 0;
+		gate->child = GATE_CHILD_NONE;
+	}
+}
+
+static void on_stop_signal(struct gate *gate, int sig, int64_t now)
+{
+	char sig_name[32];
+	struct log_line line;
+
+	signal_name(sig, sig_name, sizeof(sig_name));
+	log_begin(&line, LOG_INFO, "gate.signal");
+	log_str(&line, "signal", sig_name);
+	log_bool(&line, "child_running", gate->child != GATE_CHILD_NONE);
+	log_end(&line, "%s: %s", sig_name,
+	        gate->shutting_down ? "second stop signal, no more grace" : "stopping");
+	if (!gate->shutting_down) {
+		gate->shutting_down = true;
+		gate->child_at_signal = gate->child != GATE_CHILD_NONE;
+		if (gate->child_at_signal && gate->pid == 0)
+			gate->exit_code = gate->last_exit_code; /* only its group is left */
+		return;
+	}
+	/* A second stop signal: no more grace. */
+	if (gate->child == GATE_CHILD_STOPPING)
+		gate->kill_at_ms = now;
+}
+
+static void read_signals(struct gate *gate)
+{
+	struct signalfd_siginfo info;
+
+	while (read(gate->sigfd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
+		if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT)
+			on_stop_signal(gate, (int)info.ssi_signo, clock_mono_ms());
+	}
+	reap(gate);
+}
+
+/* ---------------------------------------------------------------- the loop */
+
+static void log_allowed(struct gate *gate, const struct gate_decision *decision)
+{
+	struct log_line line;
+
+	if (!gate->sidecar_known)
+		return; /* no poll has finished yet: nothing worth saying */
+	if (decision->allowed == gate->last_allowed &&
+	    (decision->allowed || decision->reason == gate->last_reason))
+		return;
+	gate->last_allowed = decision->allowed;
+	gate->last_reason = decision->reason;
+	log_begin(&line, decision->allowed ? LOG_INFO : LOG_WARN, "gate.allowed");
+	log_bool(&line, "allowed", decision->allowed);
+	if (!decision->allowed)
+		log_str(&line, "reason", gate_reason_str(decision->reason));
+	else
+		log_int(&line, "epoch", (int64_t)decision->epoch);
+	log_end(&line, decision->allowed ? "allowed to run" : "not allowed to run");
+}
+
+static void view_fill(const struct gate *gate, int64_t now, struct gate_view *view)
+{
+	memset(view, 0, sizeof(*view));
+	view->now_ms = now;
+	view->singleton = gate->opts->singleton[0] != '\0';
+	view->have_answer = gate->have_answer;
+	view->answer = gate->answer;
+	view->answer_sent_ms = gate->answer_sent_ms;
+	view->sidecar_ok = gate->sidecar_ok;
+	view->shutting_down = gate->shutting_down;
+	view->child = gate->child;
+	view->child_epoch = gate->child_epoch;
+	view->child_token = gate->child_token;
+	view->kill_at_ms = gate->kill_at_ms;
+	view->restart_at_ms = gate->restart_at_ms;
+}
+
+static int wait_timeout(const struct gate *gate, const struct gate_decision *decision, int64_t now)
+{
+	int64_t wake = decision->wake_ms;
+
+	if (!gate->in_flight && !gate->shutting_down)
+		wake = min64(wake, gate->next_poll_ms);
+	if (gate->pid == 0 && gate->child != GATE_CHILD_NONE)
+		wake = min64(wake, now + GATE_STRAGGLER_CHECK_MS);
+	wake = min64(wake, now + GATE_REQUEST_TIMEOUT_MS);
+	return clock_ms_until(wake);
+}
+
+static int gate_loop(struct gate *gate)
+{
+	struct curl_waitfd wait_fd = {.fd = gate->sigfd, .events = CURL_WAIT_POLLIN};
+
+	for (;;) {
+		struct gate_decision decision;
+		struct gate_view view;
+		int64_t now = clock_mono_ms();
+
+		if (!gate->in_flight && !gate->shutting_down && now >= gate->next_poll_ms)
+			poll_start(gate, now);
+		reap(gate);
+		now = clock_mono_ms();
+		view_fill(gate, now, &view);
+		gate_decide(&view, &decision);
+		log_allowed(gate, &decision);
+		switch (decision.action) {
+		case GATE_START: do_start(gate, &decision, now); continue;
+		case GATE_STOP: do_stop(gate, decision.reason, now); continue;
+		case GATE_KILL: do_kill(gate); continue;
+		case GATE_EXIT: return gate->exit_code;
+		case GATE_WAIT: break;
+		}
+		wait_fd.revents = 0;
+		curl_multi_poll(gate->multi, &wait_fd, 1, wait_timeout(gate, &decision, now), NULL);
+		if (gate->in_flight)
+			poll_collect(gate);
+		read_signals(gate);
+	}
+}
+
+int gate_run(const struct gate_options *opts)
+{
+	struct gate *gate = calloc(1, sizeof(*gate));
+	struct log_line line;
+	int rc = 1;
+
+	if (gate == NULL) {
+		fprintf(stderr, "warden gate: out of memory\n");
+		return 1;
+	}
+	gate->opts = opts;
+	gate->sigfd = -1;
+	gate->last_reason = GATE_REASON_NONE;
+	wd_buf_init(&gate->body, GATE_FENCE_BODY_MAX);
+	fds_snapshot(gate);
+	if (signals_setup(gate) < 0) {
+		fprintf(stderr, "warden gate: cannot set up signals: %s\n", strerror(errno));
+		goto out;
+	}
+	if (curl_setup(gate) < 0) {
+		fprintf(stderr, "warden gate: cannot set up libcurl\n");
+		goto out;
+	}
+	/*
+	 * Orphans of the child's group are re-parented to us and reaped by
+	 * reap(), so "the group is gone" never waits on someone else's init.
+	 */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	gate->next_poll_ms = clock_mono_ms();
+	log_begin(&line, LOG_INFO, "gate.ready");
+	log_str(&line, "sidecar", gate->url);
+	log_str(&line, "singleton", opts->singleton[0] ? opts->singleton : NULL);
+	log_int(&line, "grace_ms", opts->grace_ms);
+	log_int(&line, "poll_ms", opts->poll_ms);
+	log_str(&line, "cmd", opts->argv[0]);
+	log_end(&line, "gating %s on %s", opts->argv[0], gate->url);
+	rc = gate_loop(gate);
+	log_begin(&line, LOG_INFO, "gate.done");
+	log_int(&line, "exit_code", rc);
+	log_end(&line, "gate exits with %d", rc);
+out:
+	if (gate->multi != NULL && gate->easy != NULL && gate->in_flight)
+		curl_multi_remove_handle(gate->multi, gate->easy);
+	if (gate->easy != NULL)
+		curl_easy_cleanup(gate->easy);
+	if (gate->multi != NULL)
+		curl_multi_cleanup(gate->multi);
+	wd_buf_free(&gate->body);
+	if (gate->sigfd >= 0)
+		close(gate->sigfd);
+	if (gate->mask_set)
+		sigprocmask(SIG_SETMASK, &gate->old_mask, NULL);
+	free(gate);
+	return rc;
+}

@@ -1,0 +1,66 @@
+#include "lib/text.h"
+
+int text_hex_digit(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+ssize_t text_find_unprintable(const char *text, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (c <= 0x20 || c >= 0x7f)
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+static unsigned char text_lower(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+static size_t text_min(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+size_t text_edit_distance(const char *a, size_t a_len, const char *b, size_t b_len)
+{
+	size_t rows[3][TEXT_DISTANCE_MAX + 1];
+	size_t *before = rows[0];
+	size_t *last = rows[1];
+	size_t *row = rows[2];
+
+	if (a_len > TEXT_DISTANCE_MAX || b_len > TEXT_DISTANCE_MAX)
+		return TEXT_DISTANCE_MAX + 1;
+	for (size_t j = 0; j <= b_len; j++)
+		last[j] = j;
+	for (size_t i = 1; i <= a_len; i++) {
+		size_t *spare = before;
+
+		row[0] = i;
+		for (size_t j = 1; j <= b_len; j++) {
+			unsigned char ca = text_lower((unsigned char)a[i - 1]);
+			unsigned char cb = text_lower((unsigned char)b[j - 1]);
+			size_t cost = ca == cb ? 0 : 1;
+
+			row[j] =
+			        text_min(text_min(last[j] + 1, row[j - 1] + 1), last[j - 1] + cost);
+			if (i > 1 && j > 1 && ca == text_lower((unsigned char)b[j - 2]) &&
+			    text_lower((unsigned char)a[i - 2]) == cb)
+				row[j] = text_min(row[j], before[j - 2] + 1);
+		}
+		before = last;
+		last = row;
+		row = spare;
+	}
+	return last[b_len];
+}

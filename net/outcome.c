@@ -1,0 +1,38 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "net/outcome.h"
+
+static const char *const outcome_names[NET_OUTCOME_COUNT] = {
+        [NET_OK] = "ok",
+        [NET_TIMEOUT] = "timeout",
+        [NET_REFUSED] = "refused",
+        [NET_DNS] = "dns",
+        [NET_TLS] = "tls",
+        [NET_AUTH] = "auth",
+        [NET_BAD_REPLY] = "bad_reply",
+        [NET_NETWORK] = "network",
+        [NET_INTERNAL] = "internal",
+};
+
+const char *net_outcome_str(enum net_outcome outcome)
+{
+	if ((unsigned)outcome >= NET_OUTCOME_COUNT)
+		return "unknown";
+	return outcome_names[outcome];
+}
+
+enum net_outcome net_fail(struct net_status *status, enum net_outcome outcome, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	status->outcome = outcome;
+	va_start(ap, fmt);
+	n = vsnprintf(status->detail, sizeof(status->detail), fmt, ap);
+	va_end(ap);
+	if (n >= (int)sizeof(status->detail))
+		memcpy(status->detail + sizeof(status->detail) - 4, "...", 4);
+	return outcome;
+}
