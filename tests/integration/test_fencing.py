@@ -35,6 +35,7 @@ Run: /usr/bin/python3 tests/integration/test_fencing.py
 """
 
 import calendar
+import datetime
 import json
 import os
 import re
@@ -187,6 +188,12 @@ def keep_fake_secrets(fake, where):
         if isinstance(cred, dict):
             add_secret(cred.get("SecretAccessKey"), where + " secret key")
             add_secret(cred.get("Token"), where + " session token")
+
+
+def ts_seconds(event):
+    """A log line's wall-clock `ts`, in seconds since the epoch."""
+    when = datetime.datetime.strptime(event["ts"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    return calendar.timegm(when.timetuple()) + when.microsecond / 1e6
 
 
 def metric(text, name, **labels):
@@ -777,13 +784,35 @@ class FencingTest(unittest.TestCase):
             primary = cluster.primary(users={"probe": PG_PASSWORD})
             flag = os.path.join(self.dir("pg"), "active-region")
             write_flag(flag, OTHER)
+            window = 2.0  # WARDEN_SPLIT_BRAIN_AFTER
             run = self.start("split-brain", {
                 "AWS_REGION": HOME, "WARDEN_FLAG": "file:" + flag,
+                "WARDEN_SPLIT_BRAIN_AFTER": "2s",
                 "WARDEN_PROBE_DB": "%s#interval=500ms&timeout=300ms&rise=1&fall=1"
                                    % primary.uri("probe"),
                 "WARDEN_PROBE_DB_PASSWORD": PG_PASSWORD})
             run.w.wait_probe("db", outcome="ok")
-            doc = run.wait_fence(FOLLOW + TTL, "split brain", state="passive", split_brain=True)
+            # Passive with a writer database: a failover in progress (the
+            # orchestrator has not demoted it yet), not an alarm.
+            doc = run.wait_fence(FOLLOW + TTL, "demotion pending", state="passive",
+                                 demotion_pending=True)
+            self.assertFalse(doc["split_brain"], doc)
+            self.assertFalse(doc["writable"])
+            st = run.status()
+            self.assertTrue(st["fence"]["demotion_pending"], st["fence"])
+            self.assertFalse(st["fence"]["split_brain"], st["fence"])
+            self.assertEqual(metric(run.metrics(), "warden_split_brain"), 0)
+            self.assertEqual(run.events("fence.split_brain"), [])
+            pending = run.wait_events("fence.demotion_pending", 1, "demotion_pending logged")
+            self.assertEqual((pending[0]["level"], pending[0]["demotion_pending"]),
+                             ("warn", True), pending)
+            self.assertFalse([e for e in run.events() if e.get("level") == "error"],
+                             run.events())
+
+            # Still a writer after the window: the alarm, once.
+            doc = run.wait_fence(window + FOLLOW, "split brain", state="passive",
+                                 split_brain=True)
+            self.assertFalse(doc["demotion_pending"], doc)
             self.assertFalse(doc["writable"])
             st = run.status()
             self.assertTrue(st["fence"]["split_brain"], st["fence"])
@@ -793,6 +822,14 @@ class FencingTest(unittest.TestCase):
             self.assertEqual(len(alarms), 1, alarms)
             self.assertEqual((alarms[0]["level"], alarms[0]["split_brain"]), ("error", True))
             self.assertEqual(alarms[0]["active_region"], OTHER)
+            self.assertEqual(len(run.events("fence.demotion_pending")), 1)
+            # Never before the window, counted from the moment the task became
+            # passive (both lines come from the 100 ms tick).
+            passive = [e for e in run.events("fence.transition") if e["to"] == "passive"]
+            waited = ts_seconds(alarms[0]) - ts_seconds(passive[0])
+            note("split-brain alarm %.0f ms after the task became passive (window %.0f ms)",
+                 waited * 1000, window * 1000)
+            self.assertGreaterEqual(waited, window - 0.15)
 
             # The flag names this region: the writer makes it writable.
             write_flag(flag, HOME)
@@ -913,6 +950,10 @@ class FencingTest(unittest.TestCase):
         self.assertTrue(doc["writable"], doc)
         self.assertEqual(doc["active_region"], HOME)
         self.assertIn("holding", doc["reason"])
+        # /status says what that costs: no bound.
+        sc = run.status()["safety_contract"]
+        self.assertEqual((sc["worst_case"], sc["worst_case_ms"]), ("unbounded", None), sc)
+        self.assertIsNone(run.status()["timing_contract"]["worst_case_fence_ms"])
         t_end = time.monotonic() + TTL
         while time.monotonic() < t_end:   # still writable well past the TTL
             self.assertEqual(run.activez(), 200)
@@ -953,6 +994,41 @@ class FencingTest(unittest.TestCase):
         self.assertEqual((tc["typical_fence_ms"], tc["worst_case_fence_ms"]),
                          (round(TYPICAL * 1000), round(TTL * 1000)), tc)
         self.assertIn("worst_case_fence", tc["rule"])
+        # The safety contract: worst_case per effector (gate always; no proxy,
+        # no lease configured), typical, the window and the orchestrator's rule.
+        sc = doc["safety_contract"]
+        self.assertEqual((sc["worst_case"], sc["worst_case_ms"], sc["typical_fence_ms"]),
+                         ("3s", round(TTL * 1000), round(TYPICAL * 1000)), sc)
+        self.assertEqual(sorted(sc["effectors"]), ["gate"], sc)
+        self.assertEqual(sc["effectors"]["gate"]["worst_case_ms"], round(TTL * 1000))
+        self.assertEqual(sc["split_brain_after_ms"], round(TTL * 1000) + 120000, sc)
+        self.assertIn("t + 3s", sc["rule"])
+        self.assertIn("promote the other region's database or start its cron", sc["rule"])
+
+        # Every effector configured; WARDEN_ON_STALE=hold: no bound at all.
+        full = dict(good, WARDEN_PROXY_LISTEN="127.0.0.1:18080",
+                    WARDEN_PROXY_UPSTREAM="http://127.0.0.1:3000", WARDEN_SINGLETON="cron",
+                    WARDEN_PROBE_DB="postgres://u@127.0.0.1:5432/db#timeout=1s",
+                    WARDEN_ON_STALE="hold")
+        proc = subprocess.run([harness.WARDEN_BIN, "config"], env=full, capture_output=True,
+                              text=True, timeout=10)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        doc = json.loads(proc.stdout)
+        sc = doc["safety_contract"]
+        self.assertEqual((sc["worst_case"], sc["worst_case_ms"]), ("unbounded", None), sc)
+        self.assertEqual(sorted(sc["effectors"]), ["gate", "lease", "proxy"], sc)
+        for name, effector in sc["effectors"].items():
+            self.assertIsNone(effector["worst_case_ms"], name)
+            self.assertTrue(effector["how"], name)
+        self.assertIn("hold", sc["rule"])
+        self.assertEqual(doc["timing_contract"]["worst_case_fence_ms"], None)
+        # Without the setting the window is ttl + 2m under hold too; set, it is the value.
+        self.assertEqual(sc["split_brain_after_ms"], round(TTL * 1000) + 120000, sc)
+        proc = subprocess.run([harness.WARDEN_BIN, "config"],
+                              env=dict(full, WARDEN_SPLIT_BRAIN_AFTER="45s"),
+                              capture_output=True, text=True, timeout=10)
+        self.assertEqual(json.loads(proc.stdout)["safety_contract"]["split_brain_after_ms"],
+                         45000)
 
         good["WARDEN_FLAG_INTERVAL"] = "99ms"
         proc = subprocess.run([harness.WARDEN_BIN, "config"], env=good, capture_output=True,
