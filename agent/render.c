@@ -281,8 +281,12 @@ static void put_json_str_or_null(struct writer *w, const char *text)
 		put_json_str(w, text);
 }
 
-/* The /fence object's members (without the braces). */
-static void put_fence_members(struct writer *w, const struct fencing_report *fence)
+/*
+ * The /fence object's members (without the braces). A lease's `error` is the
+ * reason it cannot be claimed (lease_error_str, null when none: another
+ * holder is no error); with details, /status adds its words (`detail`).
+ */
+static void put_fence_members(struct writer *w, const struct fencing_report *fence, bool details)
 {
 	const struct fence_verdict *v = &fence->verdict;
 	int64_t for_ms = v->writable ? v->writable_until_mono_ms - fence->now_mono_ms : 0;
@@ -318,7 +322,16 @@ static void put_fence_members(struct writer *w, const struct fencing_report *fen
 		putf(w, ":{\"held\":%s,\"generation\":%llu,\"holder\":",
 		     lease->held ? "true" : "false", (unsigned long long)lease->generation);
 		put_json_str_or_null(w, lease->holder);
-		putf(w, ",\"expires_in_ms\":%lld}", (long long)lease->expires_in_ms);
+		putf(w, ",\"expires_in_ms\":%lld,\"error\":", (long long)lease->expires_in_ms);
+		if (lease->reason == LEASE_ERROR_NONE)
+			put(w, "null");
+		else
+			put_json_str(w, lease_error_str(lease->reason));
+		if (details) {
+			put(w, ",\"detail\":");
+			put_json_str_or_null(w, lease->error);
+		}
+		put(w, "}");
 	}
 	put(w, "}");
 }
@@ -330,7 +343,7 @@ int render_fence(const struct wd_config *cfg, const struct fencing_report *fence
 
 	(void)cfg;
 	put(&w, "{");
-	put_fence_members(&w, fence);
+	put_fence_members(&w, fence, false);
 	put(&w, "}");
 	return w.rc;
 }
@@ -463,7 +476,7 @@ static void put_status_fence(struct writer *w, const struct wd_config *cfg,
 	char worst[32];
 
 	put(w, ",\"fence\":{");
-	put_fence_members(w, fence);
+	put_fence_members(w, fence, details);
 	putf(w, ",\"enabled\":%s,\"transitions\":%llu}", fence->enabled ? "true" : "false",
 	     (unsigned long long)fence->transitions);
 	if (!fence->enabled)
@@ -631,6 +644,15 @@ static void put_fence_metrics(struct writer *w, const struct wd_config *cfg,
 		put(w, "warden_lease_generation{name=");
 		put_label_value(w, fence->lease.name);
 		putf(w, "} %llu\n", (unsigned long long)fence->lease.generation);
+		put_family(w, "warden_lease_errors_total", "counter",
+		           "Attempts that could not claim the lease for a reason other than "
+		           "another holder, by reason.");
+		for (int r = LEASE_ERROR_NONE + 1; r < LEASE_ERROR_COUNT; r++) {
+			put(w, "warden_lease_errors_total{name=");
+			put_label_value(w, fence->lease.name);
+			putf(w, ",reason=\"%s\"} %llu\n", lease_error_str((enum lease_error)r),
+			     (unsigned long long)fence->lease.errors[r]);
+		}
 	}
 	if (!fence->enabled)
 		return;

@@ -25,7 +25,10 @@ information ([info] lines on stderr).
   07 split-brain alarm and the role check with a real Postgres primary
   08 admin endpoints (404 without a token, 401, 204, forced, drain)
   10 WARDEN_ON_STALE=hold (unsafe: stays writable while stale)
-  11 `warden config`: the timing rule and the timing contract
+  11 `warden config`: the timing rule, the timing and the safety contract
+  12 the singleton lease with a real Postgres: an error other than another
+     holder is loud (/fence, metrics, one log line per reason); the row is
+     released on demotion
   99 no secret handed out (AWS keys and tokens, container token, admin token,
      postgres password) in any warden log of the run
 
@@ -196,14 +199,14 @@ def ts_seconds(event):
     return calendar.timegm(when.timetuple()) + when.microsecond / 1e6
 
 
-def metric(text, name, **labels):
+def metric(text, metric_name, **labels):
     """The value of one sample of /metrics, or None."""
     want = ",".join('%s="%s"' % (k, v) for k, v in sorted(labels.items()))
     for line in text.splitlines():
         if line.startswith("#"):
             continue
         m = re.match(r'^([a-z_]+)(?:\{([^}]*)\})? (\S+)$', line)
-        if not m or m.group(1) != name:
+        if not m or m.group(1) != metric_name:
             continue
         got = ",".join(sorted((m.group(2) or "").split(","))) if m.group(2) else ""
         if got == want:
@@ -1035,6 +1038,87 @@ class FencingTest(unittest.TestCase):
                               text=True, timeout=10)
         self.assertEqual(proc.returncode, 2)
         self.assertIn("WARDEN_FLAG_INTERVAL", proc.stderr)
+
+    # -- 12 --------------------------------------------------------------------------
+    @unittest.skipUnless(pg.available(), "PostgreSQL server binaries not installed")
+    def test_12_lease_errors_are_loud_and_released_on_demotion(self):
+        cluster = pg.PgCluster()
+        try:
+            primary = cluster.primary(users={"probe": PG_PASSWORD})
+            flag = os.path.join(self.dir("lease"), "active-region")
+            write_flag(flag, HOME)
+            run = self.start("lease", {
+                "AWS_REGION": HOME, "WARDEN_FLAG": "file:" + flag,
+                "WARDEN_PROBE_DB": "%s#interval=500ms&timeout=300ms&rise=1&fall=1"
+                                   % primary.uri("probe"),
+                "WARDEN_PROBE_DB_PASSWORD": PG_PASSWORD,
+                # Longer than the flag's TTL: a demoted task must not leave the
+                # row to expire on its own (attempts every 3 s).
+                "WARDEN_SINGLETON": "cron", "WARDEN_SINGLETON_TTL": "9s"})
+
+            def lease():
+                return run.fence()["leases"]["cron"]
+
+            def errors(reason):
+                return metric(run.metrics(), "warden_lease_errors_total",
+                              **{"name": "cron", "reason": reason})
+
+            # No table, and no right to create one (PG 15: no CREATE on public).
+            harness.wait_until(lambda: lease()["error"] == "undefined_table", timeout=FOLLOW + 3,
+                               what="undefined_table in /fence")
+            self.assertFalse(lease()["held"])
+            # The table, but no grant on it: the shipped examples' old mistake.
+            primary.sql("CREATE TABLE warden_lease (name text PRIMARY KEY, holder text NOT NULL,"
+                        " generation bigint NOT NULL, expires_at timestamptz NOT NULL)")
+            harness.wait_until(lambda: lease()["error"] == "permission_denied", timeout=5,
+                               what="permission_denied in /fence")
+            before = errors("permission_denied")
+            harness.wait_until(lambda: errors("permission_denied") >= before + 2, timeout=9,
+                               what="every attempt counted")
+            self.assertGreaterEqual(errors("undefined_table"), 1)
+            st = run.w.json("/status?verbose")[1]
+            self.assertIn("permission denied", st["fence"]["leases"]["cron"]["detail"])
+            # One error line per change of reason, not one per attempt.
+            self.assertEqual([(e["level"], e["reason"]) for e in run.events("lease.error")],
+                             [("error", "undefined_table"), ("error", "permission_denied")])
+
+            primary.sql("GRANT SELECT, INSERT, UPDATE, DELETE ON warden_lease TO probe")
+            run.wait_fence(3, "writable", writable=True)
+            harness.wait_until(lambda: lease()["held"], timeout=5, what="lease held")
+            self.assertIsNone(lease()["error"])
+            cleared = run.wait_events("lease.error_cleared", 1, "error cleared")
+            self.assertEqual(cleared[0]["was"], "permission_denied")
+            self.assertEqual(len(run.events("lease.error")), 2)
+
+            # Held is never reported past writable_until.
+            for _ in range(50):
+                doc = run.fence()
+                held = doc["leases"]["cron"]
+                if held["held"]:
+                    self.assertLessEqual(held["expires_in_ms"], doc["writable_for_ms"], doc)
+                time.sleep(0.01)
+            generation = lease()["generation"]
+
+            # Demoted: the row is released in the database once every "held"
+            # reported has run out (at the latest the last writable_until),
+            # not left to expire 9 s after its last renewal.
+            t0 = time.monotonic()
+            write_flag(flag, OTHER)
+            run.wait_fence(FOLLOW, "passive", state="passive")
+            self.assertFalse(lease()["held"])
+            released = run.wait_events("lease.released", 1, "released on demotion",
+                                       timeout=TTL + 2)
+            self.assertEqual((released[0]["reason"], released[0]["generation"]),
+                             ("demoted", generation), released)
+            row = primary.sql("SELECT holder, generation, expires_at <= now() FROM warden_lease"
+                              " WHERE name = 'cron'").split("|")
+            self.assertEqual((int(row[1]), row[2]), (generation, "t"), row)
+            note("lease released %.0f ms after the flip (worst case %.0f ms)",
+                 (time.monotonic() - t0) * 1000, TTL * 1000)
+            self.assertLess(time.monotonic() - t0, TTL + 1.0)
+            self.assertEqual(len(run.events("lease.error")), 2)
+        finally:
+            cluster.cleanup()
 
     # -- 9 (last: it reads the logs of all the others) -------------------------------
     def test_99_no_secret_in_any_log(self):
