@@ -24,6 +24,7 @@
 
 #include <jansson.h>
 
+#include "agent/render.h"
 #include "aws/aws.h"
 #include "lib/duration.h"
 #include "lib/text.h"
@@ -347,6 +348,8 @@ static const struct setting settings[] = {
          offsetof(struct wd_config, flag_ttl_ms), NULL},
         {"WARDEN_ON_STALE", "on_stale", SETTING_ON_STALE, "fence", 0, 0,
          offsetof(struct wd_config, on_stale_hold), NULL},
+        {"WARDEN_SPLIT_BRAIN_AFTER", "split_brain_after", SETTING_DURATION, NULL, 1000,
+         24 * 3600 * 1000, offsetof(struct wd_config, split_brain_after_ms), NULL},
         {"WARDEN_ADMIN_TOKEN", "admin_token", SETTING_SECRET, NULL, CONFIG_ADMIN_TOKEN_MIN,
          WD_SECRET_MAX, offsetof(struct wd_config, admin_token), "WARDEN_ADMIN_TOKEN_FILE"},
         {"WARDEN_ADMIN_TOKEN_FILE", "admin_token_file", SETTING_SECRET_FILE, NULL,
@@ -1361,6 +1364,8 @@ static int config_validate_fencing(struct wd_config *cfg, char *const *envp, str
 			        "WARDEN_PROXY_LISTEN and WARDEN_LISTEN use the same port %d",
 			        cfg->listen_port);
 	}
+	if (cfg->split_brain_after_ms == 0) /* unset: worst_case (or, with hold, ttl) + 2m */
+		cfg->split_brain_after_ms = fence_split_brain_after_default(cfg->flag_ttl_ms);
 	if (cfg->singleton[0] != '\0') {
 		if (cfg->flag_count == 0)
 			return wd_err_set(err, -EINVAL, "WARDEN_SINGLETON needs WARDEN_FLAG");
@@ -1534,16 +1539,33 @@ static json_t *config_timing_to_json(const struct wd_config *cfg)
 {
 	struct fence_timing timing;
 	char typical[32];
-	char worst[32];
+	char worst[32] = "unbounded";
 
-	fence_timing(cfg->flag_interval_ms, cfg->flag_timeout_ms, cfg->flag_ttl_ms, &timing);
+	fence_timing(cfg->flag_interval_ms, cfg->flag_timeout_ms, cfg->flag_ttl_ms,
+	             cfg->on_stale_hold, &timing);
 	duration_format(timing.typical_ms, typical, sizeof(typical));
-	duration_format(timing.worst_case_ms, worst, sizeof(worst));
-	return json_pack("{s:s, s:I, s:s, s:I, s:s}", "typical_fence", typical, "typical_fence_ms",
-	                 (json_int_t)timing.typical_ms, "worst_case_fence", worst,
-	                 "worst_case_fence_ms", (json_int_t)timing.worst_case_ms, "rule",
-	                 "after flipping the flag, wait worst_case_fence before promoting the "
-	                 "other region's database or starting its cron");
+	if (!timing.unbounded)
+		duration_format(timing.worst_case_ms, worst, sizeof(worst));
+	return json_pack(
+	        "{s:s, s:I, s:s, s:o, s:s}", "typical_fence", typical, "typical_fence_ms",
+	        (json_int_t)timing.typical_ms, "worst_case_fence", worst, "worst_case_fence_ms",
+	        timing.unbounded ? json_null() : json_integer(timing.worst_case_ms), "rule",
+	        timing.unbounded ? "WARDEN_ON_STALE=hold: no bound; see safety_contract.rule"
+	                         : "after flipping the flag, wait worst_case_fence before "
+	                           "promoting the other region's database or starting its cron");
+}
+
+/* The safety contract, rendered once (agent/render.c) for here and /status. */
+static json_t *config_safety_contract_to_json(const struct wd_config *cfg)
+{
+	struct wd_buf buf;
+	json_t *contract = NULL;
+
+	wd_buf_init(&buf, 16 * 1024);
+	if (render_safety_contract(cfg, &buf) == 0)
+		contract = json_loadb(buf.data, buf.len, 0, NULL);
+	wd_buf_free(&buf);
+	return contract;
 }
 
 char *config_to_json(const struct wd_config *cfg)
@@ -1564,6 +1586,9 @@ char *config_to_json(const struct wd_config *cfg)
 	}
 	if (cfg->flag_count > 0)
 		failed |= json_object_set_new(root, "timing_contract", config_timing_to_json(cfg));
+	if (cfg->flag_count > 0)
+		failed |= json_object_set_new(root, "safety_contract",
+		                              config_safety_contract_to_json(cfg));
 	for (size_t i = 0; i < cfg->probe_count; i++)
 		failed |= json_object_set_new(probes, cfg->probes[i].name,
 		                              config_probe_to_json(&cfg->probes[i]));

@@ -179,6 +179,7 @@ static struct fencing_config fencing_config(const struct wd_config *cfg)
 	        .flag_timeout_ms = cfg->flag_timeout_ms,
 	        .flag_ttl_ms = cfg->flag_ttl_ms,
 	        .on_stale_hold = cfg->on_stale_hold,
+	        .split_brain_after_ms = cfg->split_brain_after_ms,
 	        .fence_file = cfg->fence_file,
 	        .probes = cfg->probes,
 	        .probe_count = cfg->probe_count,

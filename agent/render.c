@@ -281,8 +281,12 @@ static void put_json_str_or_null(struct writer *w, const char *text)
 		put_json_str(w, text);
 }
 
-/* The /fence object's members (without the braces). */
-static void put_fence_members(struct writer *w, const struct fencing_report *fence)
+/*
+ * The /fence object's members (without the braces). A lease's `error` is the
+ * reason it cannot be claimed (lease_error_str, null when none: another
+ * holder is no error); with details, /status adds its words (`detail`).
+ */
+static void put_fence_members(struct writer *w, const struct fencing_report *fence, bool details)
 {
 	const struct fence_verdict *v = &fence->verdict;
 	int64_t for_ms = v->writable ? v->writable_until_mono_ms - fence->now_mono_ms : 0;
@@ -302,12 +306,14 @@ static void put_fence_members(struct writer *w, const struct fencing_report *fen
 		put(w, "\"writable_until\":null");
 	putf(w, ",\"writable_for_ms\":%lld",
 	     (long long)(v->writable_until_mono_ms == INT64_MAX ? fence->ttl_ms : for_ms));
-	putf(w, ",\"ttl_ms\":%lld,", (long long)fence->ttl_ms);
+	putf(w, ",\"ttl_ms\":%lld", (long long)fence->ttl_ms);
+	putf(w, ",\"typical_fence_ms\":%lld,", (long long)fence->timing.typical_ms);
 	put_json_field_str(w, "reason", v->reason);
 	put(w, ",");
 	put_time(w, "since", fence->since_wall_ms);
 	putf(w, ",\"forced\":%s", fence->forced ? "true" : "false");
 	putf(w, ",\"split_brain\":%s", v->split_brain ? "true" : "false");
+	putf(w, ",\"demotion_pending\":%s", v->demotion_pending ? "true" : "false");
 	put(w, ",\"leases\":{");
 	if (fence->has_lease) {
 		const struct lease_status *lease = &fence->lease;
@@ -316,7 +322,16 @@ static void put_fence_members(struct writer *w, const struct fencing_report *fen
 		putf(w, ":{\"held\":%s,\"generation\":%llu,\"holder\":",
 		     lease->held ? "true" : "false", (unsigned long long)lease->generation);
 		put_json_str_or_null(w, lease->holder);
-		putf(w, ",\"expires_in_ms\":%lld}", (long long)lease->expires_in_ms);
+		putf(w, ",\"expires_in_ms\":%lld,\"error\":", (long long)lease->expires_in_ms);
+		if (lease->reason == LEASE_ERROR_NONE)
+			put(w, "null");
+		else
+			put_json_str(w, lease_error_str(lease->reason));
+		if (details) {
+			put(w, ",\"detail\":");
+			put_json_str_or_null(w, lease->error);
+		}
+		put(w, "}");
 	}
 	put(w, "}");
 }
@@ -328,7 +343,7 @@ int render_fence(const struct wd_config *cfg, const struct fencing_report *fence
 
 	(void)cfg;
 	put(&w, "{");
-	put_fence_members(&w, fence);
+	put_fence_members(&w, fence, false);
 	put(&w, "}");
 	return w.rc;
 }
@@ -364,6 +379,96 @@ static void put_flag_source(struct writer *w, const struct flag_source *src,
 	put(w, "}");
 }
 
+/* worst_case_ms, or null when WARDEN_ON_STALE=hold leaves it unbounded. */
+static void put_ms_or_null(struct writer *w, const struct fence_timing *timing)
+{
+	if (timing->unbounded)
+		put(w, "null");
+	else
+		putf(w, "%lld", (long long)timing->worst_case_ms);
+}
+
+/* One effector of the safety contract: {"worst_case_ms": N|null, "how": "..."}. */
+static void put_effector(struct writer *w, const char *name, const struct fence_timing *timing,
+                         const char *how)
+{
+	putf(w, "\"%s\":{\"worst_case_ms\":", name);
+	put_ms_or_null(w, timing);
+	put(w, ",");
+	put_json_field_str(w, "how", how);
+	put(w, "}");
+}
+
+/*
+ * The safety contract (DESIGN.md): worst_case per configured effector, the
+ * typical fence time, the split-brain window and the orchestrator's rule.
+ */
+static void put_safety_contract(struct writer *w, const struct wd_config *cfg)
+{
+	struct fence_timing timing;
+	char text[32];
+	char worst[32];
+	char rule[320];
+
+	fence_timing(cfg->flag_interval_ms, cfg->flag_timeout_ms, cfg->flag_ttl_ms,
+	             cfg->on_stale_hold, &timing);
+	if (timing.unbounded)
+		snprintf(worst, sizeof(worst), "unbounded");
+	else
+		duration_format(timing.worst_case_ms, worst, sizeof(worst));
+	put(w, "{");
+	put_json_field_str(w, "worst_case", worst);
+	put(w, ",\"worst_case_ms\":");
+	put_ms_or_null(w, &timing);
+	duration_format(timing.typical_ms, text, sizeof(text));
+	put(w, ",");
+	put_json_field_str(w, "typical_fence", text);
+	putf(w, ",\"typical_fence_ms\":%lld,\"effectors\":{", (long long)timing.typical_ms);
+	if (cfg->proxy_listen[0] != '\0') {
+		put_effector(w, "proxy", &timing,
+		             "refuses writes once not writable and cuts writes still in flight at "
+		             "writable_until");
+		put(w, ",");
+	}
+	put_effector(w, "gate", &timing,
+	             "warden gate has its child dead by writable_until: SIGTERM by "
+	             "writable_until - grace, SIGKILL at it");
+	if (cfg->singleton[0] != '\0') {
+		put(w, ",");
+		put_effector(w, "lease", &timing,
+		             "reported held only while writable and never past writable_until; "
+		             "then the row is released in the database (else it expires "
+		             "singleton_ttl after its last renewal)");
+	}
+	put(w, "}");
+	duration_format(cfg->split_brain_after_ms, text, sizeof(text));
+	put(w, ",");
+	put_json_field_str(w, "split_brain_after", text);
+	putf(w, ",\"split_brain_after_ms\":%lld,", (long long)cfg->split_brain_after_ms);
+	if (timing.unbounded)
+		snprintf(rule, sizeof(rule),
+		         "none: WARDEN_ON_STALE=hold keeps a task that cannot read the flag "
+		         "writable; before promoting the other region's database or starting its "
+		         "cron, confirm every task of this region fenced (Sum(Writable) = 0) or "
+		         "stop them");
+	else
+		snprintf(rule, sizeof(rule),
+		         "t = when warden flag set confirmed the new epoch on a quorum: promote "
+		         "the other region's database or start its cron only after t + %s "
+		         "(worst_case); warden flag set --wait waits exactly that",
+		         worst);
+	put_json_field_str(w, "rule", rule);
+	put(w, "}");
+}
+
+int render_safety_contract(const struct wd_config *cfg, struct wd_buf *out)
+{
+	struct writer w = {.buf = out, .rc = 0};
+
+	put_safety_contract(&w, cfg);
+	return w.rc;
+}
+
 static void put_status_fence(struct writer *w, const struct wd_config *cfg,
                              const struct fencing_report *fence, bool details)
 {
@@ -371,7 +476,7 @@ static void put_status_fence(struct writer *w, const struct wd_config *cfg,
 	char worst[32];
 
 	put(w, ",\"fence\":{");
-	put_fence_members(w, fence);
+	put_fence_members(w, fence, details);
 	putf(w, ",\"enabled\":%s,\"transitions\":%llu}", fence->enabled ? "true" : "false",
 	     (unsigned long long)fence->transitions);
 	if (!fence->enabled)
@@ -384,12 +489,18 @@ static void put_status_fence(struct writer *w, const struct wd_config *cfg,
 	}
 	put(w, "]");
 	duration_format(fence->timing.typical_ms, typical, sizeof(typical));
-	duration_format(fence->timing.worst_case_ms, worst, sizeof(worst));
+	if (fence->timing.unbounded)
+		snprintf(worst, sizeof(worst), "unbounded");
+	else
+		duration_format(fence->timing.worst_case_ms, worst, sizeof(worst));
 	put(w, ",\"timing_contract\":{");
 	put_json_field_str(w, "typical_fence", typical);
 	putf(w, ",\"typical_fence_ms\":%lld,", (long long)fence->timing.typical_ms);
 	put_json_field_str(w, "worst_case_fence", worst);
-	putf(w, ",\"worst_case_fence_ms\":%lld}", (long long)fence->timing.worst_case_ms);
+	put(w, ",\"worst_case_fence_ms\":");
+	put_ms_or_null(w, &fence->timing);
+	put(w, "},\"safety_contract\":");
+	put_safety_contract(w, cfg);
 }
 
 int render_status(const struct wd_config *cfg, const struct probe_snapshot *snaps, bool draining,
@@ -514,6 +625,15 @@ static void put_fence_metrics(struct writer *w, const struct wd_config *cfg,
 		put(w, "warden_lease_generation{name=");
 		put_label_value(w, fence->lease.name);
 		putf(w, "} %llu\n", (unsigned long long)fence->lease.generation);
+		put_family(w, "warden_lease_errors_total", "counter",
+		           "Attempts that could not claim the lease for a reason other than "
+		           "another holder, by reason.");
+		for (int r = LEASE_ERROR_NONE + 1; r < LEASE_ERROR_COUNT; r++) {
+			put(w, "warden_lease_errors_total{name=");
+			put_label_value(w, fence->lease.name);
+			putf(w, ",reason=\"%s\"} %llu\n", lease_error_str((enum lease_error)r),
+			     (unsigned long long)fence->lease.errors[r]);
+		}
 	}
 	if (!fence->enabled)
 		return;

@@ -49,9 +49,19 @@ int render_metrics(const struct wd_config *cfg, const struct probe_snapshot *sna
 int render_proxy_metrics(const struct proxy_stats *proxy, struct wd_buf *out);
 
 /*
+ * The safety contract (DESIGN.md) of cfg as one JSON object: worst_case
+ * (a duration, or "unbounded" with WARDEN_ON_STALE=hold) and worst_case_ms
+ * (null then), typical_fence(_ms), "effectors" (proxy when configured, gate
+ * always, lease when WARDEN_SINGLETON is set; each with worst_case_ms and
+ * how), split_brain_after(_ms) and the orchestrator's rule. Shown by
+ * `warden config` and /status. Appends to out; 0 or -errno.
+ */
+int render_safety_contract(const struct wd_config *cfg, struct wd_buf *out);
+
+/*
  * The /fence JSON (DESIGN.md): writable, state, region, active_region,
- * epoch, writable_until, writable_for_ms, ttl_ms, reason, since, forced,
- * split_brain, leases. Also the fence file's content. 0 or -errno.
+ * epoch, writable_until, writable_for_ms, ttl_ms, typical_fence_ms, reason,
+ * since, forced, split_brain, demotion_pending, leases. Also the fence file's content. 0 or -errno.
  */
 int render_fence(const struct wd_config *cfg, const struct fencing_report *fence,
                  struct wd_buf *out);

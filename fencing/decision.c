@@ -54,7 +54,8 @@ void decision_verdict(const struct decision_config *cfg, struct wd_state *state,
 	bool any_writer;
 
 	fence_decide(fence, now_mono_ms, db_role(cfg, state, now_mono_ms, &any_writer), out);
-	/* Passive, and ANY of its databases a writer: that is split brain too. */
-	if (out->state == FENCE_PASSIVE && any_writer)
-		out->split_brain = true;
+	/* Passive, and ANY of its databases a writer: a demotion still pending,
+	 * or, after the window, split brain. */
+	if (any_writer)
+		fence_mark_writer(fence, now_mono_ms, out);
 }

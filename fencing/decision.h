@@ -30,8 +30,10 @@ struct decision_config {
  * The verdict at now_mono_ms. fence NULL (no WARDEN_FLAG): `unknown`, never
  * writable. The role check: an `active` task is writable only while every
  * postgres probe with expect=writer-when-active last saw, freshly (within
- * its interval + timeout + 1 s) and ok, a writer. split_brain is set when
- * passive and ANY such database is a writer. Cheap: no I/O, short locks. Thread-safe.
+ * its interval + timeout + 1 s) and ok, a writer. When passive and ANY
+ * such database is a writer: demotion_pending inside the fence's
+ * split_brain_after window (counted from when the task became passive),
+ * split_brain after it (fence_mark_writer). Cheap: no I/O, short locks. Thread-safe.
  */
 void decision_verdict(const struct decision_config *cfg, struct wd_state *state,
                       struct fence *fence, int64_t now_mono_ms, struct fence_verdict *out);

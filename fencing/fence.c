@@ -19,6 +19,8 @@ struct fence {
 	bool forced;
 	bool any_read;
 	uint64_t highest_epoch;
+	int64_t passive_since_mono_ms; /* the first decide that said passive; 0: none since active
+	                                */
 	struct fence_read reads[FENCE_SOURCES_MAX];
 };
 
@@ -192,7 +194,6 @@ static void decide_from(const struct fence *fence, int64_t now, bool ignore_ttl,
 	}
 	if (strcmp(winner->value.active_region, fence->cfg.region) != 0) {
 		say(out, FENCE_PASSIVE, "active region is %s", winner->value.active_region);
-		out->split_brain = db == FENCE_DB_WRITER;
 		return;
 	}
 	if (db == FENCE_DB_NOT_WRITER) {
@@ -223,6 +224,17 @@ void fence_decide(struct fence *fence, int64_t now_mono_ms, enum fence_db db,
 		snprintf(out->reason, sizeof(out->reason), "stale, holding the last verdict (%s)",
 		         fence_state_str(held.state));
 	}
+	/* The demotion window opens at the first passive verdict and lasts
+	 * through stale or conflicting spells; only `active` closes it. */
+	if (out->state == FENCE_PASSIVE && fence->passive_since_mono_ms == 0)
+		fence->passive_since_mono_ms = now_mono_ms > 0 ? now_mono_ms : 1;
+	else if (out->state == FENCE_ACTIVE)
+		fence->passive_since_mono_ms = 0;
+	if (out->state == FENCE_PASSIVE) {
+		out->passive_since_mono_ms = fence->passive_since_mono_ms;
+		if (db == FENCE_DB_WRITER)
+			fence_mark_writer(fence, now_mono_ms, out);
+	}
 	if (fence->forced) {
 		out->writable = false;
 		out->writable_until_mono_ms = 0;
@@ -231,8 +243,28 @@ void fence_decide(struct fence *fence, int64_t now_mono_ms, enum fence_db db,
 	pthread_mutex_unlock(&fence->lock);
 }
 
-void fence_timing(int64_t interval_ms, int64_t timeout_ms, int64_t ttl_ms, struct fence_timing *out)
+void fence_mark_writer(const struct fence *fence, int64_t now_mono_ms, struct fence_verdict *out)
+{
+	if (out->state != FENCE_PASSIVE)
+		return;
+	if (fence->cfg.split_brain_after_ms <= 0 ||
+	    now_mono_ms - out->passive_since_mono_ms >= fence->cfg.split_brain_after_ms) {
+		out->split_brain = true;
+		out->demotion_pending = false;
+	} else {
+		out->demotion_pending = true;
+	}
+}
+
+void fence_timing(int64_t interval_ms, int64_t timeout_ms, int64_t ttl_ms, bool on_stale_hold,
+                  struct fence_timing *out)
 {
 	out->typical_ms = interval_ms * 6 / 5 + timeout_ms;
-	out->worst_case_ms = ttl_ms;
+	out->unbounded = on_stale_hold;
+	out->worst_case_ms = on_stale_hold ? -1 : ttl_ms;
+}
+
+int64_t fence_split_brain_after_default(int64_t ttl_ms)
+{
+	return ttl_ms + 2 * 60 * 1000;
 }

@@ -55,6 +55,12 @@ struct fence_config {
 	int64_t ttl_ms;
 	bool on_stale_hold;  /* WARDEN_ON_STALE=hold: unsafe, keeps the last verdict */
 	size_t source_count; /* 1..FENCE_SOURCES_MAX */
+	/*
+	 * WARDEN_SPLIT_BRAIN_AFTER: how long after becoming passive a writer
+	 * database is still `demotion_pending` (a failover in progress) rather
+	 * than the split-brain alarm. 0: the alarm at once.
+	 */
+	int64_t split_brain_after_ms;
 };
 
 struct fence_verdict {
@@ -63,7 +69,9 @@ struct fence_verdict {
 	int64_t writable_until_mono_ms;          /* when writable: the instant it stops; else 0 */
 	char active_region[FLAG_REGION_MAX + 1]; /* "" when no read decides it */
 	uint64_t epoch;
-	bool split_brain; /* passive, yet the database is a writer */
+	bool split_brain;      /* passive for over split_brain_after, the database a writer */
+	bool demotion_pending; /* passive for less than that, the database still a writer */
+	int64_t passive_since_mono_ms; /* when the task became passive (0: not passive) */
 	char reason[WD_ERR_MSG_MAX];
 };
 
@@ -94,24 +102,47 @@ void fence_set_forced(struct fence *fence, bool forced);
 
 /*
  * The verdict at now_mono_ms, given the database role check. Thread-safe,
- * cheap (no I/O, a short lock).
+ * cheap (no I/O, a short lock). Remembers when the task first decided
+ * `passive` (the start of the demotion window): kept while it stays
+ * passive, stale, conflicting or forced, forgotten once it decides `active`
+ * again. A passive verdict with db == FENCE_DB_WRITER is marked as
+ * fence_mark_writer() says.
  */
 void fence_decide(struct fence *fence, int64_t now_mono_ms, enum fence_db db,
                   struct fence_verdict *out);
 
 /*
+ * A passive verdict `out` (from fence_decide at now_mono_ms) whose database
+ * is a writer: inside the demotion window (split_brain_after_ms from
+ * out->passive_since_mono_ms) it is `demotion_pending`, after it
+ * `split_brain`. Any other verdict is left alone. Pure.
+ */
+void fence_mark_writer(const struct fence *fence, int64_t now_mono_ms, struct fence_verdict *out);
+
+/*
  * The timing contract (DESIGN.md), from the flag settings: after the flag is
  * flipped a task fences typically within interval x 1.2 + timeout (the
  * jittered poll, then the read), and at worst within ttl, even when it can
- * no longer reach its flag source.
+ * no longer reach its flag source. With WARDEN_ON_STALE=hold a task that
+ * cannot read the flag keeps its last verdict: no bound (`unbounded`,
+ * worst_case_ms -1).
  */
 struct fence_timing {
 	int64_t typical_ms;
-	int64_t worst_case_ms;
+	int64_t worst_case_ms; /* -1 when unbounded */
+	bool unbounded;
 };
 
-void fence_timing(int64_t interval_ms, int64_t timeout_ms, int64_t ttl_ms,
+void fence_timing(int64_t interval_ms, int64_t timeout_ms, int64_t ttl_ms, bool on_stale_hold,
                   struct fence_timing *out);
+
+/*
+ * The default of WARDEN_SPLIT_BRAIN_AFTER: worst_case + 2 minutes (a correct
+ * failover promotes the other region only after worst_case, and demotes this
+ * one's database soon after); with WARDEN_ON_STALE=hold, where worst_case is
+ * unbounded, ttl + 2 minutes. Pure.
+ */
+int64_t fence_split_brain_after_default(int64_t ttl_ms);
 
 /* The highest epoch ever recorded (0 if none). */
 uint64_t fence_highest_epoch(struct fence *fence);

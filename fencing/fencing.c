@@ -31,6 +31,7 @@ struct fencing {
 	enum fence_state state_seen;
 	bool writable_seen;
 	bool split_brain_seen;
+	bool demotion_pending_seen;
 	uint64_t epoch_seen;
 	char region_seen[FLAG_REGION_MAX + 1];
 	int64_t until_seen;
@@ -69,9 +70,11 @@ struct fencing *fencing_new(const struct fencing_config *cfg, char *const *envp,
 	fencing->file_dirty = true;
 	if (cfg->flag_count == 0)
 		return fencing;
-	fencing->fence = fence_new(&(struct fence_config){.ttl_ms = cfg->flag_ttl_ms,
-	                                                  .on_stale_hold = cfg->on_stale_hold,
-	                                                  .source_count = cfg->flag_count});
+	fencing->fence = fence_new(
+	        &(struct fence_config){.ttl_ms = cfg->flag_ttl_ms,
+	                               .on_stale_hold = cfg->on_stale_hold,
+	                               .source_count = cfg->flag_count,
+	                               .split_brain_after_ms = cfg->split_brain_after_ms});
 	if (fencing->fence == NULL) {
 		wd_err_set(err, -ENOMEM, "out of memory");
 		goto fail;
@@ -199,7 +202,8 @@ void fencing_report(struct fencing *fencing, struct fencing_report *out)
 	out->enabled = fencing->fence != NULL;
 	fencing_verdict(fencing, out->now_mono_ms, &out->verdict);
 	out->ttl_ms = cfg->flag_ttl_ms;
-	fence_timing(cfg->flag_interval_ms, cfg->flag_timeout_ms, cfg->flag_ttl_ms, &out->timing);
+	fence_timing(cfg->flag_interval_ms, cfg->flag_timeout_ms, cfg->flag_ttl_ms,
+	             cfg->on_stale_hold, &out->timing);
 	pthread_mutex_lock(&fencing->lock);
 	out->since_wall_ms = fencing->since_wall_ms;
 	out->transitions = fencing->transitions;
@@ -247,6 +251,30 @@ static void log_split_brain(const struct fence_verdict *verdict, bool raised)
 	log_int(&line, "epoch", (int64_t)verdict->epoch);
 	log_end(&line, raised ? "SPLIT BRAIN: this region is passive but its database is a writer"
 	                      : "split brain alarm cleared");
+}
+
+/*
+ * Passive while the database is still a writer, inside the window a correct
+ * failover needs to demote it: worth a line (once), never a page.
+ */
+static void log_demotion_pending(const struct fence_verdict *verdict, bool pending,
+                                 int64_t window_ms)
+{
+	struct log_line line;
+
+	log_begin(&line, pending ? LOG_WARN : LOG_INFO, "fence.demotion_pending");
+	log_bool(&line, "demotion_pending", pending);
+	log_str(&line, "active_region", verdict->active_region);
+	log_int(&line, "epoch", (int64_t)verdict->epoch);
+	if (pending) {
+		log_int(&line, "split_brain_after_ms", window_ms);
+		log_end(&line,
+		        "this region is passive and its database is still a writer: waiting "
+		        "for the failover to demote it (split-brain alarm after %lld ms)",
+		        (long long)window_ms);
+	} else {
+		log_end(&line, "demotion no longer pending");
+	}
 }
 
 /* Rewrite the fence file from a fresh report. Called without the lock. */
@@ -297,8 +325,17 @@ void fencing_tick(struct fencing *fencing)
 		fencing->since_wall_ms = clock_wall_ms();
 		fencing->file_dirty = true;
 	}
-	if (verdict.split_brain != fencing->split_brain_seen)
+	if (verdict.demotion_pending != fencing->demotion_pending_seen) {
+		/* Pending, then the alarm: the error line says it all. */
+		if (verdict.demotion_pending || !verdict.split_brain)
+			log_demotion_pending(&verdict, verdict.demotion_pending,
+			                     fencing->cfg->split_brain_after_ms);
+		fencing->file_dirty = true;
+	}
+	if (verdict.split_brain != fencing->split_brain_seen) {
 		log_split_brain(&verdict, verdict.split_brain);
+		fencing->file_dirty = true;
+	}
 	if (verdict.epoch != fencing->epoch_seen ||
 	    strcmp(verdict.active_region, fencing->region_seen) != 0 ||
 	    verdict.writable_until_mono_ms != fencing->until_seen)
@@ -306,6 +343,7 @@ void fencing_tick(struct fencing *fencing)
 	fencing->state_seen = verdict.state;
 	fencing->writable_seen = verdict.writable;
 	fencing->split_brain_seen = verdict.split_brain;
+	fencing->demotion_pending_seen = verdict.demotion_pending;
 	fencing->epoch_seen = verdict.epoch;
 	memcpy(fencing->region_seen, verdict.active_region, sizeof(fencing->region_seen));
 	fencing->until_seen = verdict.writable_until_mono_ms;

@@ -67,9 +67,10 @@ static const char lease_claim_sql[] =
 /* $1 name. */
 static const char lease_holder_sql[] = "SELECT holder FROM warden_lease WHERE name = $1";
 
-/* $1 name, $2 holder. Only ever shortens our own row. */
+/* $1 name, $2 holder, $3 generation. Only ever shortens our own row, at our generation. */
 static const char lease_release_sql[] = "UPDATE warden_lease SET expires_at = now()"
-                                        " WHERE name = $1 AND holder = $2 AND expires_at > now()";
+                                        " WHERE name = $1 AND holder = $2 AND generation = $3"
+                                        " AND expires_at > now()";
 
 /* What the thread last learned; shared under lease->lock. Plain data. */
 struct lease_state {
@@ -78,7 +79,12 @@ struct lease_state {
 	int64_t held_until_mono_ms; /* of the last successful claim */
 	uint64_t generation;        /* of the last successful claim; 0: never */
 	char holder[LEASE_HOLDER_MAX + 1];
+	enum lease_error reason; /* of the last attempt */
 	char error[WD_ERR_MSG_MAX];
+	uint64_t errors[LEASE_ERROR_COUNT];
+	/* The latest instant lease_status() reported the lease held until: the
+	 * row is not given up on demotion before it (a gate may trust it). */
+	int64_t promised_until_mono_ms;
 };
 
 struct lease {
@@ -94,6 +100,7 @@ struct lease {
 	bool table_ready;   /* the table was ensured on this connection */
 	bool reported_held; /* what the last transition log said */
 	uint64_t reported_generation;
+	enum lease_error reported_reason; /* what the last lease.error line said */
 
 	pthread_mutex_t lock;
 	pthread_cond_t wake; /* signalled on stop */
@@ -104,6 +111,54 @@ struct lease {
 };
 
 /* ---- pure helpers (unit-tested) ---------------------------------------- */
+
+const char *lease_error_str(enum lease_error error)
+{
+	static const char *const names[LEASE_ERROR_COUNT] = {
+	        [LEASE_ERROR_NONE] = "none",
+	        [LEASE_ERROR_PERMISSION_DENIED] = "permission_denied",
+	        [LEASE_ERROR_UNDEFINED_TABLE] = "undefined_table",
+	        [LEASE_ERROR_READ_ONLY] = "read_only",
+	        [LEASE_ERROR_AUTH] = "auth",
+	        [LEASE_ERROR_CONNECTION] = "connection",
+	        [LEASE_ERROR_TIMEOUT] = "timeout",
+	        [LEASE_ERROR_SQL] = "sql_error",
+	        [LEASE_ERROR_BAD_REPLY] = "bad_reply",
+	};
+
+	if ((unsigned)error >= LEASE_ERROR_COUNT)
+		return "unknown";
+	return names[error];
+}
+
+/*
+ * The reason of a failed statement (result not PGCONN_OK) from its SQLSTATE
+ * ("" if none) and outcome, or of a failed connect (result PGCONN_FAILED).
+ */
+static enum lease_error lease_error_of(enum pgconn_result result, const char *sqlstate,
+                                       enum probe_outcome outcome)
+{
+	if (result == PGCONN_SERVER_ERROR) {
+		if (strcmp(sqlstate, "42501") == 0)
+			return LEASE_ERROR_PERMISSION_DENIED;
+		if (strcmp(sqlstate, "42P01") == 0)
+			return LEASE_ERROR_UNDEFINED_TABLE;
+		if (strcmp(sqlstate, "25006") == 0)
+			return LEASE_ERROR_READ_ONLY;
+		if (strncmp(sqlstate, "28", 2) == 0)
+			return LEASE_ERROR_AUTH;
+		if (strncmp(sqlstate, "08", 2) == 0 || strncmp(sqlstate, "57P", 3) == 0)
+			return LEASE_ERROR_CONNECTION;
+		return LEASE_ERROR_SQL;
+	}
+	switch (outcome) {
+	case PROBE_TIMEOUT: return LEASE_ERROR_TIMEOUT;
+	case PROBE_AUTH: return LEASE_ERROR_AUTH;
+	case PROBE_BAD_REPLY: return LEASE_ERROR_BAD_REPLY;
+	case PROBE_SERVER_ERROR: return LEASE_ERROR_SQL;
+	default: return LEASE_ERROR_CONNECTION;
+	}
+}
 
 int lease_name_check(const char *name, struct wd_err *err)
 {
@@ -180,8 +235,18 @@ static void lease_status_compute(const char *name, const struct lease_state *sta
 	out->generation = state->generation;
 	snprintf(out->holder, sizeof(out->holder), "%s", state->holder);
 	out->held = verdict->writable && state->claim_ok && !state->draining &&
-	            now_mono_ms < state->held_until_mono_ms;
-	out->expires_in_ms = out->held ? state->held_until_mono_ms - now_mono_ms : 0;
+	            now_mono_ms < state->held_until_mono_ms &&
+	            now_mono_ms < verdict->writable_until_mono_ms;
+	/* Never past writable_until: after it this task may not write, so it
+	 * holds nothing (the safety contract), whatever the row says. */
+	out->expires_in_ms = 0;
+	if (out->held)
+		out->expires_in_ms = (state->held_until_mono_ms < verdict->writable_until_mono_ms
+		                              ? state->held_until_mono_ms
+		                              : verdict->writable_until_mono_ms) -
+		                     now_mono_ms;
+	out->reason = state->reason;
+	memcpy(out->errors, state->errors, sizeof(out->errors));
 	if (state->draining)
 		snprintf(out->error, sizeof(out->error),
 		         "draining: not claiming, released when the agent exits");
@@ -198,8 +263,9 @@ static void lease_status_compute(const char *name, const struct lease_state *sta
 /* ---- state shared with lease_status ------------------------------------ */
 
 /* Record a failed attempt (holder: who the database named, NULL if unknown). */
-static void lease_record_failure(struct lease *lease, const char *holder, bool lost,
-                                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void lease_record_failure(struct lease *lease, enum lease_error reason, const char *holder,
+                                 bool lost, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
 
 /*
  * `lost`: the database said the row is not ours (another holder, a reader):
@@ -207,8 +273,8 @@ static void lease_record_failure(struct lease *lease, const char *holder, bool l
  * stays ours until the held time of the last claim runs out, counted from
  * when that claim was sent; only then is the lease not held.
  */
-static void lease_record_failure(struct lease *lease, const char *holder, bool lost,
-                                 const char *fmt, ...)
+static void lease_record_failure(struct lease *lease, enum lease_error reason, const char *holder,
+                                 bool lost, const char *fmt, ...)
 {
 	char text[WD_ERR_MSG_MAX];
 	va_list ap;
@@ -222,6 +288,9 @@ static void lease_record_failure(struct lease *lease, const char *holder, bool l
 	if (holder != NULL)
 		snprintf(lease->state.holder, sizeof(lease->state.holder), "%s", holder);
 	memcpy(lease->state.error, text, sizeof(text));
+	lease->state.reason = reason;
+	if (reason != LEASE_ERROR_NONE && (unsigned)reason < LEASE_ERROR_COUNT)
+		lease->state.errors[reason]++;
 	pthread_mutex_unlock(&lease->lock);
 }
 
@@ -233,6 +302,7 @@ static void lease_record_claim(struct lease *lease, uint64_t generation, int64_t
 	lease->state.held_until_mono_ms = held_until;
 	snprintf(lease->state.holder, sizeof(lease->state.holder), "%s", lease->holder);
 	lease->state.error[0] = '\0';
+	lease->state.reason = LEASE_ERROR_NONE;
 	pthread_mutex_unlock(&lease->lock);
 }
 
@@ -260,11 +330,13 @@ static enum lease_step lease_query_failed(struct lease *lease, enum pgconn_resul
 	/* The table went away (an operator dropped it): create it again next time. */
 	if (result == PGCONN_SERVER_ERROR && strcmp(sqlstate, "42P01") == 0)
 		lease->table_ready = false;
-	if (result == PGCONN_SERVER_ERROR && strcmp(sqlstate, "25006") == 0)
-		lease_record_failure(lease, NULL, true, "the database is a reader: %s",
+	enum lease_error reason = lease_error_of(result, sqlstate, obs->outcome);
+
+	if (reason == LEASE_ERROR_READ_ONLY)
+		lease_record_failure(lease, reason, NULL, true, "the database is a reader: %s",
 		                     obs->detail);
 	else
-		lease_record_failure(lease, NULL, false, "%s: %s: %s", what,
+		lease_record_failure(lease, reason, NULL, false, "%s: %s: %s", what,
 		                     probe_outcome_str(obs->outcome), obs->detail);
 	return result == PGCONN_LOST ? LEASE_STEP_LOST : LEASE_STEP_FAILED;
 }
@@ -302,7 +374,7 @@ static void lease_read_holder(struct lease *lease, int64_t deadline_mono_ms)
 
 	if (pgconn_query(lease->pc, lease_holder_sql, 1, params, deadline_mono_ms, &obs, &res) !=
 	    PGCONN_OK) {
-		lease_record_failure(lease, "", true,
+		lease_record_failure(lease, LEASE_ERROR_NONE, "", true,
 		                     "held by another task (reading its holder: %s)", obs.detail);
 		return;
 	}
@@ -311,8 +383,8 @@ static void lease_read_holder(struct lease *lease, int64_t deadline_mono_ms)
 	else
 		holder[0] = '\0';
 	PQclear(res);
-	lease_record_failure(lease, holder, true, "held by another task%s%s", holder[0] ? ": " : "",
-	                     holder);
+	lease_record_failure(lease, LEASE_ERROR_NONE, holder, true, "held by another task%s%s",
+	                     holder[0] ? ": " : "", holder);
 }
 
 /* Claim or renew on the open connection (ensuring the table first). */
@@ -343,7 +415,8 @@ static enum lease_step lease_claim(struct lease *lease, int64_t deadline_mono_ms
 	                      &remaining) != 0) {
 		PQclear(res);
 		pgconn_close(lease->pc);
-		lease_record_failure(lease, NULL, true, "claiming: bad_reply: unexpected reply");
+		lease_record_failure(lease, LEASE_ERROR_BAD_REPLY, NULL, true,
+		                     "claiming: bad_reply: unexpected reply");
 		return LEASE_STEP_FAILED;
 	}
 	PQclear(res);
@@ -370,7 +443,11 @@ static void lease_attempt(struct lease *lease)
 		if (!reused) {
 			lease->table_ready = false;
 			if (pgconn_open(lease->pc, deadline, NULL, NULL, &obs) != 0) {
-				lease_record_failure(lease, NULL, false, "connecting: %s: %s",
+				lease_record_failure(lease,
+				                     lease_error_of(PGCONN_FAILED,
+				                                    pgconn_sqlstate(lease->pc),
+				                                    obs.outcome),
+				                     NULL, false, "connecting: %s: %s",
 				                     probe_outcome_str(obs.outcome), obs.detail);
 				return;
 			}
@@ -429,6 +506,36 @@ static void lease_log_transition(struct lease *lease, int64_t now_mono_ms)
 	        status.held ? "acquired" : "lost", status.generation, reason);
 }
 
+/*
+ * Log a change of the error reason once: an error line when the lease cannot
+ * be claimed for a reason other than another holder (a missing grant would
+ * otherwise only show in the database's log), an info line when that ends.
+ */
+static void lease_log_error(struct lease *lease)
+{
+	struct lease_state state;
+	struct log_line line;
+
+	lease_copy_state(lease, &state);
+	if (state.reason == lease->reported_reason)
+		return;
+	if (state.reason != LEASE_ERROR_NONE) {
+		log_begin(&line, LOG_ERROR, "lease.error");
+		log_str(&line, "name", lease->name);
+		log_str(&line, "reason", lease_error_str(state.reason));
+		log_str(&line, "detail", state.error);
+		log_end(&line, "lease %s cannot be claimed (%s): %s", lease->name,
+		        lease_error_str(state.reason), state.error);
+	} else {
+		log_begin(&line, LOG_INFO, "lease.error_cleared");
+		log_str(&line, "name", lease->name);
+		log_str(&line, "was", lease_error_str(lease->reported_reason));
+		log_end(&line, "lease %s: the database answers again (was %s)", lease->name,
+		        lease_error_str(lease->reported_reason));
+	}
+	lease->reported_reason = state.reason;
+}
+
 /* Wait until deadline (monotonic ms) or stop; returns true when stopping. */
 static bool lease_wait_until(struct lease *lease, int64_t deadline_ms)
 {
@@ -440,6 +547,32 @@ static bool lease_wait_until(struct lease *lease, int64_t deadline_ms)
 	stopping = lease->stopping;
 	pthread_mutex_unlock(&lease->lock);
 	return stopping;
+}
+
+static void lease_release_generation(struct lease *lease, uint64_t generation, const char *why);
+
+/*
+ * Not writable (demoted, stale, forced): is the row still ours and has every
+ * "held" that lease_status() reported run out? Then it is given up now: no
+ * other caller can be told "held" from here on (claim_ok is cleared under
+ * the same lock that lease_status() reports under). Returns true when the
+ * caller should release the row in the database.
+ */
+static bool lease_release_due(struct lease *lease, uint64_t *generation)
+{
+	bool due;
+	int64_t now;
+
+	pthread_mutex_lock(&lease->lock);
+	now = clock_mono_ms();
+	due = lease->state.claim_ok && !lease->state.draining &&
+	      now < lease->state.held_until_mono_ms && now >= lease->state.promised_until_mono_ms;
+	if (due) {
+		*generation = lease->state.generation;
+		lease->state.claim_ok = false;
+	}
+	pthread_mutex_unlock(&lease->lock);
+	return due;
 }
 
 static void *lease_thread(void *arg)
@@ -461,6 +594,12 @@ static void *lease_thread(void *arg)
 			}
 			if (next_attempt < wake)
 				wake = next_attempt;
+			lease_log_error(lease);
+		} else if (!verdict.writable) {
+			uint64_t generation;
+
+			if (lease_release_due(lease, &generation))
+				lease_release_generation(lease, generation, "demoted");
 		}
 		was_writable = verdict.writable;
 		lease_log_transition(lease, clock_mono_ms());
@@ -537,48 +676,62 @@ int lease_start(struct lease *lease)
 void lease_status(struct lease *lease, int64_t now_mono_ms, struct lease_status *out)
 {
 	struct fence_verdict verdict;
-	struct lease_state state;
 
+	/* Decided and recorded under the lock, so that the thread's release
+	 * check (lease_release_due) sees every promise made before it. */
+	pthread_mutex_lock(&lease->lock);
 	lease->view.decide(lease->view.arg, now_mono_ms, &verdict);
-	lease_copy_state(lease, &state);
-	lease_status_compute(lease->name, &state, &verdict, now_mono_ms, out);
+	lease_status_compute(lease->name, &lease->state, &verdict, now_mono_ms, out);
+	if (out->held && now_mono_ms + out->expires_in_ms > lease->state.promised_until_mono_ms)
+		lease->state.promised_until_mono_ms = now_mono_ms + out->expires_in_ms;
+	pthread_mutex_unlock(&lease->lock);
 }
 
 /*
- * On shutdown: give the row up (expires_at = now()) if it is ours and
- * unexpired, bounded by the probe's timeout, and log it.
+ * Give our row up (expires_at = now(), only at our generation), bounded by
+ * the probe's timeout, and log it; `why`: "shutdown" or "demoted". Best
+ * effort: a row not released expires on its own.
  */
-static void lease_release(struct lease *lease)
+static void lease_release_generation(struct lease *lease, uint64_t generation, const char *why)
 {
-	const char *params[] = {lease->name, lease->holder};
+	char generation_text[24];
+	const char *params[] = {lease->name, lease->holder, generation_text};
 	int64_t deadline = clock_mono_ms() + lease->timeout_ms;
 	struct probe_observation obs = {0};
-	struct lease_state state;
 	struct log_line line;
 	PGresult *res = NULL;
-	const char *reason = "shutdown";
+	bool failed = false, ours = true;
+
+	snprintf(generation_text, sizeof(generation_text), "%" PRIu64, generation);
+	if ((!pgconn_ready(lease->pc) && pgconn_open(lease->pc, deadline, NULL, NULL, &obs) != 0) ||
+	    pgconn_query(lease->pc, lease_release_sql, 3, params, deadline, &obs, &res) !=
+	            PGCONN_OK)
+		failed = true;
+	else if (strcmp(PQcmdTuples(res), "1") != 0)
+		ours = false;
+	PQclear(res);
+	log_begin(&line, failed ? LOG_WARN : LOG_INFO, "lease.released");
+	log_str(&line, "name", lease->name);
+	log_str(&line, "holder", lease->holder);
+	log_int(&line, "generation", (int64_t)generation);
+	log_str(&line, "reason", failed ? obs.detail : why);
+	if (failed)
+		log_end(&line, "lease %s not released (%s), it expires on its own: %s", lease->name,
+		        why, obs.detail);
+	else
+		log_end(&line, "lease %s released (%s, generation %" PRIu64 ")%s", lease->name, why,
+		        generation, ours ? "" : ": the row was no longer ours");
+}
+
+/* On shutdown: give the row up if our last claim holds it still. */
+static void lease_release(struct lease *lease, const char *why)
+{
+	struct lease_state state;
 
 	lease_copy_state(lease, &state);
 	if (!state.claim_ok || clock_mono_ms() >= state.held_until_mono_ms)
 		return;
-	if ((!pgconn_ready(lease->pc) && pgconn_open(lease->pc, deadline, NULL, NULL, &obs) != 0) ||
-	    pgconn_query(lease->pc, lease_release_sql, 2, params, deadline, &obs, &res) !=
-	            PGCONN_OK)
-		reason = obs.detail;
-	else if (strcmp(PQcmdTuples(res), "1") != 0)
-		reason = "shutdown (the row was no longer ours)";
-	PQclear(res);
-	log_begin(&line, reason == obs.detail ? LOG_WARN : LOG_INFO, "lease.released");
-	log_str(&line, "name", lease->name);
-	log_str(&line, "holder", lease->holder);
-	log_int(&line, "generation", (int64_t)state.generation);
-	log_str(&line, "reason", reason);
-	if (reason == obs.detail)
-		log_end(&line, "lease %s not released, it expires on its own: %s", lease->name,
-		        obs.detail);
-	else
-		log_end(&line, "lease %s released (generation %" PRIu64 ")", lease->name,
-		        state.generation);
+	lease_release_generation(lease, state.generation, why);
 }
 
 void lease_free(struct lease *lease)
@@ -591,7 +744,7 @@ void lease_free(struct lease *lease)
 		pthread_cond_broadcast(&lease->wake);
 		pthread_mutex_unlock(&lease->lock);
 		pthread_join(lease->thread, NULL);
-		lease_release(lease);
+		lease_release(lease, "shutdown");
 	}
 	pgconn_free(lease->pc);
 	pthread_cond_destroy(&lease->wake);

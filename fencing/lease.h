@@ -16,7 +16,11 @@
  * writes. Renewed every ttl/3, and only while this task is writable: the
  * moment it is not, it stops claiming and reports the lease as not held; a
  * reader database refuses the write (25006), so a passive region can never
- * take it. Released (expires_at = now()) on shutdown.
+ * take it. Released (expires_at = now(), only our row at our generation) on
+ * shutdown, and on demotion as soon as every "held" it reported has run out
+ * (at the latest the last writable_until: the gate has the cron dead by
+ * then), so that the new active region's cron need not wait for the row's
+ * expiry. Any error other than another holder is loud (enum lease_error).
  *
  * Held, as reported, means: this task is writable now, not draining, no
  * attempt since the last successful claim has seen the row belong to anyone
@@ -39,14 +43,38 @@
 #define LEASE_NAME_MAX   64
 #define LEASE_HOLDER_MAX 128
 
+/*
+ * Why the last attempt could not claim the lease, other than another task
+ * holding it (which is no error): mapped from the SQLSTATE or the
+ * connection's outcome. Shown in /fence, counted in
+ * warden_lease_errors_total{name,reason}, logged once per change.
+ */
+enum lease_error {
+	LEASE_ERROR_NONE,              /* claimed, or held by another task */
+	LEASE_ERROR_PERMISSION_DENIED, /* "permission_denied": 42501, no grant on warden_lease */
+	LEASE_ERROR_UNDEFINED_TABLE,   /* "undefined_table": 42P01, no table, cannot create it */
+	LEASE_ERROR_READ_ONLY,         /* "read_only": 25006, the database is a reader */
+	LEASE_ERROR_AUTH,              /* "auth": the login was refused */
+	LEASE_ERROR_CONNECTION,        /* "connection": cannot connect, or the connection broke */
+	LEASE_ERROR_TIMEOUT,           /* "timeout": no answer within the probe's timeout */
+	LEASE_ERROR_SQL,               /* "sql_error": any other server error */
+	LEASE_ERROR_BAD_REPLY,         /* "bad_reply": an answer the lease cannot read */
+	LEASE_ERROR_COUNT
+};
+
+/* The reason's name (as above); "unknown" out of range. Never NULL. */
+const char *lease_error_str(enum lease_error error);
+
 /* What /fence shows of a lease. Plain data. */
 struct lease_status {
 	char name[LEASE_NAME_MAX + 1];
 	bool held;
 	uint64_t generation;               /* of our last successful claim; 0: never */
 	char holder[LEASE_HOLDER_MAX + 1]; /* the holder the database last named ("" unknown) */
-	int64_t expires_in_ms;             /* when held: time left; else 0 */
-	char error[WD_ERR_MSG_MAX];        /* why the last attempt failed; "" */
+	int64_t expires_in_ms;      /* when held: time left, never past writable_until; else 0 */
+	enum lease_error reason;    /* of the last attempt (LEASE_ERROR_NONE: no error) */
+	char error[WD_ERR_MSG_MAX]; /* why it is not held, in words; "" */
+	uint64_t errors[LEASE_ERROR_COUNT]; /* failed attempts by reason, since start */
 };
 
 /*
@@ -79,7 +107,13 @@ struct lease *lease_new(const char *name, const char *holder, int64_t ttl_ms,
                         struct wd_err *err);
 /* Start the renewal thread. 0 or -errno. */
 int lease_start(struct lease *lease);
-/* Copy the status now (held is re-checked against the clock and the fence). Any thread. */
+/*
+ * Copy the status now (held is re-checked against the clock and the fence).
+ * Held is reported only while writable and expires_in_ms never reaches past
+ * the verdict's writable_until; the lease remembers the latest instant it
+ * reported held, and gives the row up (on demotion) only after it. Any
+ * thread.
+ */
 void lease_status(struct lease *lease, int64_t now_mono_ms, struct lease_status *out);
 /*
  * The agent is stopping (SIGTERM): claim no more and report the lease as not

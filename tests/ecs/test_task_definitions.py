@@ -477,6 +477,33 @@ def check_iam(flags):
           "both regions", "; ".join(problems))
 
 
+def check_lease_role(cenv):
+    """The lease is claimed by the role cron's postgres probe logs in as: that
+    role must be the one ecs/warden_lease.sql grants, and the READMEs must
+    point at that file instead of granting some other role themselves."""
+    uri = cenv.get("WARDEN_PROBE_DB", "")
+    m = re.match(r"^postgres(?:ql)?://([^:@/]+)[:@]", uri)
+    role = m.group(1) if m else None
+    with open(os.path.join(ECS, "warden_lease.sql")) as f:
+        sql = f.read()
+    grants = re.findall(r"GRANT\s+([A-Z, ]+)\s+ON\s+warden_lease\s+TO\s+(\w+)", sql)
+    check(len(grants) == 1, "warden_lease.sql: one GRANT on warden_lease", repr(grants))
+    if grants:
+        privileges = {p.strip() for p in grants[0][0].split(",")}
+        check({"SELECT", "INSERT", "UPDATE"} <= privileges,
+              "warden_lease.sql: the lease needs SELECT, INSERT, UPDATE", repr(privileges))
+        check(grants[0][1] == role,
+              "cron.json: the probe's role is the one warden_lease.sql grants",
+              "probe logs in as %r, the grant names %r" % (role, grants[0][1]))
+    for doc in (os.path.join(ECS, "README.md"), os.path.join(ECS, "..", "README.md")):
+        with open(doc) as f:
+            text = f.read()
+        check("warden_lease.sql" in text, "%s points at warden_lease.sql" % doc)
+        others = [g for g in re.findall(r"GRANT[^;]*ON\s+warden_lease\s+TO\s+(\w+)", text)
+                  if g != role]
+        check(not others, "%s grants no other role on warden_lease" % doc, repr(others))
+
+
 def check_service(tasks):
     where = "web-service.json"
     path = os.path.join(ECS, where)
@@ -540,6 +567,7 @@ def main():
         cenv = env_of(next(c for c in tasks["cron.json"]["containerDefinitions"]
                            if c["name"] == "warden"))
         check(cenv.get("WARDEN_SINGLETON") == "cron", "cron.json: WARDEN_SINGLETON=cron")
+        check_lease_role(cenv)
     check(len(set(json.dumps(v) for v in contracts.values())) == 1,
           "one flag and one worst-case fence time for every role (one wait for the "
           "orchestrator)", repr(contracts))

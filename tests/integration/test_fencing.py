@@ -25,7 +25,10 @@ information ([info] lines on stderr).
   07 split-brain alarm and the role check with a real Postgres primary
   08 admin endpoints (404 without a token, 401, 204, forced, drain)
   10 WARDEN_ON_STALE=hold (unsafe: stays writable while stale)
-  11 `warden config`: the timing rule and the timing contract
+  11 `warden config`: the timing rule, the timing and the safety contract
+  12 the singleton lease with a real Postgres: an error other than another
+     holder is loud (/fence, metrics, one log line per reason); the row is
+     released on demotion
   99 no secret handed out (AWS keys and tokens, container token, admin token,
      postgres password) in any warden log of the run
 
@@ -35,6 +38,7 @@ Run: /usr/bin/python3 tests/integration/test_fencing.py
 """
 
 import calendar
+import datetime
 import json
 import os
 import re
@@ -189,14 +193,20 @@ def keep_fake_secrets(fake, where):
             add_secret(cred.get("Token"), where + " session token")
 
 
-def metric(text, name, **labels):
+def ts_seconds(event):
+    """A log line's wall-clock `ts`, in seconds since the epoch."""
+    when = datetime.datetime.strptime(event["ts"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    return calendar.timegm(when.timetuple()) + when.microsecond / 1e6
+
+
+def metric(text, metric_name, **labels):
     """The value of one sample of /metrics, or None."""
     want = ",".join('%s="%s"' % (k, v) for k, v in sorted(labels.items()))
     for line in text.splitlines():
         if line.startswith("#"):
             continue
         m = re.match(r'^([a-z_]+)(?:\{([^}]*)\})? (\S+)$', line)
-        if not m or m.group(1) != name:
+        if not m or m.group(1) != metric_name:
             continue
         got = ",".join(sorted((m.group(2) or "").split(","))) if m.group(2) else ""
         if got == want:
@@ -777,13 +787,35 @@ class FencingTest(unittest.TestCase):
             primary = cluster.primary(users={"probe": PG_PASSWORD})
             flag = os.path.join(self.dir("pg"), "active-region")
             write_flag(flag, OTHER)
+            window = 2.0  # WARDEN_SPLIT_BRAIN_AFTER
             run = self.start("split-brain", {
                 "AWS_REGION": HOME, "WARDEN_FLAG": "file:" + flag,
+                "WARDEN_SPLIT_BRAIN_AFTER": "2s",
                 "WARDEN_PROBE_DB": "%s#interval=500ms&timeout=300ms&rise=1&fall=1"
                                    % primary.uri("probe"),
                 "WARDEN_PROBE_DB_PASSWORD": PG_PASSWORD})
             run.w.wait_probe("db", outcome="ok")
-            doc = run.wait_fence(FOLLOW + TTL, "split brain", state="passive", split_brain=True)
+            # Passive with a writer database: a failover in progress (the
+            # orchestrator has not demoted it yet), not an alarm.
+            doc = run.wait_fence(FOLLOW + TTL, "demotion pending", state="passive",
+                                 demotion_pending=True)
+            self.assertFalse(doc["split_brain"], doc)
+            self.assertFalse(doc["writable"])
+            st = run.status()
+            self.assertTrue(st["fence"]["demotion_pending"], st["fence"])
+            self.assertFalse(st["fence"]["split_brain"], st["fence"])
+            self.assertEqual(metric(run.metrics(), "warden_split_brain"), 0)
+            self.assertEqual(run.events("fence.split_brain"), [])
+            pending = run.wait_events("fence.demotion_pending", 1, "demotion_pending logged")
+            self.assertEqual((pending[0]["level"], pending[0]["demotion_pending"]),
+                             ("warn", True), pending)
+            self.assertFalse([e for e in run.events() if e.get("level") == "error"],
+                             run.events())
+
+            # Still a writer after the window: the alarm, once.
+            doc = run.wait_fence(window + FOLLOW, "split brain", state="passive",
+                                 split_brain=True)
+            self.assertFalse(doc["demotion_pending"], doc)
             self.assertFalse(doc["writable"])
             st = run.status()
             self.assertTrue(st["fence"]["split_brain"], st["fence"])
@@ -793,6 +825,14 @@ class FencingTest(unittest.TestCase):
             self.assertEqual(len(alarms), 1, alarms)
             self.assertEqual((alarms[0]["level"], alarms[0]["split_brain"]), ("error", True))
             self.assertEqual(alarms[0]["active_region"], OTHER)
+            self.assertEqual(len(run.events("fence.demotion_pending")), 1)
+            # Never before the window, counted from the moment the task became
+            # passive (both lines come from the 100 ms tick).
+            passive = [e for e in run.events("fence.transition") if e["to"] == "passive"]
+            waited = ts_seconds(alarms[0]) - ts_seconds(passive[0])
+            note("split-brain alarm %.0f ms after the task became passive (window %.0f ms)",
+                 waited * 1000, window * 1000)
+            self.assertGreaterEqual(waited, window - 0.15)
 
             # The flag names this region: the writer makes it writable.
             write_flag(flag, HOME)
@@ -913,6 +953,10 @@ class FencingTest(unittest.TestCase):
         self.assertTrue(doc["writable"], doc)
         self.assertEqual(doc["active_region"], HOME)
         self.assertIn("holding", doc["reason"])
+        # /status says what that costs: no bound.
+        sc = run.status()["safety_contract"]
+        self.assertEqual((sc["worst_case"], sc["worst_case_ms"]), ("unbounded", None), sc)
+        self.assertIsNone(run.status()["timing_contract"]["worst_case_fence_ms"])
         t_end = time.monotonic() + TTL
         while time.monotonic() < t_end:   # still writable well past the TTL
             self.assertEqual(run.activez(), 200)
@@ -953,12 +997,131 @@ class FencingTest(unittest.TestCase):
         self.assertEqual((tc["typical_fence_ms"], tc["worst_case_fence_ms"]),
                          (round(TYPICAL * 1000), round(TTL * 1000)), tc)
         self.assertIn("worst_case_fence", tc["rule"])
+        # The safety contract: worst_case per effector (gate always; no proxy,
+        # no lease configured), typical, the window and the orchestrator's rule.
+        sc = doc["safety_contract"]
+        self.assertEqual((sc["worst_case"], sc["worst_case_ms"], sc["typical_fence_ms"]),
+                         ("3s", round(TTL * 1000), round(TYPICAL * 1000)), sc)
+        self.assertEqual(sorted(sc["effectors"]), ["gate"], sc)
+        self.assertEqual(sc["effectors"]["gate"]["worst_case_ms"], round(TTL * 1000))
+        self.assertEqual(sc["split_brain_after_ms"], round(TTL * 1000) + 120000, sc)
+        self.assertIn("t + 3s", sc["rule"])
+        self.assertIn("promote the other region's database or start its cron", sc["rule"])
+
+        # Every effector configured; WARDEN_ON_STALE=hold: no bound at all.
+        full = dict(good, WARDEN_PROXY_LISTEN="127.0.0.1:18080",
+                    WARDEN_PROXY_UPSTREAM="http://127.0.0.1:3000", WARDEN_SINGLETON="cron",
+                    WARDEN_PROBE_DB="postgres://u@127.0.0.1:5432/db#timeout=1s",
+                    WARDEN_ON_STALE="hold")
+        proc = subprocess.run([harness.WARDEN_BIN, "config"], env=full, capture_output=True,
+                              text=True, timeout=10)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        doc = json.loads(proc.stdout)
+        sc = doc["safety_contract"]
+        self.assertEqual((sc["worst_case"], sc["worst_case_ms"]), ("unbounded", None), sc)
+        self.assertEqual(sorted(sc["effectors"]), ["gate", "lease", "proxy"], sc)
+        for name, effector in sc["effectors"].items():
+            self.assertIsNone(effector["worst_case_ms"], name)
+            self.assertTrue(effector["how"], name)
+        self.assertIn("hold", sc["rule"])
+        self.assertEqual(doc["timing_contract"]["worst_case_fence_ms"], None)
+        # Without the setting the window is ttl + 2m under hold too; set, it is the value.
+        self.assertEqual(sc["split_brain_after_ms"], round(TTL * 1000) + 120000, sc)
+        proc = subprocess.run([harness.WARDEN_BIN, "config"],
+                              env=dict(full, WARDEN_SPLIT_BRAIN_AFTER="45s"),
+                              capture_output=True, text=True, timeout=10)
+        self.assertEqual(json.loads(proc.stdout)["safety_contract"]["split_brain_after_ms"],
+                         45000)
 
         good["WARDEN_FLAG_INTERVAL"] = "99ms"
         proc = subprocess.run([harness.WARDEN_BIN, "config"], env=good, capture_output=True,
                               text=True, timeout=10)
         self.assertEqual(proc.returncode, 2)
         self.assertIn("WARDEN_FLAG_INTERVAL", proc.stderr)
+
+    # -- 12 --------------------------------------------------------------------------
+    @unittest.skipUnless(pg.available(), "PostgreSQL server binaries not installed")
+    def test_12_lease_errors_are_loud_and_released_on_demotion(self):
+        cluster = pg.PgCluster()
+        try:
+            # The role ecs/cron.json probes with, granted by ecs/warden_lease.sql.
+            primary = cluster.primary(users={"warden_lease": PG_PASSWORD})
+            flag = os.path.join(self.dir("lease"), "active-region")
+            write_flag(flag, HOME)
+            run = self.start("lease", {
+                "AWS_REGION": HOME, "WARDEN_FLAG": "file:" + flag,
+                "WARDEN_PROBE_DB": "%s#interval=500ms&timeout=300ms&rise=1&fall=1"
+                                   % primary.uri("warden_lease"),
+                "WARDEN_PROBE_DB_PASSWORD": PG_PASSWORD,
+                # Longer than the flag's TTL: a demoted task must not leave the
+                # row to expire on its own (attempts every 3 s).
+                "WARDEN_SINGLETON": "cron", "WARDEN_SINGLETON_TTL": "9s"})
+
+            def lease():
+                return run.fence()["leases"]["cron"]
+
+            def errors(reason):
+                return metric(run.metrics(), "warden_lease_errors_total",
+                              **{"name": "cron", "reason": reason})
+
+            # No table, and no right to create one (PG 15: no CREATE on public).
+            harness.wait_until(lambda: lease()["error"] == "undefined_table", timeout=FOLLOW + 3,
+                               what="undefined_table in /fence")
+            self.assertFalse(lease()["held"])
+            # The table, but no grant on it: the shipped examples' old mistake.
+            primary.sql("CREATE TABLE warden_lease (name text PRIMARY KEY, holder text NOT NULL,"
+                        " generation bigint NOT NULL, expires_at timestamptz NOT NULL)")
+            harness.wait_until(lambda: lease()["error"] == "permission_denied", timeout=5,
+                               what="permission_denied in /fence")
+            before = errors("permission_denied")
+            harness.wait_until(lambda: errors("permission_denied") >= before + 2, timeout=9,
+                               what="every attempt counted")
+            self.assertGreaterEqual(errors("undefined_table"), 1)
+            st = run.w.json("/status?verbose")[1]
+            self.assertIn("permission denied", st["fence"]["leases"]["cron"]["detail"])
+            # One error line per change of reason, not one per attempt.
+            self.assertEqual([(e["level"], e["reason"]) for e in run.events("lease.error")],
+                             [("error", "undefined_table"), ("error", "permission_denied")])
+
+            # The shipped migration fixes it.
+            with open(os.path.join(HERE, "..", "..", "ecs", "warden_lease.sql")) as f:
+                primary.sql(f.read())
+            run.wait_fence(3, "writable", writable=True)
+            harness.wait_until(lambda: lease()["held"], timeout=5, what="lease held")
+            self.assertIsNone(lease()["error"])
+            cleared = run.wait_events("lease.error_cleared", 1, "error cleared")
+            self.assertEqual(cleared[0]["was"], "permission_denied")
+            self.assertEqual(len(run.events("lease.error")), 2)
+
+            # Held is never reported past writable_until.
+            for _ in range(50):
+                doc = run.fence()
+                held = doc["leases"]["cron"]
+                if held["held"]:
+                    self.assertLessEqual(held["expires_in_ms"], doc["writable_for_ms"], doc)
+                time.sleep(0.01)
+            generation = lease()["generation"]
+
+            # Demoted: the row is released in the database once every "held"
+            # reported has run out (at the latest the last writable_until),
+            # not left to expire 9 s after its last renewal.
+            t0 = time.monotonic()
+            write_flag(flag, OTHER)
+            run.wait_fence(FOLLOW, "passive", state="passive")
+            self.assertFalse(lease()["held"])
+            released = run.wait_events("lease.released", 1, "released on demotion",
+                                       timeout=TTL + 2)
+            self.assertEqual((released[0]["reason"], released[0]["generation"]),
+                             ("demoted", generation), released)
+            row = primary.sql("SELECT holder, generation, expires_at <= now() FROM warden_lease"
+                              " WHERE name = 'cron'").split("|")
+            self.assertEqual((int(row[1]), row[2]), (generation, "t"), row)
+            note("lease released %.0f ms after the flip (worst case %.0f ms)",
+                 (time.monotonic() - t0) * 1000, TTL * 1000)
+            self.assertLess(time.monotonic() - t0, TTL + 1.0)
+            self.assertEqual(len(run.events("lease.error")), 2)
+        finally:
+            cluster.cleanup()
 
     # -- 9 (last: it reads the logs of all the others) -------------------------------
     def test_99_no_secret_in_any_log(self):

@@ -176,6 +176,7 @@ static void test_defaults(void **state)
 	                          "  \"flag_timeout\": \"2s\",\n"
 	                          "  \"flag_ttl\": \"30s\",\n"
 	                          "  \"on_stale\": \"fence\",\n"
+	                          "  \"split_brain_after\": \"150s\",\n"
 	                          "  \"admin_token\": null,\n"
 	                          "  \"fence_file\": null,\n"
 	                          "  \"proxy_listen\": null,\n"
@@ -989,9 +990,13 @@ static void test_fencing_settings(void **state)
 	json = json_without(f->cfg, secrets);
 	assert_non_null(strstr(json, "\"admin_token\": \"<redacted>\""));
 	assert_null(strstr(json, "admin_token_file"));
-	/* The timing contract: 2s x 1.2 + 500ms, and the TTL. */
+	/* The timing contract: 2s x 1.2 + 500ms; no bound under WARDEN_ON_STALE=hold. */
 	assert_non_null(strstr(json, "\"typical_fence\": \"2900ms\""));
-	assert_non_null(strstr(json, "\"worst_case_fence\": \"10s\""));
+	assert_non_null(strstr(json, "\"worst_case_fence\": \"unbounded\""));
+	assert_non_null(strstr(json, "\"worst_case_fence_ms\": null"));
+	assert_non_null(strstr(json, "\"worst_case\": \"unbounded\""));
+	/* The split-brain window: ttl + 2m by default (worst_case is unbounded). */
+	assert_non_null(strstr(json, "\"split_brain_after\": \"130s\""));
 	free(json);
 }
 

@@ -80,12 +80,19 @@ static void probe(struct fixture *f, size_t i, enum probe_outcome outcome, enum 
 	wd_state_publish(f->state, i, &snap);
 }
 
+/* The role check's own config, from the fixture's probes. */
+static struct decision_config decision_cfg(const struct fixture *f)
+{
+	return (struct decision_config){.probes = f->cfg->probes,
+	                                .probe_count = f->cfg->probe_count};
+}
+
 static struct fence_verdict verdict(struct fixture *f)
 {
+	struct decision_config dcfg = decision_cfg(f);
 	struct fence_verdict v;
 
-	decision_verdict(&(struct decision_config){f->cfg->probes, f->cfg->probe_count}, f->state,
-	                 f->fence, clock_mono_ms(), &v);
+	decision_verdict(&dcfg, f->state, f->fence, clock_mono_ms(), &v);
 	return v;
 }
 
@@ -127,6 +134,61 @@ static void test_split_brain_when_any_database_is_a_writer(void **state)
 	assert_true(v.split_brain);
 }
 
+/* Probe i ran at mono time `at` with `role` (ok). */
+static void probe_at(struct fixture *f, size_t i, enum db_role role, int64_t at)
+{
+	struct probe_snapshot snap;
+
+	memset(&snap, 0, sizeof(snap));
+	snap.has_result = true;
+	snap.last.outcome = PROBE_OK;
+	snap.last.role = role;
+	snap.last_mono_ms = at;
+	wd_state_publish(f->state, i, &snap);
+}
+
+/*
+ * With a demotion window, a passive task whose (any) database is still a
+ * writer is `demotion_pending` until the window has passed since it became
+ * passive, and only then split brain. A fake clock drives it.
+ */
+static void test_demotion_pending_then_split_brain(void **state)
+{
+	struct fixture *f = *state;
+	struct fence_verdict v;
+	struct flag_value value;
+	struct decision_config dcfg = decision_cfg(f);
+	int64_t t0 = 1000000;
+
+	fence_free(f->fence);
+	f->fence = fence_new(&(struct fence_config){.region = "us-east-1",
+	                                            .ttl_ms = 30000,
+	                                            .source_count = 1,
+	                                            .split_brain_after_ms = 60000});
+	assert_int_equal(flag_value_parse("us-west-2", 9, &value, NULL), 0);
+	fence_record_read(f->fence, 0, &value, 1, t0);
+	probe_at(f, 0, DB_ROLE_READER, t0);
+	probe_at(f, 1, DB_ROLE_WRITER, t0);
+	decision_verdict(&dcfg, f->state, f->fence, t0, &v);
+	assert_int_equal(v.state, FENCE_PASSIVE);
+	assert_true(v.demotion_pending);
+	assert_false(v.split_brain);
+
+	fence_record_read(f->fence, 0, &value, 1, t0 + 59000);
+	probe_at(f, 0, DB_ROLE_READER, t0 + 59999);
+	probe_at(f, 1, DB_ROLE_WRITER, t0 + 59999);
+	decision_verdict(&dcfg, f->state, f->fence, t0 + 59999, &v);
+	assert_true(v.demotion_pending);
+	assert_false(v.split_brain);
+	decision_verdict(&dcfg, f->state, f->fence, t0 + 60000, &v);
+	assert_false(v.demotion_pending);
+	assert_true(v.split_brain);
+	/* The database is demoted: the alarm clears. */
+	probe_at(f, 1, DB_ROLE_READER, t0 + 60000);
+	decision_verdict(&dcfg, f->state, f->fence, t0 + 60000, &v);
+	assert_false(v.demotion_pending || v.split_brain);
+}
+
 static void test_no_role_check_without_postgres_probes(void **state)
 {
 	struct fixture *f = *state;
@@ -158,6 +220,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_no_role_check_without_postgres_probes, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_no_flag_is_unknown, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_demotion_pending_then_split_brain, setup,
+	                                        teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

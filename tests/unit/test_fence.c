@@ -492,6 +492,104 @@ static void test_unknown_until_the_region_is_known(void **unused)
 	fence_free(fence);
 }
 
+static void read_at(struct fence *fence, const char *region, uint64_t version, int64_t sent)
+{
+	struct flag_value value;
+
+	assert_int_equal(flag_value_parse(region, strlen(region), &value, NULL), 0);
+	fence_record_read(fence, 0, &value, version, sent);
+}
+
+/*
+ * A passive task whose database is still a writer: `demotion_pending` for
+ * split_brain_after from the moment it became passive, the alarm after it.
+ * The window survives a stale spell; going active closes it.
+ */
+static void test_demotion_window(void **unused)
+{
+	struct fence_config cfg = {.region = "us-east-1",
+	                           .ttl_ms = TTL,
+	                           .source_count = 1,
+	                           .split_brain_after_ms = 150000};
+	struct fence *fence = fence_new(&cfg);
+	struct fence_verdict v;
+
+	(void)unused;
+	read_at(fence, "us-west-2", 2, 1000);
+	fence_decide(fence, 1000, FENCE_DB_WRITER, &v); /* passive from here */
+	assert_int_equal(v.state, FENCE_PASSIVE);
+	assert_true(v.demotion_pending);
+	assert_false(v.split_brain);
+	assert_int_equal(v.passive_since_mono_ms, 1000);
+
+	read_at(fence, "us-west-2", 2, 140000);
+	fence_decide(fence, 150999, FENCE_DB_WRITER, &v); /* 1 ms inside the window */
+	assert_true(v.demotion_pending);
+	assert_false(v.split_brain);
+	fence_decide(fence, 151000, FENCE_DB_WRITER, &v);
+	assert_false(v.demotion_pending);
+	assert_true(v.split_brain);
+	/* Demoted: neither. */
+	fence_decide(fence, 151000, FENCE_DB_NOT_WRITER, &v);
+	assert_false(v.demotion_pending);
+	assert_false(v.split_brain);
+	assert_int_equal(v.passive_since_mono_ms, 1000);
+
+	/* Stale for a while, then passive again: the window still counts from 1000. */
+	fence_decide(fence, 140000 + TTL, FENCE_DB_WRITER, &v);
+	assert_int_equal(v.state, FENCE_STALE);
+	assert_false(v.split_brain || v.demotion_pending);
+	read_at(fence, "us-west-2", 2, 171000);
+	fence_decide(fence, 172000, FENCE_DB_WRITER, &v);
+	assert_true(v.split_brain);
+	assert_int_equal(v.passive_since_mono_ms, 1000);
+
+	/* Active again closes the window; the next passive spell opens a new one. */
+	read_at(fence, "us-east-1", 3, 180000);
+	fence_decide(fence, 180000, FENCE_DB_WRITER, &v);
+	assert_int_equal(v.state, FENCE_ACTIVE);
+	assert_false(v.split_brain || v.demotion_pending);
+	assert_int_equal(v.passive_since_mono_ms, 0);
+	read_at(fence, "us-west-2", 4, 190000);
+	fence_decide(fence, 190500, FENCE_DB_WRITER, &v);
+	assert_true(v.demotion_pending);
+	assert_false(v.split_brain);
+	assert_int_equal(v.passive_since_mono_ms, 190500);
+	fence_free(fence);
+}
+
+/* split_brain_after 0: the alarm at once, as before the window existed. */
+static void test_no_window_alarms_at_once(void **unused)
+{
+	struct fence_config cfg = {.region = "us-east-1", .ttl_ms = TTL, .source_count = 1};
+	struct fence *fence = fence_new(&cfg);
+	struct fence_verdict v;
+
+	(void)unused;
+	read_at(fence, "us-west-2", 2, 0);
+	fence_decide(fence, 0, FENCE_DB_WRITER, &v);
+	assert_true(v.split_brain);
+	assert_false(v.demotion_pending);
+	fence_free(fence);
+}
+
+static void test_timing(void **unused)
+{
+	struct fence_timing t;
+
+	(void)unused;
+	fence_timing(5000, 2000, 30000, false, &t);
+	assert_int_equal(t.typical_ms, 8000);
+	assert_int_equal(t.worst_case_ms, 30000);
+	assert_false(t.unbounded);
+	/* WARDEN_ON_STALE=hold: a task that cannot read the flag keeps writing. */
+	fence_timing(5000, 2000, 30000, true, &t);
+	assert_int_equal(t.typical_ms, 8000);
+	assert_true(t.unbounded);
+	assert_int_equal(t.worst_case_ms, -1);
+	assert_int_equal(fence_split_brain_after_default(30000), 150000);
+}
+
 static void test_state_names(void **unused)
 {
 	(void)unused;
@@ -512,6 +610,9 @@ int main(void)
 	        cmocka_unit_test(test_writability_expires_without_any_call),
 	        cmocka_unit_test(test_unknown_until_the_region_is_known),
 	        cmocka_unit_test(test_state_names),
+	        cmocka_unit_test(test_demotion_window),
+	        cmocka_unit_test(test_no_window_alarms_at_once),
+	        cmocka_unit_test(test_timing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -142,7 +142,8 @@ static void compute(bool writable, bool claim_ok, int64_t held_until, int64_t no
 	struct lease_state state = {
 	        .claim_ok = claim_ok, .held_until_mono_ms = held_until, .generation = 7};
 	struct fence_verdict verdict = {.writable = writable,
-	                                .state = writable ? FENCE_ACTIVE : FENCE_PASSIVE};
+	                                .state = writable ? FENCE_ACTIVE : FENCE_PASSIVE,
+	                                .writable_until_mono_ms = writable ? INT64_MAX : 0};
 
 	snprintf(state.holder, sizeof(state.holder), "task-a");
 	snprintf(state.error, sizeof(state.error), "%s", claim_ok ? "" : "held by another task");
@@ -196,7 +197,8 @@ static void test_statements(void **unused)
 	assert_non_null(strstr(lease_claim_sql, "CASE WHEN l.holder = EXCLUDED.holder AND "
 	                                        "l.expires_at >= now() THEN l.generation ELSE "
 	                                        "l.generation + 1 END"));
-	assert_non_null(strstr(lease_release_sql, "WHERE name = $1 AND holder = $2"));
+	assert_non_null(
+	        strstr(lease_release_sql, "WHERE name = $1 AND holder = $2 AND generation = $3"));
 }
 
 static void test_new_validates(void **unused)
@@ -289,14 +291,16 @@ static void test_log_transitions(void **unused)
 	assert_non_null(strstr(text, "\"event\":\"lease.lost\""));
 	assert_non_null(strstr(text, "expired"));
 
-	lease_record_failure(lease, "task-b", true, "held by another task: task-b");
+	lease_record_failure(lease, LEASE_ERROR_NONE, "task-b", true,
+	                     "held by another task: task-b");
 	lease_record_claim(lease, 6, 9000);
 	lease_log_transition(lease, 6000);
 	read_log(fd, &at, text, sizeof(text));
 	assert_non_null(strstr(text, "\"generation\":6,\"reason\":\"claimed\""));
 
 	/* A renewal that merely timed out keeps the row ours until its time runs out. */
-	lease_record_failure(lease, NULL, false, "claiming: timeout: no answer");
+	lease_record_failure(lease, LEASE_ERROR_TIMEOUT, NULL, false,
+	                     "claiming: timeout: no answer");
 	lease_log_transition(lease, 6100);
 	read_log(fd, &at, text, sizeof(text));
 	assert_string_equal(text, "");
@@ -371,13 +375,171 @@ static void test_run_no_server(void **unused)
 	lease_free(lease);
 }
 
+/*
+ * Held is never reported past the verdict's writable_until, whatever time
+ * the row has left: after it this task holds nothing (the safety contract).
+ */
+static void test_status_never_past_writable_until(void **unused)
+{
+	struct lease_state state = {.claim_ok = true, .held_until_mono_ms = 15000, .generation = 3};
+	struct fence_verdict verdict = {
+	        .writable = true, .state = FENCE_ACTIVE, .writable_until_mono_ms = 4000};
+	struct lease_status st;
+
+	(void)unused;
+	lease_status_compute("cron", &state, &verdict, 1000, &st);
+	assert_true(st.held);
+	assert_int_equal(st.expires_in_ms, 3000); /* to writable_until, not the row's 14000 */
+	lease_status_compute("cron", &state, &verdict, 4000, &st);
+	assert_false(st.held);
+	assert_int_equal(st.expires_in_ms, 0);
+	/* The row runs out first: its own time. */
+	verdict.writable_until_mono_ms = 30000;
+	lease_status_compute("cron", &state, &verdict, 1000, &st);
+	assert_int_equal(st.expires_in_ms, 14000);
+}
+
+/* Every failure has one reason, from the SQLSTATE or the connection's outcome. */
+static void test_error_reasons(void **unused)
+{
+	(void)unused;
+	assert_int_equal(lease_error_of(PGCONN_SERVER_ERROR, "42501", PROBE_SERVER_ERROR),
+	                 LEASE_ERROR_PERMISSION_DENIED);
+	assert_int_equal(lease_error_of(PGCONN_SERVER_ERROR, "42P01", PROBE_SERVER_ERROR),
+	                 LEASE_ERROR_UNDEFINED_TABLE);
+	assert_int_equal(lease_error_of(PGCONN_SERVER_ERROR, "25006", PROBE_SERVER_ERROR),
+	                 LEASE_ERROR_READ_ONLY);
+	assert_int_equal(lease_error_of(PGCONN_SERVER_ERROR, "28P01", PROBE_AUTH),
+	                 LEASE_ERROR_AUTH);
+	assert_int_equal(lease_error_of(PGCONN_SERVER_ERROR, "57P01", PROBE_SERVER_ERROR),
+	                 LEASE_ERROR_CONNECTION);
+	assert_int_equal(lease_error_of(PGCONN_SERVER_ERROR, "22012", PROBE_SERVER_ERROR),
+	                 LEASE_ERROR_SQL);
+	assert_int_equal(lease_error_of(PGCONN_FAILED, "", PROBE_TIMEOUT), LEASE_ERROR_TIMEOUT);
+	assert_int_equal(lease_error_of(PGCONN_FAILED, "", PROBE_REFUSED), LEASE_ERROR_CONNECTION);
+	assert_int_equal(lease_error_of(PGCONN_LOST, "", PROBE_NETWORK), LEASE_ERROR_CONNECTION);
+	assert_int_equal(lease_error_of(PGCONN_FAILED, "", PROBE_AUTH), LEASE_ERROR_AUTH);
+	assert_string_equal(lease_error_str(LEASE_ERROR_PERMISSION_DENIED), "permission_denied");
+	assert_string_equal(lease_error_str(LEASE_ERROR_UNDEFINED_TABLE), "undefined_table");
+	assert_string_equal(lease_error_str(LEASE_ERROR_READ_ONLY), "read_only");
+	assert_string_equal(lease_error_str(LEASE_ERROR_SQL), "sql_error");
+	assert_string_equal(lease_error_str(LEASE_ERROR_COUNT), "unknown");
+}
+
+/* One error line per change of reason, counted per attempt; cleared once. */
+static void test_error_logged_once_per_reason(void **unused)
+{
+	struct test_view tv = {.lock = PTHREAD_MUTEX_INITIALIZER, .writable = true};
+	struct lease_fence_view view = {.arg = &tv, .decide = test_decide};
+	struct probe_config db;
+	struct wd_err err = {0};
+	struct lease_status st;
+	struct lease *lease;
+	char path[] = "/tmp/test_lease_err_XXXXXX";
+	char text[4096];
+	int fd = mkstemp(path);
+	off_t at = 0;
+
+	(void)unused;
+	assert_true(fd >= 0);
+	unlink(path);
+	log_set_fd(fd);
+	db_config(&db, "postgresql:///db?host=/nonexistent-warden-dir&user=u", NULL);
+	lease = lease_new("cron", "task-a", 3000, &db, &view, &err);
+	assert_non_null(lease);
+
+	for (int i = 0; i < 3; i++) {
+		lease_record_failure(lease, LEASE_ERROR_PERMISSION_DENIED, NULL, false,
+		                     "claiming: server_error: permission denied for table "
+		                     "warden_lease");
+		lease_log_error(lease);
+	}
+	read_log(fd, &at, text, sizeof(text));
+	assert_non_null(strstr(text, "\"level\":\"error\""));
+	assert_non_null(strstr(text, "\"event\":\"lease.error\""));
+	assert_non_null(strstr(text, "\"reason\":\"permission_denied\""));
+	assert_null(strchr(strchr(text, '\n') + 1, '\n')); /* one line for three attempts */
+	lease_status(lease, 100, &st);
+	assert_int_equal(st.reason, LEASE_ERROR_PERMISSION_DENIED);
+	assert_int_equal(st.errors[LEASE_ERROR_PERMISSION_DENIED], 3);
+
+	lease_record_failure(lease, LEASE_ERROR_UNDEFINED_TABLE, NULL, false, "claiming: x");
+	lease_log_error(lease);
+	read_log(fd, &at, text, sizeof(text));
+	assert_non_null(strstr(text, "\"reason\":\"undefined_table\""));
+
+	/* Held by another task is no error: cleared, once. */
+	lease_record_failure(lease, LEASE_ERROR_NONE, "task-b", true, "held by another task");
+	lease_log_error(lease);
+	lease_log_error(lease);
+	read_log(fd, &at, text, sizeof(text));
+	assert_non_null(strstr(text, "\"event\":\"lease.error_cleared\""));
+	assert_null(strchr(strchr(text, '\n') + 1, '\n'));
+	lease_status(lease, 100, &st);
+	assert_int_equal(st.reason, LEASE_ERROR_NONE);
+	assert_int_equal(st.errors[LEASE_ERROR_UNDEFINED_TABLE], 1);
+
+	lease_free(lease);
+	log_set_fd(1);
+	close(fd);
+}
+
+/*
+ * On demotion the row is given up only once every "held" reported has run
+ * out: a gate told "held for 1000 ms" at t=0 may run its cron until then.
+ */
+static void test_release_waits_for_what_was_reported(void **unused)
+{
+	struct test_view tv = {.lock = PTHREAD_MUTEX_INITIALIZER, .writable = true};
+	struct lease_fence_view view = {.arg = &tv, .decide = test_decide};
+	struct probe_config db;
+	struct wd_err err = {0};
+	struct lease_status st;
+	struct lease *lease;
+	uint64_t generation = 0;
+	int64_t now = clock_mono_ms();
+
+	(void)unused;
+	db_config(&db, "postgresql:///db?host=/nonexistent-warden-dir&user=u", NULL);
+	lease = lease_new("cron", "task-a", 15000, &db, &view, &err);
+	assert_non_null(lease);
+	lease_record_claim(lease, 5, now + 15000);
+	lease_status(lease, now, &st); /* test_decide: writable until now + 1000 */
+	assert_true(st.held);
+	assert_int_equal(st.expires_in_ms, 1000);
+	set_writable(&tv, false);
+	assert_false(lease_release_due(lease, &generation)); /* promised until now + 1000 */
+	lease_status(lease, now + 500, &st);
+	assert_false(st.held);
+
+	/* Once the promise has run out: due, and never reported held again. */
+	pthread_mutex_lock(&lease->lock);
+	lease->state.promised_until_mono_ms = clock_mono_ms();
+	pthread_mutex_unlock(&lease->lock);
+	assert_true(lease_release_due(lease, &generation));
+	assert_int_equal(generation, 5);
+	assert_false(lease_release_due(lease, &generation)); /* once */
+	set_writable(&tv, true);
+	lease_status(lease, clock_mono_ms(), &st);
+	assert_false(st.held);
+	lease_free(lease);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_name_check),      cmocka_unit_test(test_holder_check),
-	        cmocka_unit_test(test_parse_claim),     cmocka_unit_test(test_status_compute),
-	        cmocka_unit_test(test_statements),      cmocka_unit_test(test_new_validates),
-	        cmocka_unit_test(test_log_transitions), cmocka_unit_test(test_run_no_server),
+	        cmocka_unit_test(test_name_check),
+	        cmocka_unit_test(test_holder_check),
+	        cmocka_unit_test(test_parse_claim),
+	        cmocka_unit_test(test_status_compute),
+	        cmocka_unit_test(test_statements),
+	        cmocka_unit_test(test_new_validates),
+	        cmocka_unit_test(test_log_transitions),
+	        cmocka_unit_test(test_run_no_server),
+	        cmocka_unit_test(test_status_never_past_writable_until),
+	        cmocka_unit_test(test_error_reasons),
+	        cmocka_unit_test(test_error_logged_once_per_reason),
+	        cmocka_unit_test(test_release_waits_for_what_was_reported),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

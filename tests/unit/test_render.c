@@ -641,6 +641,112 @@ static void test_cap_is_an_error(void **state)
 	wd_buf_free(&small);
 }
 
+/* A passive task, its database still a writer, and a lease it cannot claim. */
+static void fence_report(struct fencing_report *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->enabled = true;
+	r->now_mono_ms = 100000;
+	r->now_wall_ms = T_WALL_MS;
+	r->since_wall_ms = T_WALL_MS;
+	r->ttl_ms = 30000;
+	r->timing.typical_ms = 8000;
+	r->timing.worst_case_ms = 30000;
+	r->verdict.state = FENCE_PASSIVE;
+	r->verdict.demotion_pending = true;
+	snprintf(r->verdict.active_region, sizeof(r->verdict.active_region), "us-west-2");
+	snprintf(r->verdict.reason, sizeof(r->verdict.reason), "active region is us-west-2");
+	r->has_lease = true;
+	snprintf(r->lease.name, sizeof(r->lease.name), "cron");
+	r->lease.reason = LEASE_ERROR_PERMISSION_DENIED;
+	r->lease.errors[LEASE_ERROR_PERMISSION_DENIED] = 4;
+	snprintf(r->lease.error, sizeof(r->lease.error), "claiming: permission denied");
+}
+
+static void test_fence_demotion_pending_and_lease_error(void **state)
+{
+	struct fixture *fx = *state;
+	struct fencing_report r;
+	json_t *doc, *lease;
+
+	fence_report(&r);
+	assert_int_equal(render_fence(fx->cfg, &r, &fx->out), 0);
+	doc = json_loads(fx->out.data, 0, NULL);
+	assert_non_null(doc);
+	assert_true(json_is_true(json_object_get(doc, "demotion_pending")));
+	assert_true(json_is_false(json_object_get(doc, "split_brain")));
+	assert_int_equal(json_integer_value(json_object_get(doc, "typical_fence_ms")), 8000);
+	lease = json_object_get(json_object_get(doc, "leases"), "cron");
+	assert_string_equal(json_string_value(json_object_get(lease, "error")),
+	                    "permission_denied");
+	assert_null(json_object_get(lease, "detail")); /* words only in /status with details */
+	json_decref(doc);
+
+	r.lease.reason = LEASE_ERROR_NONE; /* held by another: no error */
+	wd_buf_reset(&fx->out);
+	assert_int_equal(render_fence(fx->cfg, &r, &fx->out), 0);
+	doc = json_loads(fx->out.data, 0, NULL);
+	lease = json_object_get(json_object_get(doc, "leases"), "cron");
+	assert_true(json_is_null(json_object_get(lease, "error")));
+	json_decref(doc);
+
+	wd_buf_reset(&fx->out);
+	assert_int_equal(render_metrics(fx->cfg, fx->snaps, false, &r, &fx->out), 0);
+	assert_non_null(strstr(fx->out.data, "warden_lease_errors_total{name=\"cron\","
+	                                     "reason=\"permission_denied\"} 4\n"));
+	assert_non_null(strstr(fx->out.data, "warden_lease_errors_total{name=\"cron\","
+	                                     "reason=\"undefined_table\"} 0\n"));
+	assert_non_null(strstr(fx->out.data, "warden_split_brain 0\n"));
+}
+
+/* The safety contract in /status: per effector configured; unbounded under hold. */
+static void test_status_safety_contract(void **state)
+{
+	struct fixture *fx = *state;
+	struct fencing_report r;
+	json_t *doc, *sc, *effectors;
+
+	fx->cfg->flag_interval_ms = 5000;
+	fx->cfg->flag_timeout_ms = 2000;
+	fx->cfg->flag_ttl_ms = 30000;
+	fx->cfg->split_brain_after_ms = 150000;
+	snprintf(fx->cfg->singleton, sizeof(fx->cfg->singleton), "cron");
+	fence_report(&r);
+	r.source_count = 0;
+	assert_int_equal(render_status(fx->cfg, fx->snaps, false, true, 0, &r, &fx->out), 0);
+	doc = json_loads(fx->out.data, 0, NULL);
+	assert_non_null(doc);
+	sc = json_object_get(doc, "safety_contract");
+	assert_string_equal(json_string_value(json_object_get(sc, "worst_case")), "30s");
+	assert_int_equal(json_integer_value(json_object_get(sc, "worst_case_ms")), 30000);
+	assert_int_equal(json_integer_value(json_object_get(sc, "typical_fence_ms")), 8000);
+	assert_int_equal(json_integer_value(json_object_get(sc, "split_brain_after_ms")), 150000);
+	effectors = json_object_get(sc, "effectors");
+	assert_int_equal(json_object_size(effectors), 2); /* gate, lease; no proxy */
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(effectors, "lease"),
+	                                                    "worst_case_ms")),
+	                 30000);
+	assert_non_null(strstr(json_string_value(json_object_get(sc, "rule")), "t + 30s"));
+	assert_string_equal(
+	        json_string_value(json_object_get(
+	                json_object_get(json_object_get(json_object_get(doc, "fence"), "leases"),
+	                                "cron"),
+	                "detail")),
+	        "claiming: permission denied");
+	json_decref(doc);
+
+	fx->cfg->on_stale_hold = true;
+	wd_buf_reset(&fx->out);
+	assert_int_equal(render_safety_contract(fx->cfg, &fx->out), 0);
+	doc = json_loads(fx->out.data, 0, NULL);
+	assert_non_null(doc);
+	assert_string_equal(json_string_value(json_object_get(doc, "worst_case")), "unbounded");
+	assert_true(json_is_null(json_object_get(doc, "worst_case_ms")));
+	assert_true(json_is_null(json_object_get(
+	        json_object_get(json_object_get(doc, "effectors"), "gate"), "worst_case_ms")));
+	json_decref(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -662,6 +768,9 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_metrics_no_probes, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_proxy_metrics, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_cap_is_an_error, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_fence_demotion_pending_and_lease_error, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_status_safety_contract, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
