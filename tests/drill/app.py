@@ -11,7 +11,9 @@ thread per connection, HTTP/1.1 keep-alive. Routes:
   POST /upload     a streamed (chunked) upload: one row (kind "upload") once
                    the whole body has arrived
   GET  /ws         WebSocket: every text message is echoed after writing one
-                   row (kind "ws")
+                   row (kind "ws"), unless the upgrade came with
+                   X-Warden-Writable: false (a read-only tunnel: echoed, not
+                   written, answered "read-only")
   anything else    a read: 200 "ok", no database work
 
 The app's half of the safety contract: a request's transaction is bounded by
@@ -19,9 +21,11 @@ X-Warden-Deadline (the proxy's writable_until, RFC 3339 with milliseconds):
 the app refuses the write (503, "deadline passed") when the deadline is
 already past, and otherwise runs it under SET LOCAL statement_timeout = the
 milliseconds left. Without the header (an older proxy) the write is not
-bounded. A WebSocket message has no deadline of its own (a tunnel is decided
-once, at the upgrade): keeping a tunnel from writing after writable_until is
-the proxy's job, and the drill checks it.
+bounded. A WebSocket is decided once, at the upgrade: the proxy lets
+upgrades (GETs) through while fenced, marked X-Warden-Writable: false, and
+the app keeps such a tunnel read-only. A message on a writable tunnel has no
+deadline of its own: keeping that tunnel from writing after writable_until
+(closing it) is the proxy's job, and the drill checks it.
 
 Every row records clock_timestamp() (the database's clock at the insert) and
 the request's deadline. Every byte of a write that reaches the app is
@@ -294,7 +298,9 @@ class App:
         conn.sock.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                            "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n"
                            % accept).encode())
-        conn.record("ws")
+        writable = hmap.get("x-warden-writable", "true").lower() != "false"
+        if writable:
+            conn.record("ws")
         while True:
             opcode, payload = ws_read_frame(conn)
             if opcode == 8:
@@ -304,7 +310,7 @@ class App:
                 conn.sock.sendall(ws_frame(10, payload))
                 continue
             text = payload.decode("utf-8", "replace")
-            result = self.db.write("ws", text[:100], None)
+            result = self.db.write("ws", text[:100], None) if writable else "read-only"
             conn.sock.sendall(ws_frame(1, json.dumps({"result": result, "msg": text}).encode()))
 
 

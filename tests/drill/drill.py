@@ -32,9 +32,10 @@ The world (all on loopback, in temporary directories):
   (2 clients, a chunk every 100 ms, 8 s long, one row when complete) and
   WebSockets (2 clients, a message every 100 ms, one row per message;
   reconnecting when closed, as a client that Global Accelerator has not
-  moved yet would). The app bounds each request's transaction by
-  X-Warden-Deadline when the proxy sends it (see app.py) and records the
-  receive time of every byte of every write.
+  moved yet would: such a tunnel, opened while fenced, is read-only). The
+  app bounds each request's transaction by X-Warden-Deadline when the proxy
+  sends it (see app.py) and records the receive time of every byte of every
+  write.
 
 The sequence, per scenario:
 
@@ -535,14 +536,18 @@ class Traffic:
                 sock.sendall(ws_client_frame(1, text))
                 item["msgs"] += 1
                 item["last_msg"] = time.time()
-                opcode = ws_client_read(reader)
+                opcode, payload = ws_client_read(reader)
                 if opcode == 8:
                     raise EOFError
+                if b'"read-only"' in payload:
+                    item["readonly"] = True
                 self.stopping.wait(WS_EVERY_S)
             item["outcome"] = "stopped"
         except (OSError, EOFError, ValueError, IndexError):
             item["outcome"] = "closed"
         finally:
+            if item.get("readonly"):
+                item["outcome"] += "-read-only"
             if item["closed"] is None:
                 item["closed"] = time.time()
             sock.close()
@@ -559,15 +564,14 @@ def ws_client_frame(opcode, payload):
 
 
 def ws_client_read(reader):
-    """Read one server frame; its opcode."""
+    """Read one server frame: (opcode, payload)."""
     b0, b1 = reader.exact(2)
     n = b1 & 0x7F
     if n == 126:
         n = int.from_bytes(reader.exact(2), "big")
     elif n == 127:
         n = int.from_bytes(reader.exact(8), "big")
-    reader.exact(n)
-    return b0 & 0x0F
+    return b0 & 0x0F, reader.exact(n)
 
 
 # ----------------------------------------------------------------- watchers
@@ -641,7 +645,6 @@ class Drill:
         self.t_promote = None
         self.t_writable_b = None
         self.t_takeover = None
-        self.a_writable_until = None
         self.takeover_error = None
         self.sanitizer = []
 
@@ -718,11 +721,9 @@ class Drill:
     # -- 3. flip ---------------------------------------------------------
 
     def flip(self):
-        before = self.watch.last_fence("A") or {}
         if self.scenario == "cut-off":
             point(self.views[REGION_A], self.tmp.join("unreachable.json"))
         self.t_flip = write_flag(self.store, REGION_B, 2)
-        self.a_writable_until = parse_time(before.get("writable_until"))
         log("flip to %s at epoch 2 (%s) at %s", REGION_B, self.scenario,
             datetime.datetime.fromtimestamp(self.t_flip, datetime.timezone.utc).isoformat())
 
@@ -793,7 +794,11 @@ class Drill:
         bound = t + self.worst_case
         m = {"scenario": self.scenario, "t": t, "worst_case": self.worst_case,
              "slack": SLACK_S, "bound": bound}
-        m["a_writable_until"] = rel(self.a_writable_until, t)
+        # A's last writable_until of epoch 1: the latest one /fence showed.
+        untils = [parse_time((doc or {}).get("writable_until"))
+                  for _, doc in self.watch.fence_samples("A")]
+        untils = [u for u in untils if u is not None]
+        m["a_writable_until"] = rel(max(untils), t) if untils else None
         m["a_rows_before"] = self.row_counts(self.a, until=t)
         m["a_rows_after"] = self.row_counts(self.a, since=t)
         m["a_rows_late"] = self.row_counts(self.a, since=bound + SLACK_S)
@@ -977,10 +982,13 @@ def summary(results, elapsed):
     print("=" * 100)
     for m, rows in results:
         print()
-        print("scenario %-8s  worst_case %.3fs  slack %.3fs  A's writable_until at the flip %s"
-              % (m["scenario"], m["worst_case"], m["slack"], fmt_t(m["a_writable_until"])))
-        print("  A last writable %s; B's database promoted at %s"
-              % (fmt_t(m["a_last_writable"]), fmt_t(m["promote"])))
+        print("scenario %-8s  flip at t = %s  worst_case %.3fs  slack %.3fs"
+              % (m["scenario"], datetime.datetime.fromtimestamp(
+                  m["t"], datetime.timezone.utc).isoformat(timespec="milliseconds"),
+                 m["worst_case"], m["slack"]))
+        print("  A's last writable_until %s; A last seen writable %s; B's database promoted at %s"
+              % (fmt_t(m["a_writable_until"]), fmt_t(m["a_last_writable"]),
+                 fmt_t(m["promote"])))
         print("  A's writes after t (refused = the proxy's 503, late = the app's, cut, ...): %s"
               % (fmt_counts(m["a_clients"]) or "none"))
         print("  A's rows after t: %s" % (fmt_counts(m["a_rows_after"]) or "none"))
