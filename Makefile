@@ -15,7 +15,8 @@ FUZZ_SECONDS ?= 60
 DEPS_BUILD := build-essential cmake pkg-config clang clang-format libclang-rt-14-dev \
 	libmicrohttpd-dev libpq-dev libhiredis-dev libcurl4-openssl-dev \
 	libjansson-dev libssl-dev libcmocka-dev ca-certificates
-DEPS_RUN := postgresql redis-server openssl python3 python3-botocore awscli procps iproute2
+DEPS_RUN := postgresql redis-server openssl python3 python3-botocore python3-psycopg2 \
+	awscli procps iproute2
 DEPS_BENCH := nginx wrk haproxy
 # The image test (podman as root, runc, a debootstrapped base): with recommends.
 DEPS_IMAGE := podman runc debootstrap

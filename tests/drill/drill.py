@@ -1,0 +1,1051 @@
+#!/usr/bin/python3
+"""warden's own failover drill: two regions on one machine, writes never stopping.
+
+What it proves (DESIGN.md, "The safety contract"): once the flag names the
+other region at time t, no task of the old region writes after
+t + worst_case - its proxy forwards no byte of a write, its gated processes
+are dead, it holds no lease - and the new region takes over once its
+database is promoted, as the runbook does it.
+
+The world (all on loopback, in temporary directories):
+
+  region A = us-east-1                      region B = us-west-2
+  Postgres primary  ---- streaming ---->    Postgres hot standby
+  app A (app.py) writes to A's database     app B writes to B's database
+  warden serve A: proxy -> app A,           warden serve B: the same, on B's
+    postgres probe on A's database,           database
+    WARDEN_SINGLETON=cron
+  warden gate --singleton cron --grace 1s   the same two gates against
+    -- cron.py  ("polite": dies of TERM)      warden B, writing to B's
+    -- cron.py under trap '' TERM             database
+       ("stubborn": only SIGKILL ends it)
+
+  The flag: one `file:` source shared by both sides, JSON
+  {"active_region": ..., "epoch": N}; WARDEN_FLAG_INTERVAL 200ms,
+  WARDEN_FLAG_TIMEOUT 100ms, WARDEN_FLAG_TTL 3s (interval + 2 x timeout =
+  400 ms <= ttl), so worst_case = 3 s (read from `warden config`). Each
+  side reads it through its own symlink (its "view" of the store), so a
+  scenario can cut one side off from the store.
+
+  Traffic, to both sides' proxies all the time (B refuses until promoted):
+  plain POSTs (2 clients, keep-alive, one every 50 ms), slow chunked uploads
+  (2 clients, a chunk every 100 ms, 8 s long, one row when complete) and
+  WebSockets (2 clients, a message every 100 ms, one row per message;
+  reconnecting when closed, as a client that Global Accelerator has not
+  moved yet would: such a tunnel, opened while fenced, is read-only). The
+  app bounds each request's transaction by X-Warden-Deadline when the proxy
+  sends it (see app.py) and records the receive time of every byte of every
+  write.
+
+The sequence, per scenario:
+
+  1. start   both databases, both sides; A active at epoch 1.
+  2. load    traffic on both sides until writes flow on A (rows of every kind)
+             and at least one upload and one WebSocket on A are in flight
+             with more to send than worst_case (asserted: a drill without
+             writes in flight across the flip proves nothing).
+  3. flip    write {"active_region": "us-west-2", "epoch": 2} (temp file +
+             rename); t = the moment the rename returned (for a file source
+             that is "confirmed").
+  4. wait    until t + worst_case (the runbook's one rule).
+  5. promote B's database (pg_ctl promote).
+  6. takeover  wait until B is writable, B's proxy forwards writes that land
+             in B's database, and B's cron holds the lease and writes there.
+  7. measure with the traffic still running for a moment, then stop it.
+
+Scenarios:
+
+  flip     the planned failover: both sides read the flip.
+  cut-off  side A loses the flag store just before the flip (its view
+           points nowhere): it never reads epoch 2 and must fence itself when
+           its last valid read expires - the worst case the bound is for.
+
+Checks (FAIL = exit 1, with the numbers): the contract's three clauses on
+side A after t + worst_case (+ SLACK_S for process scheduling on a loaded
+2-core machine): no row reached A's database, no byte of a write reached
+app A, no gated process of A was alive, A's sidecar held no lease; and the
+sanity checks above (writes flowed, uploads and WebSockets in flight across
+the flip, B took over). Times are wall clock: the database's
+clock_timestamp(), the app's receive times and t come from one machine's
+clock.
+
+Run: WARDEN_BIN=build/warden /usr/bin/python3 tests/drill/drill.py [flip|cut-off ...]
+(DRILL_KEEP=1 keeps the logs of wardens, gates and apps, and says where.)
+"""
+
+import base64
+import datetime
+import http.client
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+
+import harness  # noqa: E402
+import pg  # noqa: E402
+
+PYTHON = "/usr/bin/python3"
+APP_PY = os.path.join(HERE, "app.py")
+CRON_PY = os.path.join(HERE, "cron.py")
+
+REGION_A, REGION_B = "us-east-1", "us-west-2"
+FLAG_KNOBS = {"WARDEN_FLAG_INTERVAL": "200ms", "WARDEN_FLAG_TIMEOUT": "100ms",
+              "WARDEN_FLAG_TTL": "3s"}
+PROBE_OPTIONS = "interval=250ms&timeout=200ms&rise=1&fall=1"
+PG_USER, PG_PASSWORD = "warden", "Drill-Pg-Pw-7kQ2xv"
+GRACE = "1s"
+
+SLACK_S = 0.1             # process scheduling, stated in the summary
+MIN_LOAD_S = 2.0          # traffic before the flip, at least
+READY_TIMEOUT_S = 30.0    # start-up waits
+TAKEOVER_TIMEOUT_S = 20.0  # promotion -> B writes everywhere
+AFTER_TAKEOVER_S = 1.0    # traffic kept running after the takeover
+
+POSTERS, UPLOADERS, WS_CLIENTS = 2, 2, 2
+POST_EVERY_S = 0.05
+CHUNK_EVERY_S = 0.1
+UPLOAD_CHUNKS = 80        # 8 s: longer than worst_case + the time to the flip
+SHORT_UPLOAD_CHUNKS = 3   # the first upload of each client: rows before the flip
+WS_EVERY_S = 0.1
+RECONNECT_PAUSE_S = 0.2
+
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
+WRITE_KINDS = ("post", "upload", "ws", "cron:polite", "cron:stubborn")
+
+
+def log(fmt, *args):
+    sys.stdout.write("drill: " + (fmt % args) + "\n")
+    sys.stdout.flush()
+
+
+def child_env():
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    for key in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    return env
+
+
+def write_flag(path, region, epoch):
+    """Write the flag as an operator would (temp file, rename); the time the
+    rename returned."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(json.dumps({"active_region": region, "epoch": epoch}))
+    os.rename(tmp, path)
+    return time.time()
+
+
+def point(link, target):
+    """Atomically make `link` a symlink to `target`."""
+    tmp = link + ".tmp"
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.symlink(target, tmp)
+    os.rename(tmp, link)
+
+
+def alive(pid):
+    """Is pid a live process (not a zombie)?"""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+# ---------------------------------------------------------------- processes
+
+class Proc:
+    """A child process with its output in a file; stop() = SIGTERM, then SIGKILL."""
+
+    def __init__(self, args, log_path, env=None):
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.proc = subprocess.Popen(args, env=env or child_env(), stdout=self._log,
+                                     stderr=subprocess.STDOUT)
+
+    def stop(self, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+class Side:
+    """One region: its app, its warden serve (proxy + singleton) and two gated crons."""
+
+    def __init__(self, letter, region, db, view, tmp):
+        self.letter = letter
+        self.region = region
+        self.db = db
+        self.view = view
+        self.tmp = tmp
+        self.dsn = "host=%s port=%d user=%s dbname=postgres" % (db.sockdir, db.port,
+                                                                 pg.SUPERUSER)
+        self.events_path = os.path.join(tmp, "app-%s.events" % letter)
+        self.pids_path = os.path.join(tmp, "cron-%s.pids" % letter)
+        open(self.pids_path, "w").close()
+        self.app = None
+        self.app_port = None
+        self.warden = None
+        self.proxy_port = None
+        self.gates = []
+
+    def start(self):
+        self._start_app()
+        self._start_warden()
+        self._start_gates()
+
+    def _start_app(self):
+        self.app = subprocess.Popen(
+            [PYTHON, APP_PY, "--region", self.region, "--dsn", self.dsn,
+             "--events", self.events_path],
+            env=child_env(), stdout=subprocess.PIPE,
+            stderr=open(os.path.join(self.tmp, "app-%s.log" % self.letter), "wb"))
+        self.app_port = json.loads(self.app.stdout.readline())["port"]
+
+    def _start_warden(self):
+        for attempt in range(5):
+            self.proxy_port = harness.free_port()
+            env = dict(FLAG_KNOBS)
+            env.update({
+                "AWS_REGION": self.region,
+                "WARDEN_FLAG": "file:" + self.view,
+                "WARDEN_PROBE_DB": "%s#%s" % (self.db.uri(PG_USER), PROBE_OPTIONS),
+                "WARDEN_PROBE_DB_PASSWORD": PG_PASSWORD,
+                "WARDEN_PROXY_LISTEN": "127.0.0.1:%d" % self.proxy_port,
+                "WARDEN_PROXY_UPSTREAM": "http://127.0.0.1:%d" % self.app_port,
+                "WARDEN_SINGLETON": "cron",
+                "WARDEN_SINGLETON_TTL": "3s",
+            })
+            try:
+                self.warden = harness.Warden(env=env)
+            except AssertionError:
+                if attempt == 4:
+                    raise
+                continue
+            # The proxy port was free a moment ago; make sure warden got it.
+            try:
+                socket.create_connection(("127.0.0.1", self.proxy_port), timeout=2).close()
+                return
+            except OSError:
+                self.warden.stop()
+        raise AssertionError("side %s: warden's proxy never listened" % self.letter)
+
+    def _start_gates(self):
+        sidecar = "http://127.0.0.1:%d" % self.warden.port
+        cron = ["--region", self.region, "--dsn", self.dsn, "--pids", self.pids_path]
+        variants = {
+            "polite": [PYTHON, CRON_PY, "--variant", "polite"] + cron,
+            "stubborn": ["/bin/sh", "-c", "trap '' TERM; exec \"$@\"", "stubborn-cron",
+                         PYTHON, CRON_PY, "--variant", "stubborn"] + cron,
+        }
+        for variant, cmd in variants.items():
+            args = [harness.WARDEN_BIN, "gate", "--singleton", "cron", "--grace", GRACE,
+                    "--sidecar", sidecar, "--"] + cmd
+            log_path = os.path.join(self.tmp, "gate-%s-%s.log" % (self.letter, variant))
+            self.gates.append(Proc(args, log_path))
+
+    def fence(self):
+        """The sidecar's /fence document, or None."""
+        try:
+            status, _, body = harness.http_request(self.warden.port, "/fence", timeout=1)
+            return json.loads(body) if status == 200 else None
+        except (OSError, ValueError, http.client.HTTPException):
+            return None
+
+    def cron_pids(self):
+        with open(self.pids_path) as f:
+            return [int(line) for line in f.read().split()]
+
+    def events(self):
+        out = []
+        try:
+            with open(self.events_path) as f:
+                for line in f:
+                    try:
+                        out.append(json.loads(line))
+                    except ValueError:
+                        pass  # a line being written as we read
+        except FileNotFoundError:
+            pass
+        return out
+
+    def stop(self):
+        for gate in self.gates:
+            gate.stop()
+        if self.warden is not None:
+            with open(os.path.join(self.tmp, "warden-%s.log" % self.letter), "w") as f:
+                f.write(self.warden.log_text())
+            self.warden.stop()
+        if self.app is not None and self.app.poll() is None:
+            self.app.kill()
+            self.app.wait()
+
+
+def lease_held(fence):
+    lease = ((fence or {}).get("leases") or {}).get("cron") or {}
+    return lease.get("held") is True
+
+
+# ------------------------------------------------------------------ clients
+
+class Record:
+    """What the clients saw, shared by their threads."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.posts = []    # {side, sent, done, outcome}
+        self.uploads = []  # {side, id, start, planned_end, last_chunk, end, chunks, outcome}
+        self.ws = []       # {side, opened, closed, msgs, last_msg, outcome}
+        self.inflight_uploads = {}  # id -> the dict above while running
+        self.open_ws = {}           # id -> the dict above while open
+
+    def add(self, kind, item):
+        with self.lock:
+            getattr(self, kind).append(item)
+
+
+class SockReader:
+    """Buffered reads with a timeout on a client socket."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError
+        self.buf += data
+
+    def until(self, marker):
+        while marker not in self.buf:
+            self.fill()
+        at = self.buf.index(marker) + len(marker)
+        out, self.buf = self.buf[:at], self.buf[at:]
+        return out
+
+    def exact(self, n):
+        while len(self.buf) < n:
+            self.fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def response(self):
+        """(status, headers lowercased, body) of the next response."""
+        head = self.until(b"\r\n\r\n").decode("latin-1").split("\r\n")
+        status = int(head[0].split(" ", 2)[1])
+        headers = {}
+        for line in head[1:]:
+            if ":" in line:
+                k, v = line.split(":", 1)
+                headers[k.strip().lower()] = v.strip()
+        body = b""
+        if "content-length" in headers:
+            body = self.exact(int(headers["content-length"]))
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            while True:
+                size = int(self.until(b"\r\n").split(b";")[0], 16)
+                if size == 0:
+                    self.until(b"\r\n")
+                    break
+                body += self.exact(size + 2)[:-2]
+        return status, headers, body
+
+
+def classify(status, headers):
+    """ok, refused (the proxy's 503), late (the app's: deadline passed), or http_<status>."""
+    app = headers.get("x-drill-app") == "1"
+    if status == 200 and app:
+        return "ok"
+    if status == 503 and not app:
+        return "refused"
+    if status == 503 and app:
+        return "late"
+    return "http_%d" % status
+
+
+class Traffic:
+    """Every client thread of both sides."""
+
+    def __init__(self, sides):
+        self.sides = sides
+        self.record = Record()
+        self.stopping = threading.Event()
+        self.threads = []
+        self.seq = 0
+        self.seq_lock = threading.Lock()
+
+    def next_id(self, side, kind):
+        with self.seq_lock:
+            self.seq += 1
+            return "%s-%s-%d" % (side.letter, kind, self.seq)
+
+    def start(self):
+        for side in self.sides:
+            for i in range(POSTERS):
+                self._spawn(self._poster, side)
+            for i in range(UPLOADERS):
+                self._spawn(self._uploader, side, i * 1.0)
+            for i in range(WS_CLIENTS):
+                self._spawn(self._ws_client, side)
+
+    def _spawn(self, fn, *args):
+        thread = threading.Thread(target=fn, args=args, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def stop(self):
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+
+    # -- plain POSTs, keep-alive ---------------------------------------
+
+    def _poster(self, side):
+        conn = None
+        while not self.stopping.is_set():
+            sent = time.time()
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", side.proxy_port,
+                                                              timeout=5)
+                conn.request("POST", "/write", body=b'{"n": 1}',
+                             headers={"Content-Type": "application/json",
+                                      "X-Drill-Id": self.next_id(side, "post")})
+                resp = conn.getresponse()
+                resp.read()
+                outcome = classify(resp.status, {k.lower(): v for k, v in resp.getheaders()})
+                if resp.will_close:
+                    conn.close()
+                    conn = None
+            except (OSError, http.client.HTTPException):
+                outcome = "conn_error"
+                if conn is not None:
+                    conn.close()
+                conn = None
+            self.record.add("posts", {"side": side.letter, "sent": sent, "done": time.time(),
+                                      "outcome": outcome})
+            self.stopping.wait(POST_EVERY_S)
+        if conn is not None:
+            conn.close()
+
+    # -- slow chunked uploads ------------------------------------------
+
+    def _uploader(self, side, stagger):
+        self.stopping.wait(stagger)
+        chunks = SHORT_UPLOAD_CHUNKS
+        while not self.stopping.is_set():
+            self._upload(side, chunks)
+            chunks = UPLOAD_CHUNKS
+            self.stopping.wait(RECONNECT_PAUSE_S)
+
+    def _upload(self, side, chunks):
+        upload_id = self.next_id(side, "upload")
+        item = {"side": side.letter, "id": upload_id, "start": time.time(), "chunks": 0,
+                "planned_end": None, "last_chunk": None, "end": None, "outcome": None}
+        item["planned_end"] = item["start"] + chunks * CHUNK_EVERY_S
+        try:
+            sock = socket.create_connection(("127.0.0.1", side.proxy_port), timeout=5)
+        except OSError:
+            item.update(end=time.time(), outcome="conn_error")
+            self.record.add("uploads", item)
+            return
+        reader = SockReader(sock)
+        with self.record.lock:
+            self.record.inflight_uploads[upload_id] = item
+        try:
+            sock.sendall(("POST /upload HTTP/1.1\r\nHost: app\r\nTransfer-Encoding: chunked\r\n"
+                          "Content-Type: application/octet-stream\r\nX-Drill-Id: %s\r\n\r\n"
+                          % upload_id).encode())
+            block = b"u" * 512
+            for _ in range(chunks):
+                # An answer before the end of the body: refused or cut.
+                readable, _, _ = select.select([sock], [], [], CHUNK_EVERY_S)
+                if readable or self.stopping.is_set():
+                    break
+                sock.sendall(b"%x\r\n%s\r\n" % (len(block), block))
+                item["chunks"] += 1
+                item["last_chunk"] = time.time()
+            else:
+                sock.sendall(b"0\r\n\r\n")
+            if self.stopping.is_set() and item["chunks"] < chunks:
+                item["outcome"] = "stopped"
+            else:
+                status, headers, _ = reader.response()
+                outcome = classify(status, headers)
+                if item["chunks"] < chunks and outcome == "refused" and item["chunks"] > 0:
+                    outcome = "cut"  # a 503 in the middle of the body
+                item["outcome"] = outcome
+        except (OSError, EOFError, ValueError, IndexError):
+            item["outcome"] = "cut"
+        finally:
+            item["end"] = time.time()
+            sock.close()
+            with self.record.lock:
+                self.record.inflight_uploads.pop(upload_id, None)
+                self.record.uploads.append(item)
+
+    # -- WebSockets ----------------------------------------------------
+
+    def _ws_client(self, side):
+        while not self.stopping.is_set():
+            self._ws_session(side)
+            self.stopping.wait(RECONNECT_PAUSE_S)
+
+    def _ws_session(self, side):
+        ws_id = self.next_id(side, "ws")
+        item = {"side": side.letter, "id": ws_id, "opened": None, "closed": None, "msgs": 0,
+                "last_msg": None, "outcome": None, "tried": time.time()}
+        try:
+            sock = socket.create_connection(("127.0.0.1", side.proxy_port), timeout=5)
+        except OSError:
+            item.update(closed=time.time(), outcome="conn_error")
+            self.record.add("ws", item)
+            return
+        reader = SockReader(sock)
+        try:
+            key = base64.b64encode(os.urandom(16)).decode()
+            sock.sendall(("GET /ws HTTP/1.1\r\nHost: app\r\nUpgrade: websocket\r\n"
+                          "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                          "Sec-WebSocket-Version: 13\r\n\r\n" % key).encode())
+            status, headers, _ = reader.response()
+            if status != 101:
+                item.update(closed=time.time(), outcome="upgrade_" + classify(status, headers))
+                return
+            item["opened"] = time.time()
+            with self.record.lock:
+                self.record.open_ws[ws_id] = item
+            sock.settimeout(2.0)
+            while not self.stopping.is_set():
+                text = ("%s-%d" % (ws_id, item["msgs"])).encode()
+                sock.sendall(ws_client_frame(1, text))
+                item["msgs"] += 1
+                item["last_msg"] = time.time()
+                opcode, payload = ws_client_read(reader)
+                if opcode == 8:
+                    raise EOFError
+                if b'"read-only"' in payload:
+                    item["readonly"] = True
+                self.stopping.wait(WS_EVERY_S)
+            item["outcome"] = "stopped"
+        except (OSError, EOFError, ValueError, IndexError):
+            item["outcome"] = "closed"
+        finally:
+            if item.get("readonly"):
+                item["outcome"] += "-read-only"
+            if item["closed"] is None:
+                item["closed"] = time.time()
+            sock.close()
+            with self.record.lock:
+                self.record.open_ws.pop(ws_id, None)
+                self.record.ws.append(item)
+
+
+def ws_client_frame(opcode, payload):
+    """One final masked frame (payload < 126 bytes), as a client sends."""
+    mask = os.urandom(4)
+    return (bytes([0x80 | opcode, 0x80 | len(payload)]) + mask +
+            bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+
+def ws_client_read(reader):
+    """Read one server frame: (opcode, payload)."""
+    b0, b1 = reader.exact(2)
+    n = b1 & 0x7F
+    if n == 126:
+        n = int.from_bytes(reader.exact(2), "big")
+    elif n == 127:
+        n = int.from_bytes(reader.exact(8), "big")
+    return b0 & 0x0F, reader.exact(n)
+
+
+# ----------------------------------------------------------------- watchers
+
+class Watch:
+    """Samples both sidecars' /fence (every 50 ms) and the crons' liveness (every 10 ms)."""
+
+    def __init__(self, sides):
+        self.sides = sides
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.fences = {s.letter: [] for s in sides}     # (t, /fence doc or None)
+        self.cron_alive = {s.letter: {} for s in sides}  # pid -> last time seen alive
+        self.threads = [threading.Thread(target=self._fences, daemon=True),
+                        threading.Thread(target=self._crons, daemon=True)]
+
+    def start(self):
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self):
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=5)
+
+    def _fences(self):
+        while not self.stopping.is_set():
+            for side in self.sides:
+                sent = time.time()
+                doc = side.fence()
+                with self.lock:
+                    self.fences[side.letter].append((sent, doc))
+            self.stopping.wait(0.05)
+
+    def _crons(self):
+        while not self.stopping.is_set():
+            for side in self.sides:
+                for pid in side.cron_pids():
+                    if alive(pid):
+                        now = time.time()
+                        with self.lock:
+                            self.cron_alive[side.letter][pid] = now
+            self.stopping.wait(0.01)
+
+    def last_fence(self, letter):
+        with self.lock:
+            for _, doc in reversed(self.fences[letter]):
+                if doc is not None:
+                    return doc
+        return None
+
+    def fence_samples(self, letter):
+        with self.lock:
+            return list(self.fences[letter])
+
+
+# ------------------------------------------------------------------ phases
+
+class Drill:
+    """One scenario: its world, its phases, its measurements."""
+
+    def __init__(self, scenario):
+        self.scenario = scenario
+        self.tmp = harness.TempDir("warden-drill-")
+        self.cluster = pg.PgCluster()
+        self.sides = []
+        self.traffic = None
+        self.watch = None
+        self.t_flip = None
+        self.worst_case = None
+        self.t_promote = None
+        self.t_writable_b = None
+        self.t_takeover = None
+        self.takeover_error = None
+        self.sanitizer = []
+
+    # -- 1. start --------------------------------------------------------
+
+    def start(self):
+        primary = self.cluster.primary(users={PG_USER: PG_PASSWORD})
+        primary.sql("GRANT CREATE ON SCHEMA public TO %s" % PG_USER)
+        primary.sql("CREATE TABLE drill_writes (id bigserial PRIMARY KEY, region text NOT NULL,"
+                    " kind text NOT NULL, ref text, at timestamptz NOT NULL,"
+                    " deadline timestamptz)")
+        standby = self.cluster.standby(primary)
+        store = self.tmp.join("flag.json")
+        write_flag(store, REGION_A, 1)
+        views = {}
+        for region in (REGION_A, REGION_B):
+            views[region] = self.tmp.join("view-%s.json" % region)
+            point(views[region], store)
+        self.store = store
+        self.views = views
+        self.a = Side("A", REGION_A, primary, views[REGION_A], self.tmp.path)
+        self.b = Side("B", REGION_B, standby, views[REGION_B], self.tmp.path)
+        self.sides = [self.a, self.b]
+        for side in self.sides:
+            side.start()
+        self.worst_case = self._worst_case()
+        self.watch = Watch(self.sides)
+        self.watch.start()
+        harness.wait_until(lambda: (self.watch.last_fence("A") or {}).get("writable") and
+                           lease_held(self.watch.last_fence("A")),
+                           timeout=READY_TIMEOUT_S, what="A writable and holding the lease")
+        harness.wait_until(lambda: (self.watch.last_fence("B") or {}).get("state") == "passive",
+                           timeout=READY_TIMEOUT_S, what="B passive")
+
+    def _worst_case(self):
+        """worst_case in seconds, as `warden config` states it for side A."""
+        proc = subprocess.run([harness.WARDEN_BIN, "config"], env=self.a.warden.env,
+                              capture_output=True, text=True, timeout=10)
+        if proc.returncode != 0:
+            raise AssertionError("warden config failed: %s" % proc.stderr)
+        ms = json.loads(proc.stdout)["timing_contract"]["worst_case_fence_ms"]
+        if not isinstance(ms, int):
+            raise AssertionError("worst_case is not bounded: %r" % ms)
+        return ms / 1000.0
+
+    # -- 2. load ---------------------------------------------------------
+
+    def load(self):
+        self.traffic = Traffic(self.sides)
+        self.traffic.start()
+        started = time.time()
+
+        def ready():
+            if time.time() - started < MIN_LOAD_S:
+                return False
+            kinds = self.row_counts(self.a, until=time.time())
+            if any(kinds.get(k, 0) == 0 for k in WRITE_KINDS):
+                return False
+            return self.in_flight(time.time())
+        harness.wait_until(ready, timeout=READY_TIMEOUT_S,
+                           what="writes of every kind on A, and an upload and a WebSocket "
+                                "in flight")
+
+    def in_flight(self, now):
+        """An upload on A with more than worst_case (+1 s) still to stream, and a
+        WebSocket open on A."""
+        rec = self.traffic.record
+        with rec.lock:
+            uploads = [u for u in rec.inflight_uploads.values()
+                       if u["side"] == "A" and u["planned_end"] > now + self.worst_case + 1.0]
+            sockets = [w for w in rec.open_ws.values() if w["side"] == "A"]
+        return bool(uploads) and bool(sockets)
+
+    # -- 3. flip ---------------------------------------------------------
+
+    def flip(self):
+        if self.scenario == "cut-off":
+            point(self.views[REGION_A], self.tmp.join("unreachable.json"))
+        self.t_flip = write_flag(self.store, REGION_B, 2)
+        log("flip to %s at epoch 2 (%s) at %s", REGION_B, self.scenario,
+            datetime.datetime.fromtimestamp(self.t_flip, datetime.timezone.utc).isoformat())
+
+    # -- 4. wait, 5. promote ---------------------------------------------
+
+    def promote(self):
+        delay = self.t_flip + self.worst_case - time.time()
+        if delay > 0:
+            time.sleep(delay)  # the runbook's rule: promote only after t + worst_case
+        self.t_promote = time.time()
+        self.b.db.promote()
+        log("promoted B's database at t + %.3fs", self.t_promote - self.t_flip)
+
+    # -- 6. takeover -----------------------------------------------------
+
+    def takeover(self):
+        def writable():
+            return (self.watch.last_fence("B") or {}).get("writable")
+
+        def everywhere():
+            after = self.t_promote
+            kinds = self.row_counts(self.b, since=after)
+            return (lease_held(self.watch.last_fence("B")) and kinds.get("post", 0) > 0 and
+                    kinds.get("cron:polite", 0) + kinds.get("cron:stubborn", 0) > 0)
+        try:
+            harness.wait_until(writable, timeout=TAKEOVER_TIMEOUT_S, what="B writable")
+            self.t_writable_b = time.time()
+            harness.wait_until(everywhere, timeout=TAKEOVER_TIMEOUT_S,
+                               what="B's proxy and cron writing to B's database")
+            self.t_takeover = time.time()
+        except AssertionError as exc:
+            self.takeover_error = str(exc)
+        time.sleep(AFTER_TAKEOVER_S)  # keep the old side under load a moment longer
+
+    # -- 7. measure ------------------------------------------------------
+
+    def stop_load(self):
+        self.traffic.stop()
+        self.watch.stop()
+
+    def row_counts(self, side, since=None, until=None):
+        """{kind: rows} in side's database, at > since and <= until (POSIX times)."""
+        where = []
+        if since is not None:
+            where.append("at > to_timestamp(%.6f)" % since)
+        if until is not None:
+            where.append("at <= to_timestamp(%.6f)" % until)
+        sql = "SELECT kind, count(*) FROM drill_writes %s GROUP BY kind" % (
+            ("WHERE " + " AND ".join(where)) if where else "")
+        out = {}
+        for line in side.db.sql(sql).splitlines():
+            kind, count = line.split("|")
+            out[kind] = int(count)
+        return out
+
+    def last_row(self, side, since):
+        """(POSIX time, kind) of the latest row after since, or (None, None)."""
+        line = side.db.sql("SELECT extract(epoch FROM at), kind FROM drill_writes "
+                           "WHERE at > to_timestamp(%.6f) ORDER BY at DESC LIMIT 1" % since)
+        if not line:
+            return None, None
+        at, kind = line.split("|")
+        return float(at), kind
+
+    def measure(self):
+        """Everything the summary prints and the checks judge."""
+        t = self.t_flip
+        bound = t + self.worst_case
+        m = {"scenario": self.scenario, "t": t, "worst_case": self.worst_case,
+             "slack": SLACK_S, "bound": bound}
+        # A's last writable_until of epoch 1: the latest one /fence showed.
+        untils = [parse_time((doc or {}).get("writable_until"))
+                  for _, doc in self.watch.fence_samples("A")]
+        untils = [u for u in untils if u is not None]
+        m["a_writable_until"] = rel(max(untils), t) if untils else None
+        m["a_rows_before"] = self.row_counts(self.a, until=t)
+        m["a_rows_after"] = self.row_counts(self.a, since=t)
+        m["a_rows_late"] = self.row_counts(self.a, since=bound + SLACK_S)
+        at, kind = self.last_row(self.a, t)
+        m["a_last_row"], m["a_last_row_kind"] = rel(at, t), kind
+        late = [e for e in self.a.events() if e["t"] > t]
+        last = max(late, key=lambda e: e["t"]) if late else None
+        m["a_last_byte"] = rel(last["t"], t) if last else None
+        m["a_last_byte_kind"] = last["kind"] if last else None
+        m["a_bytes_late"] = {}
+        for e in late:
+            if e["t"] > bound + SLACK_S:
+                m["a_bytes_late"][e["kind"]] = m["a_bytes_late"].get(e["kind"], 0) + e["n"]
+        with_deadline = self.a.db.sql("SELECT count(deadline), count(*) FROM drill_writes "
+                                      "WHERE kind IN ('post', 'upload')").split("|")
+        m["a_deadline_rows"] = (int(with_deadline[0]), int(with_deadline[1]))
+        alive_at = list(self.watch.cron_alive["A"].values())
+        m["a_cron_last_alive"] = rel(max(alive_at), t) if alive_at else None
+        held = [ts for ts, doc in self.watch.fence_samples("A") if ts > t and lease_held(doc)]
+        m["a_lease_last_held"] = rel(max(held), t) if held else None
+        writable = [ts for ts, doc in self.watch.fence_samples("A")
+                    if ts > t and doc and doc.get("writable")]
+        m["a_last_writable"] = rel(max(writable), t) if writable else None
+        m["a_clients"] = self._client_outcomes("A", t)
+        m["b_clients_before"] = self._client_outcomes("B", 0, until=self.t_promote)
+        m["crossing"] = self._crossing(t)
+        m["promote"] = rel(self.t_promote, t)
+        m["b_writable"] = rel(self.t_writable_b, t)
+        m["b_takeover"] = rel(self.t_takeover, t)
+        m["b_takeover_error"] = self.takeover_error
+        m["b_rows_after_promote"] = self.row_counts(self.b, since=self.t_promote)
+        m["b_lease"] = ((self.watch.last_fence("B") or {}).get("leases") or {}).get("cron")
+        return m
+
+    def _client_outcomes(self, letter, since, until=None):
+        """Outcome counts of a side's writes, by kind: POSTs sent, uploads and
+        WebSocket sessions ended, in (since, until]."""
+        until = until if until is not None else float("inf")
+        rec = self.traffic.record
+        out = {}
+        with rec.lock:
+            items = ([("post", p["sent"], p) for p in rec.posts] +
+                     [("upload", u["end"], u) for u in rec.uploads] +
+                     [("ws", w["closed"] or 0, w) for w in rec.ws])
+        for kind, when, item in items:
+            if item["side"] == letter and since < when <= until:
+                key = "%s %s" % (kind, item["outcome"])
+                out[key] = out.get(key, 0) + 1
+        return out
+
+    def _crossing(self, t):
+        """A's uploads and WebSockets in flight across the flip."""
+        rec = self.traffic.record
+        with rec.lock:
+            uploads = [u for u in rec.uploads if u["side"] == "A" and u["start"] < t < u["end"]]
+            long_ones = [u for u in uploads if u["planned_end"] > t + self.worst_case]
+            sockets = [w for w in rec.ws if w["side"] == "A" and w["opened"] and
+                       w["opened"] < t < w["closed"]]
+        return {"uploads": len(uploads), "uploads_past_bound": len(long_ones),
+                "upload_outcomes": sorted(u["outcome"] for u in uploads),
+                "upload_last_chunk": max((rel(u["last_chunk"], t) for u in uploads
+                                          if u["last_chunk"]), default=None),
+                "websockets": len(sockets),
+                "ws_closed_at": sorted(round(w["closed"] - t, 3) for w in sockets)}
+
+    def cleanup(self):
+        if self.traffic is not None:
+            self.traffic.stopping.set()
+        if self.watch is not None:
+            self.watch.stopping.set()
+        for side in self.sides:
+            try:
+                side.stop()
+            except Exception as exc:  # noqa: BLE001 - teardown goes on
+                log("stopping side %s: %r", side.letter, exc)
+        self.sanitizer = self._sanitizer_reports()
+        self.cluster.cleanup()
+        if os.environ.get("DRILL_KEEP"):
+            log("logs kept in %s", self.tmp.path)
+        else:
+            self.tmp.cleanup()
+
+    def _sanitizer_reports(self):
+        """The warden and gate logs in which a sanitizer reported something."""
+        found = []
+        for name in sorted(os.listdir(self.tmp.path)):
+            if name.endswith(".log") and name.startswith(("warden-", "gate-")):
+                with open(self.tmp.join(name), errors="replace") as f:
+                    text = f.read()
+                if any(marker in text for marker in SANITIZER_MARKERS):
+                    found.append(name)
+        return found
+
+    def run(self):
+        self.start()
+        self.load()
+        self.flip()
+        self.promote()
+        self.takeover()
+        self.stop_load()
+        return self.measure()
+
+
+def rel(when, t):
+    return None if when is None else when - t
+
+
+def parse_time(text):
+    """An RFC 3339 time from /fence as POSIX seconds, or None."""
+    if not text:
+        return None
+    try:
+        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+# ------------------------------------------------------------------ verdict
+
+def checks(m):
+    """[(name, passed, numbers)] for one scenario's measurements."""
+    wc, slack = m["worst_case"], m["slack"]
+    limit = "<= %.3fs" % (wc + slack)
+    out = []
+    missing = [k for k in WRITE_KINDS if m["a_rows_before"].get(k, 0) == 0]
+    out.append(("writes flowed on A before the flip", not missing,
+                "rows %s%s" % (fmt_counts(m["a_rows_before"]),
+                               "; none of " + ", ".join(missing) if missing else "")))
+    c = m["crossing"]
+    out.append(("an upload in flight across the flip, streaming past t + worst_case",
+                c["uploads_past_bound"] > 0,
+                "%d in flight, %d planned past the bound; outcomes %s; last chunk sent at %s"
+                % (c["uploads"], c["uploads_past_bound"], ",".join(c["upload_outcomes"]) or "-",
+                   fmt_t(c["upload_last_chunk"]))))
+    out.append(("a WebSocket open across the flip", c["websockets"] > 0,
+                "%d open; closed at %s" % (c["websockets"],
+                                           ", ".join("t+%.3fs" % x for x in c["ws_closed_at"])
+                                           or "-")))
+    ok = m["a_last_row"] is None or m["a_last_row"] <= wc + slack
+    out.append(("last write to the OLD primary after the flip", ok,
+                "%s (%s) %s; rows after the bound: %s"
+                % (fmt_t(m["a_last_row"]), m["a_last_row_kind"] or "-", limit,
+                   fmt_counts(m["a_rows_late"]) or "none")))
+    ok = m["a_last_byte"] is None or m["a_last_byte"] <= wc + slack
+    out.append(("last byte of a write app A received after the flip", ok,
+                "%s (%s) %s; bytes after the bound: %s"
+                % (fmt_t(m["a_last_byte"]), m["a_last_byte_kind"] or "-", limit,
+                   fmt_counts(m["a_bytes_late"]) or "none")))
+    ok = m["a_cron_last_alive"] is None or m["a_cron_last_alive"] <= wc + slack
+    out.append(("no gated cron of A alive after t + worst_case", ok,
+                "last seen alive at %s %s" % (fmt_t(m["a_cron_last_alive"]), limit)))
+    ok = m["a_lease_last_held"] is None or m["a_lease_last_held"] <= wc + slack
+    out.append(("A's sidecar holds no lease after t + worst_case", ok,
+                "last seen held at %s %s" % (fmt_t(m["a_lease_last_held"]), limit)))
+    b_rows = m["b_rows_after_promote"]
+    ok = m["b_takeover"] is not None
+    out.append(("B took over (writable, proxy and cron writing to B, lease held)", ok,
+                "writable at %s, all at %s; B rows after promotion %s; lease %s%s"
+                % (fmt_t(m["b_writable"]), fmt_t(m["b_takeover"]), fmt_counts(b_rows) or "none",
+                   json.dumps(m["b_lease"]),
+                   "; " + m["b_takeover_error"] if m["b_takeover_error"] else "")))
+    out.append(("no sanitizer report in any warden or gate log", not m["sanitizer"],
+                ", ".join(m["sanitizer"]) or "none"))
+    return out
+
+
+def fmt_t(x):
+    return "-" if x is None else "t%+.3fs" % x
+
+
+def fmt_counts(d):
+    return ", ".join("%s=%d" % (k, v) for k, v in sorted(d.items()))
+
+
+def summary(results, elapsed):
+    """Print the table; True when every check of every scenario passed."""
+    all_ok = True
+    print()
+    print("=" * 100)
+    print("warden failover drill  (times relative to t = the flag file renamed into place)")
+    print("=" * 100)
+    for m, rows in results:
+        print()
+        print("scenario %-8s  flip at t = %s  worst_case %.3fs  slack %.3fs"
+              % (m["scenario"], datetime.datetime.fromtimestamp(
+                  m["t"], datetime.timezone.utc).isoformat(timespec="milliseconds"),
+                 m["worst_case"], m["slack"]))
+        print("  A's last writable_until %s; A last seen writable %s; B's database promoted at %s"
+              % (fmt_t(m["a_writable_until"]), fmt_t(m["a_last_writable"]),
+                 fmt_t(m["promote"])))
+        print("  A's writes after t (refused = the proxy's 503, late = the app's, cut, ...): %s"
+              % (fmt_counts(m["a_clients"]) or "none"))
+        print("  A's rows after t: %s" % (fmt_counts(m["a_rows_after"]) or "none"))
+        print("  A's request rows that carried X-Warden-Deadline: %d of %d"
+              % m["a_deadline_rows"])
+        print("  B's writes before its promotion: %s" % (fmt_counts(m["b_clients_before"])
+                                                        or "none"))
+        print("  %-4s  %-66s  %s" % ("", "check", "numbers"))
+        for name, ok, numbers in rows:
+            all_ok = all_ok and ok
+            print("  %-4s  %-66s  %s" % ("ok" if ok else "FAIL", name, numbers))
+    print()
+    failed = sum(1 for _, rows in results for _, ok, _ in rows if not ok)
+    passed = sum(1 for _, rows in results for _, ok, _ in rows if ok)
+    print("drill: %s in %.1fs" % ("PASS" if all_ok else "FAIL", elapsed))
+    print("%d passed, %d failed" % (passed, failed))
+    return all_ok
+
+
+SCENARIOS = ("flip", "cut-off")
+
+
+def main(argv):
+    if not pg.available():
+        print("drill: Postgres server binaries not installed (make deps)")
+        return 1
+    scenarios = argv[1:] or list(SCENARIOS)
+    for s in scenarios:
+        if s not in SCENARIOS:
+            print("drill: unknown scenario %r (known: %s)" % (s, ", ".join(SCENARIOS)))
+            return 2
+    started = time.monotonic()
+    results = []
+    failed = []
+    for scenario in scenarios:
+        log("scenario %s", scenario)
+        drill = Drill(scenario)
+        try:
+            m = drill.run()
+        except AssertionError as exc:
+            # A phase that never got where it waits for: the drill itself
+            # failed (its world did not come up, or writes never flowed).
+            log("scenario %s did not run through: %s", scenario, exc)
+            for side in drill.sides:
+                if side.warden is not None:
+                    log("warden %s log (tail):\n%s", side.letter, side.warden.log_text()[-3000:])
+            failed.append(scenario)
+            continue
+        finally:
+            drill.cleanup()
+        m["sanitizer"] = drill.sanitizer
+        results.append((m, checks(m)))
+    ok = summary(results, time.monotonic() - started)
+    for scenario in failed:
+        print("drill: scenario %s FAILED before its checks (see above)" % scenario)
+    return 0 if ok and not failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
