@@ -331,6 +331,8 @@ static const struct setting settings[] = {
          "128", 0, 100000, offsetof(struct wd_config, http_max_connections_per_ip), NULL},
         {"WARDEN_HTTP_IDLE_TIMEOUT", "http_idle_timeout", SETTING_DURATION_S, "10s", 1000,
          3600 * 1000, offsetof(struct wd_config, http_idle_timeout_ms), NULL},
+        {"WARDEN_HTTP_HEADER_TIMEOUT", "http_header_timeout", SETTING_DURATION, "10s", 100,
+         600 * 1000, offsetof(struct wd_config, http_header_timeout_ms), NULL},
         {"WARDEN_FLAG", "flag", SETTING_FLAG, NULL, 0, 0, offsetof(struct wd_config, flags), NULL},
         {"WARDEN_FLAG_INTERVAL", "flag_interval", SETTING_DURATION, "5s", 100, 3600 * 1000,
          offsetof(struct wd_config, flag_interval_ms), NULL},

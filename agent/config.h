@@ -46,6 +46,8 @@ struct wd_config {
 	/* WARDEN_HTTP_MAX_CONNECTIONS_PER_IP, default 128, 0 = no limit */
 	unsigned http_max_connections_per_ip;
 	int64_t http_idle_timeout_ms; /* WARDEN_HTTP_IDLE_TIMEOUT, default 10s, whole seconds */
+	/* WARDEN_HTTP_HEADER_TIMEOUT, default 10s (100ms..10m): a whole request head by then */
+	int64_t http_header_timeout_ms;
 
 	size_t probe_count;
 	struct probe_config probes[WD_PROBES_MAX]; /* sorted by name */
