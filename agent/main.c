@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -47,7 +46,10 @@ static void usage(FILE *out)
 	        "                   -- CMD ARGS...\n");
 }
 
-/* Load the config, or print one line naming the problem. */
+/*
+ * Load the config and fit RLIMIT_NOFILE to its connection caps (the one
+ * validation of `serve` and `config`), or print one line naming the problem.
+ */
 static struct wd_config *load_config(void)
 {
 	struct wd_config *cfg = malloc(sizeof(*cfg));
@@ -57,7 +59,7 @@ static struct wd_config *load_config(void)
 		fprintf(stderr, "warden: out of memory\n");
 		return NULL;
 	}
-	if (config_load(cfg, environ, &err) < 0) {
+	if (config_load(cfg, environ, &err) < 0 || config_fit_fd_limit(cfg, &err) < 0) {
 		fprintf(stderr, "warden: config: %s\n", err.msg);
 		free(cfg);
 		return NULL;
@@ -150,17 +152,6 @@ static int wait_for_stop(const sigset_t *stop, int64_t ms)
 	return sig < 0 ? 0 : sig;
 }
 
-/* Connections and probes need descriptors: take the hard limit. */
-static void raise_fd_limit(void)
-{
-	struct rlimit limit;
-
-	if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-		limit.rlim_cur = limit.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &limit);
-	}
-}
-
 static int cmd_serve(void)
 {
 	struct wd_config *cfg = load_config();
@@ -179,7 +170,6 @@ static int cmd_serve(void)
 		return EXIT_CONFIG;
 	log_set_level(cfg->log_level);
 	block_stop_signals(&stop);
-	raise_fd_limit();
 	state = wd_state_new(cfg->probe_count);
 	if (state == NULL) {
 		log_msg(LOG_ERROR, "agent.error", "out of memory");
