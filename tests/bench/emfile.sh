@@ -5,6 +5,9 @@
 #
 #   WARDEN_BIN=build/warden tests/bench/emfile.sh [health|proxy|both]
 #   BENCH_SECONDS=10 (CPU measuring window), FLOOD=500 (connections per port)
+#   NOFILE=64 (the soft limit set under the running process; `inuse`: exactly
+#   the descriptors open at that moment, so that the very first accept fails,
+#   as when the proxy or a probe took the last descriptors)
 #
 # warden starts with its defaults (the start-up check refuses `ulimit -n 64`
 # outright since the caps need more), so the limit is lowered under the
@@ -22,6 +25,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 MODE=${1:-health}
 SECONDS_CPU=${BENCH_SECONDS:-10}
 FLOOD=${FLOOD:-500}
+NOFILE=${NOFILE:-64}
 TMP=$(mktemp -d /tmp/warden-emfile.XXXXXX)
 PIDS=()
 
@@ -80,7 +84,10 @@ both) PORTS=("$HEALTH_PORT" "$PROXY_PORT") ;;
 esac
 
 HARD=$(prlimit --pid "$PID" --nofile --raw --noheadings | awk '{print $3}')
-prlimit --pid "$PID" --nofile=64:"$HARD"
+if [ "$NOFILE" = inuse ]; then
+	NOFILE=$(ls "/proc/$PID/fd" | wc -l)
+fi
+prlimit --pid "$PID" --nofile="$NOFILE:$HARD"
 LINES_BEFORE=$(wc -l <"$TMP/warden.log")
 
 python3 - "$PID" "$HEALTH_PORT" "$SECONDS_CPU" "$FLOOD" "$HARD" "${PORTS[@]}" <<'PY'
@@ -135,4 +142,4 @@ print("cpu_percent %.1f livez_after_ms %s" % (cpu, "%.0f" % answered if answered
                                               else "never"), end=" ")
 PY
 printf 'log_lines %d\n' "$(($(wc -l <"$TMP/warden.log") - LINES_BEFORE))"
-printf 'mode %s flood %d per port; target: cpu_percent <= 5 and /livez answering\n' "$MODE" "$FLOOD"
+printf 'mode %s flood %d per port, soft RLIMIT_NOFILE %s; target: cpu_percent <= 5 and /livez answering\n' "$MODE" "$FLOOD" "$NOFILE"
