@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -339,6 +340,8 @@ static const struct setting settings[] = {
          "128", 0, 100000, offsetof(struct wd_config, http_max_connections_per_ip), NULL},
         {"WARDEN_HTTP_IDLE_TIMEOUT", "http_idle_timeout", SETTING_DURATION_S, "10s", 1000,
          3600 * 1000, offsetof(struct wd_config, http_idle_timeout_ms), NULL},
+        {"WARDEN_HTTP_HEADER_TIMEOUT", "http_header_timeout", SETTING_DURATION, "10s", 100,
+         600 * 1000, offsetof(struct wd_config, http_header_timeout_ms), NULL},
         {"WARDEN_FLAG", "flag", SETTING_FLAG, NULL, 0, 0, offsetof(struct wd_config, flags), NULL},
         {"WARDEN_FLAG_INTERVAL", "flag_interval", SETTING_DURATION, "5s", 100, 3600 * 1000,
          offsetof(struct wd_config, flag_interval_ms), NULL},
@@ -1498,6 +1501,44 @@ int config_load_json_text(struct wd_config *cfg, const char *text, size_t len, c
                           struct wd_err *err)
 {
 	return config_load_from(cfg, envp, text, len, true, err);
+}
+
+/* ---- descriptors ---- */
+
+unsigned long long config_fds_needed(const struct wd_config *cfg)
+{
+	unsigned long long proxy = cfg->proxy_listen[0] != '\0' ? cfg->proxy.max_connections : 0;
+
+	return (unsigned long long)cfg->http_max_connections + 2 * proxy + CONFIG_FD_RESERVE +
+	       2 * (cfg->probe_count + cfg->flag_count);
+}
+
+int config_fit_fd_limit(const struct wd_config *cfg, struct wd_err *err)
+{
+	unsigned long long need = config_fds_needed(cfg);
+	unsigned long long proxy = cfg->proxy_listen[0] != '\0' ? cfg->proxy.max_connections : 0;
+	struct rlimit limit;
+
+	if (getrlimit(RLIMIT_NOFILE, &limit) < 0)
+		return wd_err_set(err, -errno, "cannot read RLIMIT_NOFILE: %s", strerror(errno));
+	if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < need &&
+	    limit.rlim_cur < limit.rlim_max) {
+		/* Take the hard limit: probes and files want headroom too. */
+		limit.rlim_cur = limit.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &limit) < 0 || getrlimit(RLIMIT_NOFILE, &limit) < 0)
+			return wd_err_set(err, -errno, "cannot raise RLIMIT_NOFILE: %s",
+			                  strerror(errno));
+	}
+	if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < need)
+		return wd_err_set(
+		        err, -EMFILE,
+		        "WARDEN_HTTP_MAX_CONNECTIONS (%u) + 2 x WARDEN_PROXY_MAX_CONNECTIONS "
+		        "(%llu) + %llu reserved need %llu descriptors, but RLIMIT_NOFILE is "
+		        "%llu (hard limit); lower the caps or raise the limit",
+		        cfg->http_max_connections, proxy,
+		        need - cfg->http_max_connections - 2 * proxy, need,
+		        (unsigned long long)limit.rlim_cur);
+	return 0;
 }
 
 /* ---- printing ----------------------------------------------------------- */

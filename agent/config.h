@@ -46,6 +46,8 @@ struct wd_config {
 	/* WARDEN_HTTP_MAX_CONNECTIONS_PER_IP, default 128, 0 = no limit */
 	unsigned http_max_connections_per_ip;
 	int64_t http_idle_timeout_ms; /* WARDEN_HTTP_IDLE_TIMEOUT, default 10s, whole seconds */
+	/* WARDEN_HTTP_HEADER_TIMEOUT, default 10s (100ms..10m): a whole request head by then */
+	int64_t http_header_timeout_ms;
 
 	size_t probe_count;
 	struct probe_config probes[WD_PROBES_MAX]; /* sorted by name */
@@ -84,9 +86,9 @@ struct wd_config {
  * Environment: WARDEN_CONFIG, WARDEN_LISTEN, WARDEN_LOG_LEVEL,
  * WARDEN_DRAIN_SECONDS, WARDEN_EXPOSE_DETAILS, WARDEN_HTTP_THREADS,
  * WARDEN_HTTP_MAX_CONNECTIONS, WARDEN_HTTP_MAX_CONNECTIONS_PER_IP,
- * WARDEN_HTTP_IDLE_TIMEOUT, WARDEN_PROBE_<NAME>, WARDEN_PROBE_<NAME>_PASSWORD
- * and WARDEN_PROBE_<NAME>_PASSWORD_FILE; any other WARDEN_* is an error.
- * Because of the password suffixes, no probe can be named "*_password" or
+ * WARDEN_HTTP_IDLE_TIMEOUT, WARDEN_HTTP_HEADER_TIMEOUT, WARDEN_PROBE_<NAME>,
+ * WARDEN_PROBE_<NAME>_PASSWORD and WARDEN_PROBE_<NAME>_PASSWORD_FILE; any other WARDEN_* is an
+ * error. Because of the password suffixes, no probe can be named "*_password" or
  * "*_password_file" through the environment: WARDEN_PROBE_X_PASSWORD is
  * always the password of probe "x".
  */
@@ -100,6 +102,24 @@ int config_load(struct wd_config *cfg, char *const *envp, struct wd_err *err);
  */
 int config_load_json_text(struct wd_config *cfg, const char *text, size_t len, char *const *envp,
                           struct wd_err *err);
+
+/*
+ * Descriptors the connection caps can take: WARDEN_HTTP_MAX_CONNECTIONS, plus
+ * 2 x WARDEN_PROXY_MAX_CONNECTIONS (client and upstream) when the proxy is
+ * on, plus CONFIG_FD_RESERVE and two per probe and flag source (probes, flag
+ * reads, files, threads' event descriptors).
+ */
+#define CONFIG_FD_RESERVE 64
+unsigned long long config_fds_needed(const struct wd_config *cfg);
+
+/*
+ * Make RLIMIT_NOFILE fit the caps (config_fds_needed): raise the soft limit
+ * up to the hard one when it is lower (a process-wide change: call once, at
+ * start, before threads); if even the hard limit is too low, return -EMFILE
+ * with err naming the settings and the numbers. Run by `serve` and `config`
+ * alike, after config_load. 0 or -errno.
+ */
+int config_fit_fd_limit(const struct wd_config *cfg, struct wd_err *err);
 
 /*
  * Parse a listener "host:port", "[v6]:port" or "port" (host 0.0.0.0).

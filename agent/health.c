@@ -18,6 +18,11 @@ enum health_status health_probe_status(const struct probe_config *cfg,
 	return cfg->critical ? HEALTH_FAIL : HEALTH_WARN;
 }
 
+enum health_status health_probe_own_status(const struct probe_snapshot *snap)
+{
+	return snap->health == PROBE_HEALTH_UP ? HEALTH_PASS : HEALTH_FAIL;
+}
+
 enum health_status health_overall(const struct wd_config *cfg, const struct probe_snapshot *snaps,
                                   bool draining)
 {

@@ -5,6 +5,9 @@
  * fails if critical, else warns. The whole is `fail` while draining or when
  * any critical probe fails, else `warn` when any probe warns, else `pass`.
  * `pass` and `warn` answer 200; `fail` answers 503. No probes at all: pass.
+ *
+ * /readyz/<probe> is that probe's own health, whatever its `critical`: pass
+ * while it is UP, fail while it is down or pending (DESIGN.md, HTTP endpoints).
  */
 #ifndef WARDEN_HEALTH_H
 #define WARDEN_HEALTH_H
@@ -22,6 +25,8 @@ const char *health_status_str(enum health_status status);
 
 enum health_status health_probe_status(const struct probe_config *cfg,
                                        const struct probe_snapshot *snap);
+/* A probe on its own (/readyz/<probe>): pass when UP, else fail; `critical` plays no part. */
+enum health_status health_probe_own_status(const struct probe_snapshot *snap);
 enum health_status health_overall(const struct wd_config *cfg, const struct probe_snapshot *snaps,
                                   bool draining);
 /* 200 for pass and warn, 503 for fail. */

@@ -17,6 +17,31 @@
  * declared body gets 413 (and the connection closes), and a chunked one that
  * grows past the cap closes the connection without a reply.
  *
+ * Accept: warden owns the listening socket and one guard thread accepts and
+ * hands each connection to MHD (MHD_add_connection). MHD's own accept loop
+ * busy-waits when accept() fails with EMFILE while it holds no connection;
+ * the guard instead stops accepting until a connection closes (or
+ * HTTP_ACCEPT_PAUSE_MS passes: a descriptor may free elsewhere), and stops
+ * accepting at WARDEN_HTTP_MAX_CONNECTIONS the same way.
+ *
+ * Header deadline (slowloris): MHD's connection timeout is an idle timeout
+ * that every byte resets. The guard thread also keeps, per connection, the
+ * monotonic deadline by which its request head must be whole: accept +
+ * WARDEN_HTTP_HEADER_TIMEOUT for the first request, and for each later
+ * request on a keep-alive connection the end of the previous response +
+ * WARDEN_HTTP_IDLE_TIMEOUT + WARDEN_HTTP_HEADER_TIMEOUT (the idle wait that
+ * keep-alive allows, then the head). A connection past its deadline is
+ * shut down (shutdown(2), never close: MHD sees the end of the stream and
+ * closes and frees it itself). The connection list is guarded by one mutex,
+ * and MHD calls NOTIFY_CLOSED before it closes a socket, so the guard never
+ * shuts down a descriptor number that was reused.
+ *
+ * Target: the raw request target may hold no control byte (0x00-0x1f,
+ * 0x7f), raw or percent-encoded: 400. MHD hands callbacks C strings, so a
+ * raw NUL would cut the target short ("/livez\0x" read as "/livez"); it is
+ * caught by checking that the HTTP version starts right after the end of
+ * the target as the URI log callback saw it.
+ *
  * Decisions (DESIGN.md, HTTP endpoints):
  * - Listening on "::" is dual-stack; any other IPv6 address is IPv6 only.
  * - /readyz/<unknown> is 404 whatever the method; a known path with another
@@ -27,6 +52,7 @@
 #include "agent/http_server.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -39,7 +65,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 #include <openssl/crypto.h>
@@ -55,7 +85,9 @@
 #define HTTP_BODY_DISCARD_MAX  (64 << 10) /* a request body read and dropped */
 #define HTTP_CONNECTION_MEMORY (8 << 10)  /* MHD's per-connection pool: request head, reply head */
 #define HTTP_LISTEN_BACKLOG    1024       /* capped by net.core.somaxconn */
-#define HTTP_LOG_INTERVAL_MS   1000       /* at most one MHD message a second after start-up */
+#define HTTP_LOG_INTERVAL_MS   1000       /* at most one line a second per kind after start-up */
+#define HTTP_ACCEPT_PAUSE_MS   100        /* accept() again after EMFILE even if nothing closed */
+#define HTTP_ACCEPT_BATCH      64         /* connections accepted per wake-up */
 
 #define CONTENT_TYPE_TEXT    "text/plain; charset=utf-8"
 #define CONTENT_TYPE_HEALTH  "application/health+json"
@@ -70,6 +102,25 @@ static const char internal_body[] = "internal error\n";
 static const char activez_yes_body[] = "writable\n";
 static const char activez_no_body[] = "not writable\n";
 static const char unauthorized_body[] = "unauthorized\n";
+static const char bad_request_body[] = "bad request\n";
+
+/* At most one line a second of a kind; the lines in between are counted. */
+struct log_limiter {
+	_Atomic int64_t last_mono_ms;
+	_Atomic uint64_t suppressed;
+};
+
+/* One connection, from MHD's NOTIFY_CONNECTION STARTED to CLOSED. */
+struct http_conn {
+	struct http_conn *prev; /* the live list, under http_server.conns_lock */
+	struct http_conn *next;
+	int fd;
+	/* When the request head must be whole (monotonic ms); 0: none pending. */
+	_Atomic int64_t head_deadline_ms;
+	/* Set by the URI log callback, read by the first access call (MHD's thread). */
+	const char *target_end;
+	bool target_bad;
+};
 
 struct http_server {
 	const struct wd_config *cfg;
@@ -90,13 +141,59 @@ struct http_server {
 	struct MHD_Response *activez_no;
 	struct MHD_Response *unauthorized;
 	struct MHD_Response *no_content;
+	struct MHD_Response *bad_request;
 
 	/* MHD's messages: kept for the start-up error, then logged, rate-limited. */
 	atomic_bool starting;
 	char start_error[WD_ERR_MSG_MAX];
-	_Atomic int64_t last_log_mono_ms;
-	_Atomic uint64_t suppressed_logs;
+	struct log_limiter mhd_log;
+	struct log_limiter refused_log;
+	struct log_limiter accept_log;
+	struct log_limiter timeout_log;
+
+	/* The guard thread: accept, and the header deadlines. */
+	int listen_fd;
+	int wake_fd;          /* eventfd: a connection closed, or stop */
+	atomic_bool stopping; /* set before wake_fd is written for the stop */
+	atomic_bool paused;   /* the guard waits for a close before accept() */
+	bool guard_started;
+	pthread_t guard;
+	pthread_mutex_t conns_lock;
+	bool conns_lock_ready;
+	struct http_conn *conns; /* live connections, under conns_lock */
+	_Atomic unsigned live;   /* connections MHD holds */
 };
+
+static void log_limiter_init(struct log_limiter *limiter)
+{
+	atomic_init(&limiter->last_mono_ms, INT64_MIN / 2);
+	atomic_init(&limiter->suppressed, 0);
+}
+
+/*
+ * `events` more things happened: true when a line may say so now;
+ * *suppressed is then the count of the events not logged since the last
+ * line. Otherwise they are counted. Lock-free; any thread.
+ */
+static bool log_limiter_allow_n(struct log_limiter *limiter, uint64_t events, uint64_t *suppressed)
+{
+	int64_t now = clock_mono_ms();
+	int64_t last = atomic_load(&limiter->last_mono_ms);
+
+	if (now - last < HTTP_LOG_INTERVAL_MS ||
+	    !atomic_compare_exchange_strong(&limiter->last_mono_ms, &last, now)) {
+		atomic_fetch_add(&limiter->suppressed, events);
+		return false;
+	}
+	*suppressed = atomic_exchange(&limiter->suppressed, 0);
+	return true;
+}
+
+/* One event: log_limiter_allow_n(limiter, 1, suppressed). */
+static bool log_limiter_allow(struct log_limiter *limiter, uint64_t *suppressed)
+{
+	return log_limiter_allow_n(limiter, 1, suppressed);
+}
 
 /* MHD's error log, turned into our JSON lines. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -104,9 +201,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	struct http_server *server = cls;
 	char text[WD_ERR_MSG_MAX];
 	size_t len;
-	int64_t now;
-	int64_t last;
-	uint64_t suppressed;
+	uint64_t suppressed = 0;
 	struct log_line line;
 
 	vsnprintf(text, sizeof(text), fmt, ap);
@@ -118,14 +213,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 		return;
 	}
 	/* A flood of connections must not become a flood of log lines. */
-	now = clock_mono_ms();
-	last = atomic_load(&server->last_log_mono_ms);
-	if (now - last < HTTP_LOG_INTERVAL_MS ||
-	    !atomic_compare_exchange_strong(&server->last_log_mono_ms, &last, now)) {
-		atomic_fetch_add(&server->suppressed_logs, 1);
+	if (!log_limiter_allow(&server->mhd_log, &suppressed))
 		return;
-	}
-	suppressed = atomic_exchange(&server->suppressed_logs, 0);
 	log_begin(&line, LOG_WARN, "http.error");
 	log_int(&line, "suppressed", (int64_t)suppressed);
 	log_end(&line, "health listener: %s", text);
@@ -343,19 +432,26 @@ static enum MHD_Result serve_fence(struct http_server *server, struct MHD_Connec
 }
 
 /*
- * Authorization: Bearer <WARDEN_ADMIN_TOKEN>. Both sides are hashed first, so
- * the comparison takes the same time whatever the length or the content.
+ * Authorization: Bearer <WARDEN_ADMIN_TOKEN>. The scheme is case-insensitive
+ * and followed by one or more spaces (RFC 9110, 11.6.2 and 11.4). Both
+ * tokens are hashed first, so the comparison takes the same time whatever
+ * the length or the content.
  */
 static bool admin_authorized(struct http_server *server, struct MHD_Connection *conn)
 {
-	static const char scheme[] = "Bearer ";
+	static const char scheme[] = "bearer";
 	const char *auth =
 	        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	unsigned char given[SHA256_DIGEST_LENGTH];
 
-	if (auth == NULL || strncmp(auth, scheme, sizeof(scheme) - 1) != 0)
+	if (auth == NULL || strncasecmp(auth, scheme, sizeof(scheme) - 1) != 0 ||
+	    auth[sizeof(scheme) - 1] != ' ')
 		return false;
 	auth += sizeof(scheme) - 1;
+	while (*auth == ' ')
+		auth++;
+	if (*auth == '\0')
+		return false;
 	SHA256((const unsigned char *)auth, strlen(auth), given);
 	return CRYPTO_memcmp(given, server->admin_token_hash, sizeof(given)) == 0;
 }
@@ -367,14 +463,23 @@ static enum MHD_Result serve_admin(struct http_server *server, struct MHD_Connec
 {
 	static const char *const names[] = {"drain", "fence", "unfence"};
 	struct log_line line;
+	uint64_t suppressed = 0;
 	bool ok = admin_authorized(server, conn);
 
-	log_begin(&line, LOG_WARN, ok ? "admin.action" : "admin.refused");
-	log_str(&line, "action", names[action]);
-	log_end(&line, ok ? "admin %s" : "admin %s refused: bad or missing bearer token",
-	        names[action]);
-	if (!ok)
+	if (!ok) {
+		/* A stream of bad tokens is one line a second, with a count (DESIGN.md). */
+		if (log_limiter_allow(&server->refused_log, &suppressed)) {
+			log_begin(&line, LOG_WARN, "admin.refused");
+			log_str(&line, "action", names[action]);
+			log_int(&line, "suppressed", (int64_t)suppressed);
+			log_end(&line, "admin %s refused: bad or missing bearer token",
+			        names[action]);
+		}
 		return MHD_queue_response(conn, MHD_HTTP_UNAUTHORIZED, server->unauthorized);
+	}
+	log_begin(&line, LOG_WARN, "admin.action");
+	log_str(&line, "action", names[action]);
+	log_end(&line, "admin %s", names[action]);
 	switch (action) {
 	case ADMIN_DRAIN: wd_state_set_draining(server->state); break;
 	case ADMIN_FENCE: fencing_force(server->fencing, true); break;
@@ -477,6 +582,65 @@ static bool declared_body_too_large(struct MHD_Connection *conn)
 	return errno != 0 || end == length || n > HTTP_BODY_DISCARD_MAX;
 }
 
+/* This connection's tracking record, or NULL. */
+static struct http_conn *conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info =
+	        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info != NULL ? info->socket_context : NULL;
+}
+
+/* A control byte (0x00-0x1f, 0x7f), raw or percent-encoded, in target. */
+static bool target_has_control(const char *target)
+{
+	for (const unsigned char *p = (const unsigned char *)target; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			return true;
+		if (*p == '%' && isxdigit(p[1]) && isxdigit(p[2])) {
+			char hex[3] = {(char)p[1], (char)p[2], '\0'};
+			unsigned long value = strtoul(hex, NULL, 16);
+
+			if (value < 0x20 || value == 0x7f)
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * MHD's URI log callback: the raw target (query included), before any
+ * decoding, once per request. Notes on the connection whether it is bad and
+ * where MHD's C string of it ends. Returns NULL: the request's *req_cls.
+ */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct http_conn *c = conn_of(conn);
+
+	(void)cls;
+	if (c == NULL)
+		return NULL;
+	c->target_bad = uri == NULL || target_has_control(uri);
+	c->target_end = uri != NULL ? uri + strlen(uri) : NULL;
+	return NULL;
+}
+
+/*
+ * The request head is whole: disarm the header deadline, and refuse a target
+ * with a control byte. A raw NUL cut MHD's C string short: the HTTP version,
+ * which MHD parses right after the target's end in its buffer, then does not
+ * start one byte after where the URI callback saw the target end.
+ */
+static bool head_complete(struct MHD_Connection *conn, const char *version)
+{
+	struct http_conn *c = conn_of(conn);
+
+	if (c == NULL)
+		return true;
+	atomic_store(&c->head_deadline_ms, 0);
+	return !c->target_bad && c->target_end != NULL && version == c->target_end + 1;
+}
+
 /*
  * MHD's access handler. *req_cls counts the request's calls: NULL on the
  * first, then 1 + the body bytes discarded so far (an integer in the
@@ -489,13 +653,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct http_server *server = cls;
 	uintptr_t seen = (uintptr_t)*req_cls;
 
-	(void)version;
 	(void)upload_data;
 	if (seen == 0) {
-		/* Queueing now would close the connection: wait for the next call. */
+		/* Queueing now closes the connection: right for a refusal. */
+		if (!head_complete(conn, version))
+			return MHD_queue_response(conn, MHD_HTTP_BAD_REQUEST, server->bad_request);
 		if (declared_body_too_large(conn))
 			return MHD_queue_response(conn, MHD_HTTP_CONTENT_TOO_LARGE,
 			                          server->too_large);
+		/* Else wait for the next call, so that keep-alive holds. */
 		*req_cls = (void *)(uintptr_t)1;
 		return MHD_YES;
 	}
@@ -511,13 +677,227 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return serve(server, conn, url, method);
 }
 
+/* A request is over; on a connection kept alive, arm the next head's deadline. */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *server = cls;
+	struct http_conn *c;
+
+	(void)req_cls;
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		return;
+	c = conn_of(conn);
+	if (c != NULL)
+		atomic_store(&c->head_deadline_ms, clock_mono_ms() +
+		                                           server->cfg->http_idle_timeout_ms +
+		                                           server->cfg->http_header_timeout_ms);
+}
+
+/* Wake the guard thread (a connection closed, or stop). */
+static void wake_guard(struct http_server *server)
+{
+	uint64_t one = 1;
+
+	if (write(server->wake_fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is already non-zero, the guard wakes anyway. */
+	}
+}
+
+/*
+ * MHD's connection notifier (the connection's own thread): track it from
+ * STARTED, with its first header deadline, until CLOSED, which MHD calls
+ * before it closes the socket.
+ */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *server = cls;
+	struct http_conn *c;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *info =
+		        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		*socket_context = NULL;
+		if (info == NULL)
+			return;
+		c = calloc(1, sizeof(*c));
+		if (c == NULL) {
+			/* Untracked means no deadline: refuse it instead. */
+			shutdown(info->connect_fd, SHUT_RDWR);
+			return;
+		}
+		c->fd = info->connect_fd;
+		atomic_init(&c->head_deadline_ms,
+		            clock_mono_ms() + server->cfg->http_header_timeout_ms);
+		pthread_mutex_lock(&server->conns_lock);
+		c->next = server->conns;
+		if (server->conns != NULL)
+			server->conns->prev = c;
+		server->conns = c;
+		pthread_mutex_unlock(&server->conns_lock);
+		atomic_fetch_add(&server->live, 1);
+		*socket_context = c;
+		return;
+	}
+	c = *socket_context;
+	*socket_context = NULL;
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&server->conns_lock);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		server->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&server->conns_lock);
+	free(c);
+	atomic_fetch_sub(&server->live, 1);
+	if (atomic_exchange(&server->paused, false))
+		wake_guard(server);
+}
+
+/*
+ * Shut down every connection past its header deadline; returns the next
+ * deadline (or now + the header timeout when none is nearer).
+ */
+static int64_t enforce_deadlines(struct http_server *server, int64_t now)
+{
+	int64_t next = now + server->cfg->http_header_timeout_ms;
+	uint64_t closed = 0;
+	uint64_t suppressed = 0;
+	struct log_line line;
+
+	pthread_mutex_lock(&server->conns_lock);
+	for (struct http_conn *c = server->conns; c != NULL; c = c->next) {
+		int64_t deadline = atomic_load(&c->head_deadline_ms);
+
+		if (deadline == 0)
+			continue;
+		if (deadline <= now) {
+			/* MHD reads the end of the stream, closes and frees. */
+			shutdown(c->fd, SHUT_RDWR);
+			atomic_store(&c->head_deadline_ms, 0);
+			closed++;
+		} else if (deadline < next) {
+			next = deadline;
+		}
+	}
+	pthread_mutex_unlock(&server->conns_lock);
+	if (closed > 0 && log_limiter_allow_n(&server->timeout_log, closed, &suppressed)) {
+		log_begin(&line, LOG_WARN, "http.header_timeout");
+		log_int(&line, "closed", (int64_t)closed);
+		log_int(&line, "suppressed", (int64_t)suppressed);
+		log_end(&line, "closed %llu connection(s) without a whole request head in %lld ms",
+		        (unsigned long long)closed, (long long)server->cfg->http_header_timeout_ms);
+	}
+	return next;
+}
+
+/* accept() failed: say so (one line a second); true when the guard should pause. */
+static bool accept_failed(struct http_server *server, int error)
+{
+	uint64_t suppressed = 0;
+	struct log_line line;
+
+	switch (error) {
+	case EAGAIN:
+	case EINTR:
+	case ECONNABORTED:
+	case EPROTO:
+	case EPERM: return false;
+	default: break;
+	}
+	if (log_limiter_allow(&server->accept_log, &suppressed)) {
+		log_begin(&line, LOG_WARN, "http.accept");
+		log_str(&line, "error", strerror(error));
+		log_int(&line, "live", (int64_t)atomic_load(&server->live));
+		log_int(&line, "suppressed", (int64_t)suppressed);
+		log_end(&line, "health listener: accept: %s; waiting for a connection to close",
+		        strerror(error));
+	}
+	return true;
+}
+
+/* Accept what is queued (up to a batch) and hand it to MHD. */
+static void accept_batch(struct http_server *server)
+{
+	for (int i = 0; i < HTTP_ACCEPT_BATCH; i++) {
+		struct sockaddr_storage addr;
+		socklen_t len = sizeof(addr);
+		int fd;
+
+		if (atomic_load(&server->live) >= server->cfg->http_max_connections) {
+			/* Full: leave the rest in the backlog until one closes. */
+			atomic_store(&server->paused, true);
+			return;
+		}
+		fd = accept4(server->listen_fd, (struct sockaddr *)&addr, &len,
+		             SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			int error = errno;
+
+			if (error == EAGAIN || error == EWOULDBLOCK)
+				return;
+			if (accept_failed(server, error)) {
+				atomic_store(&server->paused, true);
+				return;
+			}
+			continue;
+		}
+		/* MHD closes fd on failure (over the per-address cap) and says why. */
+		(void)MHD_add_connection(server->daemon, fd, (const struct sockaddr *)&addr, len);
+	}
+}
+
+/*
+ * The guard thread: accept, pausing after EMFILE-like failures and at the
+ * connection cap until a connection closes (or HTTP_ACCEPT_PAUSE_MS), and
+ * enforce the header deadlines.
+ */
+static void *guard_main(void *arg)
+{
+	struct http_server *server = arg;
+	int64_t next_scan = clock_mono_ms() + server->cfg->http_header_timeout_ms;
+
+	while (!atomic_load(&server->stopping)) {
+		bool paused = atomic_load(&server->paused);
+		struct pollfd fds[2] = {{.fd = server->wake_fd, .events = POLLIN},
+		                        {.fd = server->listen_fd, .events = POLLIN}};
+		int64_t now = clock_mono_ms();
+		int64_t wake = next_scan;
+		uint64_t count;
+		int n;
+
+		if (paused && now + HTTP_ACCEPT_PAUSE_MS < wake)
+			wake = now + HTTP_ACCEPT_PAUSE_MS;
+		n = poll(fds, paused ? 1 : 2, clock_ms_until(wake));
+		if (n < 0 && errno != EINTR)
+			break;
+		now = clock_mono_ms();
+		if (n > 0 && (fds[0].revents & POLLIN) != 0 &&
+		    read(server->wake_fd, &count, sizeof(count)) < 0) {
+			/* EAGAIN: another read took it. */
+		}
+		if (paused && (n == 0 || (fds[0].revents & POLLIN) != 0))
+			atomic_store(&server->paused, false); /* a close, or the pause ran out */
+		if (now >= next_scan)
+			next_scan = enforce_deadlines(server, now);
+		if (!atomic_load(&server->paused) && (paused || (fds[1].revents & POLLIN) != 0))
+			accept_batch(server);
+	}
+	return NULL;
+}
+
 static void free_responses(struct http_server *server)
 {
 	struct MHD_Response **all[] = {
 	        &server->livez_ok,    &server->not_found,      &server->method_not_allowed,
 	        &server->too_large,   &server->internal_error, &server->method_not_allowed_post,
 	        &server->activez_yes, &server->activez_no,     &server->unauthorized,
-	        &server->no_content};
+	        &server->no_content,  &server->bad_request};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (*all[i] != NULL)
@@ -544,11 +924,14 @@ static int build_responses(struct http_server *server)
 	server->unauthorized = static_response(unauthorized_body, CONTENT_TYPE_TEXT,
 	                                       MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	server->no_content = static_response("", CONTENT_TYPE_TEXT, NULL, NULL);
+	server->bad_request = static_response(bad_request_body, CONTENT_TYPE_TEXT,
+	                                      MHD_HTTP_HEADER_CONNECTION, "close");
 	if (server->livez_ok == NULL || server->not_found == NULL ||
 	    server->method_not_allowed == NULL || server->too_large == NULL ||
 	    server->internal_error == NULL || server->method_not_allowed_post == NULL ||
 	    server->activez_yes == NULL || server->activez_no == NULL ||
-	    server->unauthorized == NULL || server->no_content == NULL)
+	    server->unauthorized == NULL || server->no_content == NULL ||
+	    server->bad_request == NULL)
 		return -ENOMEM;
 	return 0;
 }
@@ -588,24 +971,66 @@ static bool is_any_v6(const struct sockaddr_storage *addr)
 }
 
 /*
- * Start the daemon with the signals that stop warden blocked, so that MHD's
- * threads (which inherit the mask) never take them and main sees them at once.
+ * Bind and listen on addr: non-blocking, close-on-exec, SO_REUSEADDR; "::"
+ * is dual-stack, any other IPv6 address IPv6 only. Returns 0 or -errno.
  */
-static struct MHD_Daemon *start_daemon(struct http_server *server,
-                                       const struct sockaddr_storage *addr)
+static int open_listener(const struct sockaddr_storage *addr, int *out)
+{
+	socklen_t len = addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+	                                            : sizeof(struct sockaddr_in);
+	int one = 1;
+	int fd;
+	int rc = 0;
+
+	fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		goto fail;
+	if (addr->ss_family == AF_INET6) {
+		int v6only = is_any_v6(addr) ? 0 : 1;
+
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) < 0)
+			goto fail;
+	}
+	if (bind(fd, (const struct sockaddr *)addr, len) < 0 || listen(fd, HTTP_LISTEN_BACKLOG) < 0)
+		goto fail;
+	*out = fd;
+	return 0;
+fail:
+	rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* The stop signals, blocked around creating threads (they inherit the mask). */
+static void block_stop_signals(sigset_t *saved)
+{
+	sigset_t block;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &block, saved);
+}
+
+/*
+ * Start the daemon (no listening socket of its own: the guard thread hands it
+ * connections) with the signals that stop warden blocked, so that MHD's
+ * threads never take them and main sees them at once.
+ */
+static struct MHD_Daemon *start_daemon(struct http_server *server)
 {
 	const struct wd_config *cfg = server->cfg;
-	unsigned int flags =
-	        MHD_USE_EPOLL | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_EPOLL | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TURBO |
+	                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
 	struct MHD_OptionItem opts[12];
 	struct MHD_Daemon *daemon;
-	sigset_t block;
 	sigset_t saved;
 	size_t n = 0;
 
-	if (addr->ss_family == AF_INET6)
-		flags |= is_any_v6(addr) ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, (void *)addr};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
 	                                    (intptr_t)cfg->http_max_connections, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
@@ -615,24 +1040,57 @@ static struct MHD_Daemon *start_daemon(struct http_server *server,
 	                                (intptr_t)((cfg->http_idle_timeout_ms + 999) / 1000), NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	                                    (intptr_t)HTTP_CONNECTION_MEMORY, NULL};
-	opts[n++] =
-	        (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, HTTP_LISTEN_BACKLOG, NULL};
 	if (cfg->http_threads > 1)
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
 		                                    (intptr_t)cfg->http_threads, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGQUIT);
-	pthread_sigmask(SIG_BLOCK, &block, &saved);
-	daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, server,
-	                          MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, server, MHD_OPTION_ARRAY,
-	                          opts, MHD_OPTION_END);
+	block_stop_signals(&saved);
+	daemon = MHD_start_daemon(
+	        flags, 0, NULL, NULL, on_request, server, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+	        server, MHD_OPTION_NOTIFY_CONNECTION, on_connection, server,
+	        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_URI_LOG_CALLBACK,
+	        on_uri, server, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	return daemon;
+}
+
+/* Start the guard thread (stop signals blocked). 0 or -errno. */
+static int start_guard(struct http_server *server)
+{
+	sigset_t saved;
+	int rc;
+
+	block_stop_signals(&saved);
+	rc = pthread_create(&server->guard, NULL, guard_main, server);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	if (rc != 0)
+		return -rc;
+	server->guard_started = true;
+	return 0;
+}
+
+/* Stop the guard, then the daemon; close the sockets. Each part only if started. */
+static void stop_all(struct http_server *server)
+{
+	if (server->guard_started) {
+		atomic_store(&server->stopping, true);
+		wake_guard(server);
+		pthread_join(server->guard, NULL);
+		server->guard_started = false;
+	}
+	if (server->daemon != NULL)
+		MHD_stop_daemon(server->daemon); /* closes each connection: NOTIFY_CLOSED */
+	server->daemon = NULL;
+	if (server->listen_fd >= 0)
+		close(server->listen_fd);
+	if (server->wake_fd >= 0)
+		close(server->wake_fd);
+	server->listen_fd = -1;
+	server->wake_fd = -1;
+	if (server->conns_lock_ready)
+		pthread_mutex_destroy(&server->conns_lock);
+	server->conns_lock_ready = false;
 }
 
 struct http_server *http_server_new(const struct wd_config *cfg, struct wd_state *state,
@@ -641,6 +1099,7 @@ struct http_server *http_server_new(const struct wd_config *cfg, struct wd_state
 {
 	struct http_server *server;
 	struct sockaddr_storage addr;
+	int rc;
 
 	if (cfg->probe_count > WD_PROBES_MAX || wd_state_probe_count(state) != cfg->probe_count) {
 		wd_err_set(err, -EINVAL, "health listener: state and config disagree on probes");
@@ -657,29 +1116,51 @@ struct http_server *http_server_new(const struct wd_config *cfg, struct wd_state
 	server->state = state;
 	server->fencing = fencing;
 	server->proxy = proxy;
+	server->listen_fd = -1;
+	server->wake_fd = -1;
 	SHA256((const unsigned char *)cfg->admin_token, strlen(cfg->admin_token),
 	       server->admin_token_hash);
 	atomic_init(&server->starting, true);
-	atomic_init(&server->last_log_mono_ms, 0);
-	atomic_init(&server->suppressed_logs, 0);
-	if (build_responses(server) < 0) {
+	atomic_init(&server->stopping, false);
+	atomic_init(&server->paused, false);
+	atomic_init(&server->live, 0);
+	log_limiter_init(&server->mhd_log);
+	log_limiter_init(&server->refused_log);
+	log_limiter_init(&server->accept_log);
+	log_limiter_init(&server->timeout_log);
+	if (build_responses(server) < 0 || pthread_mutex_init(&server->conns_lock, NULL) != 0) {
 		wd_err_set(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
+	server->conns_lock_ready = true;
+	rc = open_listener(&addr, &server->listen_fd);
+	if (rc < 0) {
+		wd_err_set(err, rc, "cannot listen on %s: %s", cfg->listen, strerror(-rc));
+		goto fail;
+	}
+	server->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (server->wake_fd < 0) {
+		wd_err_set(err, -errno, "health listener: eventfd: %s", strerror(errno));
+		goto fail;
+	}
 	errno = 0;
-	server->daemon = start_daemon(server, &addr);
+	server->daemon = start_daemon(server);
 	if (server->daemon == NULL) {
-		int code = errno != 0 ? -errno : -EADDRNOTAVAIL;
+		int code = errno != 0 ? -errno : -EINVAL;
 
-		/* errno names the bind error; MHD's message is the fallback. */
-		wd_err_set(err, code, "cannot listen on %s: %s", cfg->listen,
-		           errno != 0 || server->start_error[0] == '\0' ? strerror(-code)
-		                                                        : server->start_error);
+		wd_err_set(err, code, "health listener: %s",
+		           server->start_error[0] != '\0' ? server->start_error : strerror(-code));
 		goto fail;
 	}
 	atomic_store(&server->starting, false);
+	rc = start_guard(server);
+	if (rc < 0) {
+		wd_err_set(err, rc, "health listener: cannot start a thread: %s", strerror(-rc));
+		goto fail;
+	}
 	return server;
 fail:
+	stop_all(server);
 	free_responses(server);
 	free(server);
 	return NULL;
@@ -689,8 +1170,7 @@ void http_server_free(struct http_server *server)
 {
 	if (server == NULL)
 		return;
-	if (server->daemon != NULL)
-		MHD_stop_daemon(server->daemon);
+	stop_all(server);
 	free_responses(server);
 	free(server);
 }

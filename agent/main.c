@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -51,11 +50,12 @@ static void usage(FILE *out)
 }
 
 /*
- * Load the config, or report one line naming the problem: always on stderr
- * (for a human at a terminal); with json_log also as a JSON `agent.error`
- * line on stdout, where every other line of `serve` goes (CloudWatch Logs
- * Insights sees it). `warden config` passes false: its stdout is the config
- * document alone.
+ * Load the config and fit RLIMIT_NOFILE to its connection caps (the one
+ * validation of `serve` and `config`), or report one line naming the
+ * problem: always on stderr (for a human at a terminal); with json_log also
+ * as a JSON `agent.error` line on stdout, where every other line of `serve`
+ * goes (CloudWatch Logs Insights sees it). `warden config` passes false: its
+ * stdout is the config document alone.
  */
 static struct wd_config *load_config(bool json_log)
 {
@@ -68,7 +68,7 @@ static struct wd_config *load_config(bool json_log)
 			log_msg(LOG_ERROR, "agent.error", "out of memory");
 		return NULL;
 	}
-	if (config_load(cfg, environ, &err) < 0) {
+	if (config_load(cfg, environ, &err) < 0 || config_fit_fd_limit(cfg, &err) < 0) {
 		fprintf(stderr, "warden: config: %s\n", err.msg);
 		if (json_log)
 			log_msg(LOG_ERROR, "agent.error", "config: %s", err.msg);
@@ -215,17 +215,6 @@ static struct proxy *start_proxy(const struct wd_config *cfg, struct fencing *fe
 	                 err);
 }
 
-/* Connections and probes need descriptors: take the hard limit. */
-static void raise_fd_limit(void)
-{
-	struct rlimit limit;
-
-	if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-		limit.rlim_cur = limit.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &limit);
-	}
-}
-
 static int cmd_serve(void)
 {
 	struct wd_config *cfg = load_config(true);
@@ -247,7 +236,6 @@ static int cmd_serve(void)
 		return EXIT_CONFIG;
 	log_set_level(cfg->log_level);
 	block_stop_signals(&stop);
-	raise_fd_limit();
 	state = wd_state_new(cfg->probe_count);
 	if (state == NULL) {
 		log_msg(LOG_ERROR, "agent.error", "out of memory");

@@ -138,9 +138,9 @@ static void put_probe_output(struct writer *w, const struct probe_config *cfg,
 
 /* "<probe>:responseTime":[{...}] and, with details and a lag, "<probe>:replicationLag". */
 static void put_health_checks(struct writer *w, const struct probe_config *cfg,
-                              const struct probe_snapshot *snap, bool details)
+                              const struct probe_snapshot *snap, enum health_status status,
+                              bool details)
 {
-	enum health_status status = health_probe_status(cfg, snap);
 	char key[WD_PROBE_NAME_MAX + 32];
 
 	snprintf(key, sizeof(key), "%s:responseTime", cfg->name);
@@ -192,7 +192,7 @@ int render_health(const struct wd_config *cfg, const struct probe_snapshot *snap
 	if (draining)
 		*status = HEALTH_FAIL;
 	else if (only >= 0)
-		*status = health_probe_status(&cfg->probes[only], &snaps[only]);
+		*status = health_probe_own_status(&snaps[only]);
 	else
 		*status = health_overall(cfg, snaps, false);
 
@@ -205,7 +205,11 @@ int render_health(const struct wd_config *cfg, const struct probe_snapshot *snap
 		if (!first)
 			put(&w, ",");
 		first = false;
-		put_health_checks(&w, &cfg->probes[i], &snaps[i], details);
+		/* On its own, a probe is judged by its own health (DESIGN.md). */
+		put_health_checks(&w, &cfg->probes[i], &snaps[i],
+		                  only >= 0 ? health_probe_own_status(&snaps[i])
+		                            : health_probe_status(&cfg->probes[i], &snaps[i]),
+		                  details);
 	}
 	put(&w, "}");
 	if (details && draining)

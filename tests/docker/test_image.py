@@ -13,7 +13,8 @@ podman works as root. So the test:
   3. builds: podman build --pull=never --isolation chroot --format docker
      -f docker/Dockerfile . (--format docker: the OCI format has no
      HEALTHCHECK, podman would drop it);
-  4. runs the image with --runtime runc --ulimit nofile=1024:1024
+  4. runs the image with --runtime runc --ulimit nofile=4096:4096
+     (warden refuses a limit below its connection caps: 1024 + 64 by default)
      --ulimit nproc=1024:1024 --network host (this VM's cgroup and rlimit
      quirks) and asserts, one PASS/FAIL line each: uid 65532, /livez, warden
      check (0, and 1 on a dead port), the image's HEALTHCHECK, warden version
@@ -54,7 +55,7 @@ DEPS_IMAGE = "localhost/warden-build-deps:test"  # the builder's apt layer, kept
 SUITE = "bookworm"
 SIZE_LIMIT = 25 * 1000 * 1000  # bytes: "at most 25 MB" (DESIGN.md)
 ROOTFS_LABEL = "org.warden.test.rootfs-sha256"
-RUN_FLAGS = ["--runtime", "runc", "--ulimit", "nofile=1024:1024",
+RUN_FLAGS = ["--runtime", "runc", "--ulimit", "nofile=4096:4096",
              "--ulimit", "nproc=1024:1024", "--network", "host"]
 LIBRARIES = ["libmicrohttpd", "libpq", "hiredis", "libcurl", "jansson", "openssl"]
 

@@ -291,6 +291,235 @@ class HttpServerTest(unittest.TestCase):
             stop_checked(warden)
 
 
+ADMIN_TOKEN = "http-admin-token-5c1e9a7b"
+
+
+def raw_request(port, data, timeout=5.0):
+    """Send raw bytes on a fresh connection; return the status code of the reply
+    (0 when the server closed without one)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        reply = b""
+        while b"\r\n" not in reply:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    if not reply.startswith(b"HTTP/1."):
+        return 0
+    return int(reply.split(b" ", 2)[1])
+
+
+def cpu_ticks(pid):
+    """utime + stime of pid, in clock ticks (/proc/<pid>/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+class HardeningTest(unittest.TestCase):
+    """Issue 9: slowloris deadline, EMFILE, refusal logging, auth scheme,
+    control bytes in the target, /readyz/<probe>."""
+
+    def setUp(self):
+        if not config_loader_is_real():
+            self.skipTest("the config loader is still the stub (WARDEN_LISTEN is ignored)")
+        raise_nofile()
+
+    def test_header_timeout_closes_tricklers(self):
+        header_timeout = 2.0
+        slack = 1.5
+        warden = harness.Warden(env={"WARDEN_HTTP_HEADER_TIMEOUT": "2s",
+                                     "WARDEN_HTTP_IDLE_TIMEOUT": "60s"})
+        slow = None
+        try:
+            start = time.monotonic()
+            slow = Slowloris(warden.port, 60, ["127.0.0.%d" % i for i in range(2, 8)])
+            # A new client is served while they trickle.
+            self.assertEqual(harness.http_request(warden.port, "/readyz",
+                                                  source="127.0.0.9")[0], 200)
+            harness.wait_until(lambda: all(not still_open(s) for s in slow.socks),
+                               timeout=header_timeout + slack + 5, interval=0.05,
+                               what="every trickling connection closed")
+            elapsed = time.monotonic() - start
+            self.assertLessEqual(elapsed, header_timeout + slack,
+                                 "tricklers lived %.2fs, header timeout %.1fs"
+                                 % (elapsed, header_timeout))
+            self.assertEqual(warden.get("/livez")[0], 200)
+        finally:
+            if slow is not None:
+                slow.close()
+            stop_checked(warden)
+
+    def test_header_timeout_keeps_idle_keep_alive(self):
+        # Idle between requests is the idle timeout's business, not the header's.
+        warden = harness.Warden(env={"WARDEN_HTTP_HEADER_TIMEOUT": "1s",
+                                     "WARDEN_HTTP_IDLE_TIMEOUT": "30s"})
+        conn = http.client.HTTPConnection("127.0.0.1", warden.port, timeout=5)
+        try:
+            conn.request("GET", "/livez")
+            self.assertEqual(conn.getresponse().read(), b"ok\n")
+            sock = conn.sock
+            time.sleep(2.5)  # longer than the header timeout, idle
+            self.assertTrue(still_open(sock), "an idle keep-alive connection was cut")
+            conn.request("GET", "/livez")
+            self.assertEqual(conn.getresponse().read(), b"ok\n")
+            self.assertIs(conn.sock, sock)
+        finally:
+            conn.close()
+            stop_checked(warden)
+
+    def test_header_timeout_setting(self):
+        import subprocess
+        base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        out = subprocess.run([harness.WARDEN_BIN, "config"], env=base, capture_output=True,
+                             text=True, timeout=10)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(json.loads(out.stdout)["http_header_timeout"], "10s")
+        for bad in ("0s", "50ms", "2h", "10"):
+            out = subprocess.run([harness.WARDEN_BIN, "config"],
+                                 env=dict(base, WARDEN_HTTP_HEADER_TIMEOUT=bad),
+                                 capture_output=True, text=True, timeout=10)
+            self.assertEqual(out.returncode, 2, bad)
+            self.assertIn("WARDEN_HTTP_HEADER_TIMEOUT", out.stderr)
+
+    def test_control_bytes_in_target(self):
+        warden = harness.Warden()
+        try:
+            port = warden.port
+            self.assertEqual(raw_request(port, b"GET /livez HTTP/1.1\r\nHost: w\r\n\r\n"), 200)
+            for target in (b"/livez%00", b"/livez\x00x", b"/livez\x00", b"/livez%01",
+                           b"/livez%1f", b"/livez%1F", b"/livez%7f", b"/livez\x01",
+                           b"/livez\x7f", b"/livez?a=%00", b"/readyz%0a", b"/livez\tx",
+                           b"/livez\x00HTTP/1.1"):
+                status = raw_request(port, b"GET " + target +
+                                     b" HTTP/1.1\r\nHost: w\r\n\r\n")
+                self.assertEqual(status, 400, target)
+            # Percent-encoded printable bytes are fine.
+            self.assertEqual(raw_request(port, b"GET /livez?a=%20b HTTP/1.1\r\nHost: w\r\n\r\n"),
+                             200)
+            self.assertEqual(warden.get("/livez")[0], 200)
+        finally:
+            stop_checked(warden)
+
+    def test_bearer_scheme_is_case_insensitive(self):
+        warden = harness.Warden(env={"WARDEN_ADMIN_TOKEN": ADMIN_TOKEN})
+        try:
+            for auth in ("bearer " + ADMIN_TOKEN, "BEARER " + ADMIN_TOKEN,
+                         "Bearer   " + ADMIN_TOKEN, "bEaReR " + ADMIN_TOKEN):
+                status = warden.get("/admin/unfence", method="POST",
+                                    headers={"Authorization": auth})[0]
+                self.assertEqual(status, 204, auth)
+            for auth in ("Bearer" + ADMIN_TOKEN, "Bearer\t" + ADMIN_TOKEN,
+                         "Bearers " + ADMIN_TOKEN,
+                         "Basic " + ADMIN_TOKEN, "bearer", "bearer "):
+                status = warden.get("/admin/unfence", method="POST",
+                                    headers={"Authorization": auth})[0]
+                self.assertEqual(status, 401, auth)
+        finally:
+            stop_checked(warden)
+
+    def test_refusals_logged_at_most_once_a_second(self):
+        warden = harness.Warden(env={"WARDEN_ADMIN_TOKEN": ADMIN_TOKEN})
+        try:
+            start = time.monotonic()
+            bad = 200
+            for _ in range(bad):
+                self.assertEqual(warden.get("/admin/fence", method="POST", headers={
+                    "Authorization": "Bearer wrong-token-0123456789"})[0], 401)
+            elapsed = time.monotonic() - start
+            time.sleep(1.1)
+            # One more after a quiet second: its line carries the suppressed count.
+            warden.get("/admin/fence", method="POST")
+            lines = harness.wait_until(
+                lambda: (lambda e: e if sum(1 + x.get("suppressed", 0) for x in e) >= bad + 1
+                         else None)(warden.events("admin.refused")),
+                timeout=5, what="the refusal count in the log")
+            self.assertLessEqual(len(lines), int(elapsed) + 3,
+                                 "%d refusal lines in %.1fs" % (len(lines), elapsed))
+            self.assertEqual(sum(1 + x.get("suppressed", 0) for x in lines), bad + 1)
+        finally:
+            stop_checked(warden)
+
+    def test_readyz_probe_reports_its_own_health(self):
+        refused = harness.free_port()  # nothing listens there
+        warden = harness.Warden(env={
+            "WARDEN_PROBE_GONE": "tcp://127.0.0.1:%d#timeout=200ms&interval=1s&critical=false"
+                                 % refused,
+        })
+        try:
+            warden.wait_probe("gone", health="down")
+            self.assertEqual(warden.get("/readyz")[0], 200)  # non-critical: the whole warns
+            status, _, body = warden.get("/readyz/gone")
+            self.assertEqual(status, 503)
+            self.assertEqual(json.loads(body)["status"], "fail")
+            self.assertEqual(warden.get("/readyz/nope")[0], 404)
+        finally:
+            stop_checked(warden)
+
+    def test_fd_limit_checked_at_start(self):
+        import subprocess
+
+        def limit(n):
+            return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+
+        base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "WARDEN_LISTEN": "127.0.0.1:%d" % harness.free_port()}
+        for args in (["config"], ["serve"]):
+            out = subprocess.run([harness.WARDEN_BIN] + args, env=base, capture_output=True,
+                                 text=True, timeout=20, preexec_fn=limit(256))
+            self.assertEqual(out.returncode, 2, "%s: %s" % (args, out.stderr))
+            err = out.stderr.strip()
+            self.assertEqual(len(err.splitlines()), 1, err)
+            self.assertIn("WARDEN_HTTP_MAX_CONNECTIONS", err)
+            self.assertIn("1024", err)
+            self.assertIn("256", err)
+        # Small caps fit.
+        out = subprocess.run([harness.WARDEN_BIN, "config"],
+                             env=dict(base, WARDEN_HTTP_MAX_CONNECTIONS="64"),
+                             capture_output=True, text=True, timeout=20, preexec_fn=limit(256))
+        self.assertEqual(out.returncode, 0, out.stderr)
+        # A low soft limit under a high hard one is raised, not refused.
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or hard >= 4096:
+            out = subprocess.run(
+                [harness.WARDEN_BIN, "config"], env=base, capture_output=True, text=True,
+                timeout=20,
+                preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard)))
+            self.assertEqual(out.returncode, 0, out.stderr)
+
+    def test_emfile_does_not_spin(self):
+        warden = harness.Warden(env={"WARDEN_HTTP_IDLE_TIMEOUT": "60s"})
+        flood = []
+        try:
+            pid = warden.proc.pid
+            _, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+            # Every descriptor in use (as when the proxy or a probe took the
+            # last ones): the soft limit drops to what is open now, so the
+            # listener's very first accept() fails. It must wait, not spin.
+            in_use = len(os.listdir("/proc/%d/fd" % pid))
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (in_use, hard))
+            for i in range(100):
+                flood.append(connect_from("127.0.0.%d" % (2 + i % 10), warden.port))
+            time.sleep(0.5)
+            ticks = os.sysconf("SC_CLK_TCK")
+            before = cpu_ticks(pid)
+            t0 = time.monotonic()
+            time.sleep(3.0)
+            used = (cpu_ticks(pid) - before) / ticks / (time.monotonic() - t0)
+            # A spin is a whole core; a waiting listener is near zero.
+            self.assertLess(used, 0.25, "warden used %.0f%% of a core at EMFILE" % (used * 100))
+            self.assertLess(len(warden.log_text().splitlines()), 50, "log flood at EMFILE")
+            # Descriptors free again: /livez answers (behind the queued flood).
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (in_use + 512, hard))
+            harness.wait_until(lambda: warden.get("/livez", timeout=2)[0] == 200, timeout=10,
+                               what="/livez once descriptors are free")
+        finally:
+            for s in flood:
+                s.close()
+            stop_checked(warden)
+
+
 class LameDuckTest(unittest.TestCase):
     def setUp(self):
         if not config_loader_is_real():

@@ -157,6 +157,7 @@ static void test_defaults(void **state)
 	assert_int_equal(f->cfg->http_max_connections, 1024);
 	assert_int_equal(f->cfg->http_max_connections_per_ip, 128);
 	assert_int_equal(f->cfg->http_idle_timeout_ms, 10000);
+	assert_int_equal(f->cfg->http_header_timeout_ms, 10000);
 	assert_int_equal(f->cfg->probe_count, 0);
 
 	json = config_to_json(f->cfg);
@@ -171,6 +172,7 @@ static void test_defaults(void **state)
 	                          "  \"http_max_connections\": 1024,\n"
 	                          "  \"http_max_connections_per_ip\": 128,\n"
 	                          "  \"http_idle_timeout\": \"10s\",\n"
+	                          "  \"http_header_timeout\": \"10s\",\n"
 	                          "  \"flag\": [],\n"
 	                          "  \"flag_interval\": \"5s\",\n"
 	                          "  \"flag_timeout\": \"2s\",\n"

@@ -101,6 +101,21 @@ static void test_probe_status_ignores_last_outcome(void **state)
 	assert_int_equal(health_probe_status(&fx->cfg->probes[0], &snap), HEALTH_FAIL);
 }
 
+/* /readyz/<probe>: the probe's own health, whatever its `critical` (issue 9, item 14). */
+static void test_probe_own_status(void **state)
+{
+	struct probe_snapshot snap;
+
+	(void)state;
+	memset(&snap, 0, sizeof(snap));
+	snap.health = PROBE_HEALTH_UP;
+	assert_int_equal(health_probe_own_status(&snap), HEALTH_PASS);
+	snap.health = PROBE_HEALTH_DOWN;
+	assert_int_equal(health_probe_own_status(&snap), HEALTH_FAIL);
+	snap.health = PROBE_HEALTH_PENDING;
+	assert_int_equal(health_probe_own_status(&snap), HEALTH_FAIL);
+}
+
 static void test_no_probes(void **state)
 {
 	struct fixture *fx = *state;
@@ -163,6 +178,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_status_strings_and_codes),
+	        cmocka_unit_test(test_probe_own_status),
 	        cmocka_unit_test_setup_teardown(test_probe_status, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_probe_status_ignores_last_outcome, setup,
 	                                        teardown),

@@ -301,9 +301,14 @@ static void test_health_one_probe(void **state)
 	json_decref(doc);
 
 	wd_buf_reset(&fx->out);
+	/* cache is down and not critical: on its own it fails, body and check alike. */
 	assert_int_equal(
 	        render_health(fx->cfg, fx->snaps, IDX_CACHE, false, false, &fx->out, &status), 0);
-	assert_int_equal(status, HEALTH_WARN);
+	assert_int_equal(status, HEALTH_FAIL);
+	doc = parse(&fx->out);
+	assert_string_equal(get_str(doc, "status"), "fail");
+	assert_string_equal(get_str(check_entry(doc, "cache:responseTime"), "status"), "fail");
+	json_decref(doc);
 
 	wd_buf_reset(&fx->out);
 	assert_int_equal(render_health(fx->cfg, fx->snaps, PROBES, false, false, &fx->out, &status),
