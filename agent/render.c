@@ -749,5 +749,9 @@ int render_proxy_metrics(const struct proxy_stats *proxy, struct wd_buf *out)
 	           "Idle connections and tunnels closed when the task stopped being writable.");
 	putf(&w, "warden_proxy_closed_on_fence_total %llu\n",
 	     (unsigned long long)proxy->closed_on_fence);
+	put_family(&w, "warden_proxy_cut_at_deadline_total", "counter",
+	           "Writes still streaming and tunnels cut at writable_until.");
+	putf(&w, "warden_proxy_cut_at_deadline_total %llu\n",
+	     (unsigned long long)proxy->cut_at_deadline);
 	return w.rc;
 }

@@ -615,7 +615,10 @@ static void test_metrics_no_probes(void **state)
 static void test_proxy_metrics(void **state)
 {
 	struct fixture *fx = *state;
-	struct proxy_stats stats = {.connections_open = 3, .tunnels_open = 1, .closed_on_fence = 2};
+	struct proxy_stats stats = {.connections_open = 3,
+	                            .tunnels_open = 1,
+	                            .closed_on_fence = 2,
+	                            .cut_at_deadline = 4};
 
 	stats.requests[PROXY_FENCED] = 7;
 	assert_int_equal(render_proxy_metrics(&stats, &fx->out), 0);
@@ -627,6 +630,8 @@ static void test_proxy_metrics(void **state)
 	assert_line(fx->out.data, "warden_proxy_tunnels_open 1");
 	assert_line(fx->out.data, "# TYPE warden_proxy_closed_on_fence_total counter");
 	assert_line(fx->out.data, "warden_proxy_closed_on_fence_total 2");
+	assert_line(fx->out.data, "# TYPE warden_proxy_cut_at_deadline_total counter");
+	assert_line(fx->out.data, "warden_proxy_cut_at_deadline_total 4");
 }
 
 /* A body past its cap is an error, never a cut. */
