@@ -302,7 +302,8 @@ static void put_fence_members(struct writer *w, const struct fencing_report *fen
 		put(w, "\"writable_until\":null");
 	putf(w, ",\"writable_for_ms\":%lld",
 	     (long long)(v->writable_until_mono_ms == INT64_MAX ? fence->ttl_ms : for_ms));
-	putf(w, ",\"ttl_ms\":%lld,", (long long)fence->ttl_ms);
+	putf(w, ",\"ttl_ms\":%lld", (long long)fence->ttl_ms);
+	putf(w, ",\"typical_fence_ms\":%lld,", (long long)fence->timing.typical_ms);
 	put_json_field_str(w, "reason", v->reason);
 	put(w, ",");
 	put_time(w, "since", fence->since_wall_ms);
