@@ -357,12 +357,14 @@ class GateTest(unittest.TestCase):
                 sidecar.wait()
             sidecar.stdout.close()
 
-    def test_verdict_expires_between_polls(self):
-        # The sidecar answers promptly, but its verdict lasts less than a poll.
-        self.writable(writable_for_ms=300, ttl_ms=60000)
-        gate = self.gate(poll="3s", grace="0s")
+    def test_verdict_runs_out_between_polls(self):
+        # The sidecar answers promptly, but its verdict lasts less than a poll:
+        # SIGTERM at its deadline - grace (400 ms), SIGKILL due at the deadline.
+        self.writable(writable_for_ms=600, ttl_ms=60000)
+        gate = self.gate(poll="3s", grace="200ms")
         gate.wait_record("start")
-        gate.wait_event("gate.stop", reason="verdict_expired", timeout=10)
+        stop = gate.wait_event("gate.stop", reason="deadline", timeout=10)[0]
+        self.assertLessEqual(stop["kill_in_ms"], 200)
         gate.wait_record("term")
         self.assertEqual(gate.events("gate.sidecar", reachable=False), [])
 
