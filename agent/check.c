@@ -1,8 +1,16 @@
+/*
+ * check.c - `warden check [URL]`: one GET with a deadline, for ECS healthCheck.
+ */
 #include "agent/check.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <curl/curl.h>
+
+#include "agent/config.h"
 
 static size_t discard(char *data, size_t size, size_t nmemb, void *user)
 {
@@ -45,4 +53,29 @@ int check_run(const char *url, int64_t timeout_ms)
 out:
 	curl_easy_cleanup(curl);
 	return result;
+}
+
+int check_default_url(char *const *envp, char *url, size_t size, struct wd_err *err)
+{
+	struct wd_config *cfg = malloc(sizeof(*cfg));
+	const char *host;
+	int rc;
+
+	if (cfg == NULL)
+		return wd_err_set(err, -ENOMEM, "out of memory");
+	rc = config_load(cfg, envp, err);
+	if (rc < 0)
+		goto out;
+	host = cfg->listen_host;
+	if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0)
+		host = "127.0.0.1";
+	else if (strcmp(host, "::") == 0)
+		host = "::1";
+	if ((size_t)snprintf(url, size,
+	                     strchr(host, ':') ? "http://[%s]:%d/livez" : "http://%s:%d/livez",
+	                     host, cfg->listen_port) >= size)
+		rc = wd_err_set(err, -ENAMETOOLONG, "listen address too long for a URL");
+out:
+	free(cfg);
+	return rc;
 }

@@ -5,7 +5,7 @@
  *   warden check [URL]    exit 0 if URL (default /livez) answers 2xx within 2s
  *   warden config         print the effective config, or exit 2 naming the bad key
  *   warden version        version and linked libraries
- *   warden gate [--singleton NAME] [--grace 30s] [--sidecar URL] -- CMD ARGS...
+ *   warden gate [--singleton NAME] [--grace 10s] [--sidecar URL] [--once] -- CMD ARGS...
  *                         run CMD only while the sidecar says this task may write
  */
 #include <errno.h>
@@ -34,7 +34,6 @@
 
 #define EXIT_CONFIG      2
 #define CHECK_TIMEOUT_MS 2000
-#define DEFAULT_LISTEN   "0.0.0.0:8089"
 
 extern char **environ;
 
@@ -45,8 +44,8 @@ static void usage(FILE *out)
 	        "       warden check [URL]\n"
 	        "       warden config\n"
 	        "       warden version\n"
-	        "       warden gate [--singleton NAME] [--grace 30s] [--sidecar URL] [--poll 1s]\n"
-	        "                   -- CMD ARGS...\n");
+	        "       warden gate [--singleton NAME] [--grace 10s] [--sidecar URL] [--poll 1s]\n"
+	        "                   [--once] -- CMD ARGS...\n");
 }
 
 /*
@@ -96,14 +95,11 @@ static int cmd_config(void)
 	return 0;
 }
 
-/* The default URL: /livez on loopback, at the port of WARDEN_LISTEN. */
+/* The default URL: /livez of the listener `serve` would open (same config loading). */
 static int cmd_check(int argc, char **argv)
 {
-	const char *listen = getenv("WARDEN_LISTEN");
-	char host[WD_HOST_MAX + 1];
 	char url[WD_LISTEN_MAX + 64];
 	struct wd_err err = {0};
-	int port;
 
 	if (argc > 3) {
 		usage(stderr);
@@ -111,13 +107,11 @@ static int cmd_check(int argc, char **argv)
 	}
 	if (argc == 3)
 		return check_run(argv[2], CHECK_TIMEOUT_MS);
-	if (config_parse_listen(listen && *listen ? listen : DEFAULT_LISTEN, host, sizeof(host),
-	                        &port, &err) < 0) {
-		fprintf(stderr, "warden check: WARDEN_LISTEN: %s\n", err.msg);
+	if (check_default_url(environ, url, sizeof(url), &err) < 0) {
+		/* A health check: a config that does not load is unhealthy (1), not usage (2). */
+		fprintf(stderr, "warden check: config: %s\n", err.msg);
 		return 1;
 	}
-	snprintf(url, sizeof(url), "http://%s:%d/livez", strchr(host, ':') ? "[::1]" : "127.0.0.1",
-	         port);
 	return check_run(url, CHECK_TIMEOUT_MS);
 }
 

@@ -53,6 +53,7 @@ static const char *const reason_names[GATE_REASON_COUNT] = {
         [GATE_REASON_LEASE_LOST] = "lease_lost",
         [GATE_REASON_SIDECAR_UNREACHABLE] = "sidecar_unreachable",
         [GATE_REASON_VERDICT_EXPIRED] = "verdict_expired",
+        [GATE_REASON_DEADLINE] = "deadline",
         [GATE_REASON_TOKEN_CHANGED] = "token_changed",
         [GATE_REASON_SIGNAL] = "signal",
         [GATE_REASON_EXITED] = "exited",
@@ -186,13 +187,11 @@ static int default_sidecar(gate_parse_listen_fn *parse_listen, struct gate_optio
 	return 0;
 }
 
-enum gate_opt { OPT_SINGLETON, OPT_GRACE, OPT_SIDECAR, OPT_POLL, OPT_COUNT };
+enum gate_opt { OPT_SINGLETON, OPT_GRACE, OPT_SIDECAR, OPT_POLL, OPT_ONCE, OPT_COUNT };
 
 static const char *const opt_names[OPT_COUNT] = {
-        [OPT_SINGLETON] = "--singleton",
-        [OPT_GRACE] = "--grace",
-        [OPT_SIDECAR] = "--sidecar",
-        [OPT_POLL] = "--poll",
+        [OPT_SINGLETON] = "--singleton", [OPT_GRACE] = "--grace", [OPT_SIDECAR] = "--sidecar",
+        [OPT_POLL] = "--poll",           [OPT_ONCE] = "--once",
 };
 
 static int apply_option(enum gate_opt opt, const char *value, struct gate_options *out,
@@ -207,6 +206,7 @@ static int apply_option(enum gate_opt opt, const char *value, struct gate_option
 	case OPT_POLL:
 		return parse_duration_option("--poll", value, GATE_POLL_MIN_MS, GATE_POLL_MAX_MS,
 		                             &out->poll_ms, err);
+	case OPT_ONCE: out->once = true; return 0;
 	case OPT_COUNT: break;
 	}
 	return wd_err_set(err, -EINVAL, "internal: bad option");
@@ -247,6 +247,12 @@ int gate_parse_args(int argc, char **argv, gate_parse_listen_fn *parse_listen,
 		if (seen[opt])
 			return wd_err_set(err, -EINVAL, "%s given twice", opt_names[opt]);
 		seen[opt] = true;
+		if (opt == OPT_ONCE) {
+			if (eq != NULL)
+				return wd_err_set(err, -EINVAL, "--once takes no value");
+			out->once = true;
+			continue;
+		}
 		if (eq != NULL) {
 			value = eq + 1;
 		} else {
@@ -388,6 +394,11 @@ int gate_fence_parse(const char *text, size_t len, const char *singleton, struct
 	if (rc < 0)
 		goto out;
 	out->ttl_ms = value;
+	value = 0;
+	rc = get_int(root, "", "typical_fence_ms", 0, GATE_FENCE_INT_MAX, &value, err);
+	if (rc < 0)
+		goto out;
+	out->typical_fence_ms = value;
 	state = json_object_get(root, "state");
 	if (state != NULL && !json_is_null(state)) {
 		if (!json_is_string(state) || json_string_length(state) > GATE_FENCE_STATE_MAX ||
@@ -412,6 +423,27 @@ static int64_t min64(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
+/*
+ * The deadline of the last answer, if it lets a child with this epoch/token
+ * run at all (writable, lease held): sent + writable_for_ms, capped by the
+ * TTL and the lease. false when it does not.
+ */
+static bool verdict_until(const struct gate_view *view, int64_t *until)
+{
+	const struct gate_fence *answer = &view->answer;
+
+	if (!view->have_answer || !answer->writable)
+		return false;
+	if (view->singleton && !(answer->lease_found && answer->lease_held))
+		return false;
+	*until = view->answer_sent_ms + answer->writable_for_ms;
+	if (answer->ttl_ms > 0)
+		*until = min64(*until, view->answer_sent_ms + answer->ttl_ms);
+	if (view->singleton)
+		*until = min64(*until, view->answer_sent_ms + answer->lease_expires_in_ms);
+	return true;
+}
+
 /* Is the child allowed now? Fills allowed, allowed_until, epoch, token, reason. */
 static void decide_allowed(const struct gate_view *view, struct gate_decision *out)
 {
@@ -422,22 +454,18 @@ static void decide_allowed(const struct gate_view *view, struct gate_decision *o
 		out->reason = GATE_REASON_SIDECAR_UNREACHABLE;
 		return;
 	}
-	if (!answer->writable) {
-		out->reason = GATE_REASON_FENCED;
+	if (!verdict_until(view, &until)) {
+		out->reason = answer->writable ? GATE_REASON_LEASE_LOST : GATE_REASON_FENCED;
 		return;
 	}
-	if (view->singleton && !(answer->lease_found && answer->lease_held)) {
-		out->reason = GATE_REASON_LEASE_LOST;
-		return;
-	}
-	until = view->answer_sent_ms + answer->writable_for_ms;
-	if (answer->ttl_ms > 0)
-		until = min64(until, view->answer_sent_ms + answer->ttl_ms);
-	if (view->singleton)
-		until = min64(until, view->answer_sent_ms + answer->lease_expires_in_ms);
-	if (view->now_ms >= until) {
-		out->reason = view->sidecar_ok ? GATE_REASON_VERDICT_EXPIRED
-		                               : GATE_REASON_SIDECAR_UNREACHABLE;
+	/* The grace is spent before the deadline: no later than until - grace. */
+	if (view->now_ms >= until - view->grace_ms) {
+		if (!view->sidecar_ok)
+			out->reason = GATE_REASON_SIDECAR_UNREACHABLE;
+		else if (view->now_ms >= until)
+			out->reason = GATE_REASON_VERDICT_EXPIRED;
+		else
+			out->reason = GATE_REASON_DEADLINE;
 		return;
 	}
 	out->allowed = true;
@@ -446,8 +474,26 @@ static void decide_allowed(const struct gate_view *view, struct gate_decision *o
 	out->token = view->singleton ? answer->lease_generation : answer->epoch;
 }
 
+/*
+ * The running child's deadline: the last answer's if that answer is still a
+ * verdict for this very child (writable, same epoch and token), else the
+ * deadline of the last one that was.
+ */
+static int64_t child_deadline(const struct gate_view *view)
+{
+	uint64_t token = view->singleton ? view->answer.lease_generation : view->answer.epoch;
+	int64_t until;
+
+	if (verdict_until(view, &until) && view->answer.epoch == view->child_epoch &&
+	    token == view->child_token)
+		return until;
+	return view->child_until_ms;
+}
+
 void gate_decide(const struct gate_view *view, struct gate_decision *out)
 {
+	int64_t kill_at;
+
 	memset(out, 0, sizeof(*out));
 	out->action = GATE_WAIT;
 	out->wake_ms = INT64_MAX;
@@ -455,15 +501,17 @@ void gate_decide(const struct gate_view *view, struct gate_decision *out)
 
 	switch (view->child) {
 	case GATE_CHILD_NONE:
-		if (view->shutting_down) {
+		if (view->shutting_down || (view->once && view->ran)) {
 			out->action = GATE_EXIT;
 		} else if (out->allowed && view->now_ms >= view->restart_at_ms) {
 			out->action = GATE_START;
 		} else if (out->allowed) {
-			out->wake_ms = view->restart_at_ms;
+			out->wake_ms =
+			        min64(view->restart_at_ms, out->allowed_until_ms - view->grace_ms);
 		}
 		break;
 	case GATE_CHILD_RUNNING:
+		out->kill_at_ms = min64(view->now_ms + view->grace_ms, child_deadline(view));
 		if (view->shutting_down) {
 			out->action = GATE_STOP;
 			out->reason = GATE_REASON_SIGNAL;
@@ -473,17 +521,39 @@ void gate_decide(const struct gate_view *view, struct gate_decision *out)
 			out->action = GATE_STOP;
 			out->reason = GATE_REASON_TOKEN_CHANGED;
 		} else {
-			out->wake_ms = out->allowed_until_ms;
+			out->kill_at_ms = 0;
+			out->wake_ms = out->allowed_until_ms - view->grace_ms;
 		}
 		break;
 	case GATE_CHILD_STOPPING:
-		if (view->now_ms >= view->kill_at_ms)
+		kill_at = min64(view->kill_at_ms, view->child_until_ms);
+		if (view->now_ms >= kill_at)
 			out->action = GATE_KILL;
 		else
-			out->wake_ms = view->kill_at_ms;
+			out->wake_ms = kill_at;
 		break;
 	case GATE_CHILD_KILLED: break;
 	}
+}
+
+int gate_check_grace(int64_t grace_ms, const struct gate_fence *answer, struct wd_err *err)
+{
+	int64_t room = answer->ttl_ms - answer->typical_fence_ms;
+	char grace[32];
+	char ttl[32];
+	char typical[32];
+	char left[32];
+
+	if (answer->ttl_ms <= 0 || grace_ms < room)
+		return 0;
+	duration_format(grace_ms, grace, sizeof(grace));
+	duration_format(answer->ttl_ms, ttl, sizeof(ttl));
+	duration_format(answer->typical_fence_ms, typical, sizeof(typical));
+	duration_format(room > 0 ? room : 0, left, sizeof(left));
+	return wd_err_set(err, -EINVAL,
+	                  "--grace %s leaves no room: it must be below the sidecar's ttl %s - "
+	                  "typical fence time %s = %s (the child must be dead by writable_until)",
+	                  grace, ttl, typical, left);
 }
 
 int64_t gate_backoff_next(int64_t prev_ms, int64_t ran_ms)
@@ -525,6 +595,8 @@ struct gate {
 	int64_t answer_sent_ms;
 	bool sidecar_ok;
 	bool sidecar_known; /* a poll has finished (for logging transitions) */
+	bool grace_checked; /* --grace was judged against the first good answer */
+	bool refused;       /* ...and found to leave no room: exit, start nothing */
 	bool last_allowed;
 	enum gate_reason last_reason;
 
@@ -535,7 +607,9 @@ struct gate {
 	bool shutting_down;
 	bool child_at_signal; /* a child ran when the stop signal came */
 	int exit_code;
-	int last_exit_code; /* of the last child reaped */
+	int last_exit_code;           /* of the last child reaped */
+	bool ran;                     /* --once: the one child ran (or failed to start) */
+	enum gate_reason once_reason; /* --once: why it ended */
 
 	/*
 	 * Descriptors >= 3 the gate inherited, sorted: the child gets these and
@@ -554,6 +628,7 @@ struct gate {
 	uint64_t child_epoch;
 	uint64_t child_token;
 	int64_t started_ms;
+	int64_t child_until_ms; /* the deadline of the last verdict that allowed it */
 	int64_t kill_at_ms;
 	enum gate_reason stop_reason;
 	int64_t backoff_ms;
@@ -644,6 +719,24 @@ static void log_verdict(const struct gate *gate, const struct gate_fence *old, b
 	log_end(&line, "sidecar verdict changed");
 }
 
+/* At the first good answer: does --grace leave room under the sidecar's numbers? */
+static void check_grace(struct gate *gate)
+{
+	struct wd_err err = {0};
+	struct log_line line;
+
+	gate->grace_checked = true;
+	if (gate_check_grace(gate->opts->grace_ms, &gate->answer, &err) == 0)
+		return;
+	gate->refused = true;
+	log_begin(&line, LOG_ERROR, "gate.refused");
+	log_int(&line, "grace_ms", gate->opts->grace_ms);
+	log_int(&line, "ttl_ms", gate->answer.ttl_ms);
+	log_int(&line, "typical_fence_ms", gate->answer.typical_fence_ms);
+	log_end(&line, "%s", err.msg);
+	fprintf(stderr, "warden gate: %s\n", err.msg);
+}
+
 static void poll_done(struct gate *gate, CURLcode result, int64_t now)
 {
 	struct gate_fence parsed;
@@ -677,6 +770,8 @@ static void poll_done(struct gate *gate, CURLcode result, int64_t now)
 	gate->answer = parsed;
 	gate->answer_sent_ms = gate->request_sent_ms;
 	log_verdict(gate, &old, had_old);
+	if (!gate->grace_checked)
+		check_grace(gate);
 }
 
 static void poll_collect(struct gate *gate)
@@ -807,8 +902,8 @@ static int resolve_command(const char *name, char *path, size_t size)
 	return rc;
 }
 
-/* environ without WARDEN_EPOCH / WARDEN_FENCING_TOKEN, plus ours. Caller frees the array. */
-static char **child_env(char *epoch_var, char *token_var)
+/* environ without WARDEN_EPOCH / _FENCING_TOKEN / _DEADLINE, plus ours. Caller frees the array. */
+static char **child_env(char *epoch_var, char *token_var, char *deadline_var)
 {
 	size_t count = 0;
 	size_t n = 0;
@@ -816,17 +911,19 @@ static char **child_env(char *epoch_var, char *token_var)
 
 	while (environ != NULL && environ[count] != NULL)
 		count++;
-	envp = calloc(count + 3, sizeof(*envp));
+	envp = calloc(count + 4, sizeof(*envp));
 	if (envp == NULL)
 		return NULL;
 	for (size_t i = 0; i < count; i++) {
 		if (strncmp(environ[i], "WARDEN_EPOCH=", 13) == 0 ||
-		    strncmp(environ[i], "WARDEN_FENCING_TOKEN=", 21) == 0)
+		    strncmp(environ[i], "WARDEN_FENCING_TOKEN=", 21) == 0 ||
+		    strncmp(environ[i], "WARDEN_DEADLINE=", 16) == 0)
 			continue;
 		envp[n++] = environ[i];
 	}
 	envp[n++] = epoch_var;
 	envp[n++] = token_var;
+	envp[n++] = deadline_var;
 	envp[n] = NULL;
 	return envp;
 }
@@ -868,12 +965,19 @@ child_exec(const char *path, char **argv, char **envp, pid_t parent, const struc
 	_exit(127);
 }
 
-/* Start the child with epoch and token. Returns 0 or -errno (nothing runs then). */
-static int child_start(struct gate *gate, uint64_t epoch, uint64_t token, int64_t now)
+/*
+ * Start the child with epoch and token, under a verdict valid until
+ * `until` (monotonic), which it gets as WARDEN_DEADLINE (wall clock).
+ * Returns 0 or -errno (nothing runs then).
+ */
+static int child_start(struct gate *gate, uint64_t epoch, uint64_t token, int64_t until,
+                       int64_t now)
 {
 	char path[WD_PATH_MAX + 1];
 	char epoch_var[48];
 	char token_var[48];
+	char deadline_var[48];
+	char deadline[32];
 	char **envp = NULL;
 	struct child_fds fds;
 	int report[2] = {-1, -1};
@@ -889,7 +993,10 @@ static int child_start(struct gate *gate, uint64_t epoch, uint64_t token, int64_
 	snprintf(epoch_var, sizeof(epoch_var), "WARDEN_EPOCH=%llu", (unsigned long long)epoch);
 	snprintf(token_var, sizeof(token_var), "WARDEN_FENCING_TOKEN=%llu",
 	         (unsigned long long)token);
-	envp = child_env(epoch_var, token_var);
+	clock_format_rfc3339(clock_wall_ms() + (until - clock_mono_ms()), deadline,
+	                     sizeof(deadline));
+	snprintf(deadline_var, sizeof(deadline_var), "WARDEN_DEADLINE=%s", deadline);
+	envp = child_env(epoch_var, token_var, deadline_var);
 	if (envp == NULL) {
 		rc = -ENOMEM;
 		goto out;
@@ -929,6 +1036,7 @@ static int child_start(struct gate *gate, uint64_t epoch, uint64_t token, int64_
 	gate->child_epoch = epoch;
 	gate->child_token = token;
 	gate->started_ms = now;
+	gate->child_until_ms = until;
 	gate->stop_reason = GATE_REASON_NONE;
 	gate->starts++;
 	rc = 0;
@@ -962,10 +1070,20 @@ static void log_child(struct log_line *line, const struct gate *gate)
 		log_str(line, "singleton", gate->opts->singleton);
 }
 
+/* "deadline": the wall-clock time of monotonic `until`, as WARDEN_DEADLINE shows it. */
+static void log_deadline(struct log_line *line, int64_t until, int64_t now)
+{
+	char text[32];
+
+	clock_format_rfc3339(clock_wall_ms() + (until - now), text, sizeof(text));
+	log_str(line, "deadline", text);
+}
+
 static void do_start(struct gate *gate, const struct gate_decision *decision, int64_t now)
 {
 	struct log_line line;
-	int rc = child_start(gate, decision->epoch, decision->token, now);
+	int rc = child_start(gate, decision->epoch, decision->token, decision->allowed_until_ms,
+	                     now);
 
 	if (rc == 0) {
 		log_begin(&line, LOG_INFO, "gate.start");
@@ -973,7 +1091,21 @@ static void do_start(struct gate *gate, const struct gate_decision *decision, in
 		log_str(&line, "cmd", gate->opts->argv[0]);
 		log_int(&line, "start", gate->starts);
 		log_int(&line, "allowed_for_ms", decision->allowed_until_ms - now);
+		log_deadline(&line, decision->allowed_until_ms, now);
 		log_end(&line, "started %s", gate->opts->argv[0]);
+		return;
+	}
+	if (gate->opts->once) {
+		/* --once: a command that cannot start is not retried. */
+		gate->ran = true;
+		gate->exit_code = GATE_EXIT_CANNOT_START;
+		gate->once_reason = GATE_REASON_EXITED;
+		log_begin(&line, LOG_ERROR, "gate.exit");
+		log_str(&line, "reason", gate_reason_str(GATE_REASON_EXITED));
+		log_str(&line, "cmd", gate->opts->argv[0]);
+		log_str(&line, "error", strerror(-rc));
+		log_int(&line, "status", GATE_EXIT_CANNOT_START);
+		log_end(&line, "cannot start %s: %s", gate->opts->argv[0], strerror(-rc));
 		return;
 	}
 	/* Could not start: count it as a crash, so that we retry with backoff. */
@@ -988,13 +1120,14 @@ static void do_start(struct gate *gate, const struct gate_decision *decision, in
 	log_end(&line, "cannot start %s: %s", gate->opts->argv[0], strerror(-rc));
 }
 
-static void do_stop(struct gate *gate, enum gate_reason reason, int64_t now)
+static void do_stop(struct gate *gate, const struct gate_decision *decision, int64_t now)
 {
+	enum gate_reason reason = decision->reason;
 	struct log_line line;
 
 	gate->stop_reason = reason;
 	gate->child = GATE_CHILD_STOPPING;
-	gate->kill_at_ms = now + gate->opts->grace_ms;
+	gate->kill_at_ms = decision->kill_at_ms;
 	if (kill(-gate->pgid, SIGTERM) < 0 && errno != ESRCH)
 		gate->kill_at_ms = now; /* cannot signal it: go straight to SIGKILL */
 	log_begin(&line, reason == GATE_REASON_SIGNAL ? LOG_INFO : LOG_WARN, "gate.stop");
@@ -1002,6 +1135,8 @@ static void do_stop(struct gate *gate, enum gate_reason reason, int64_t now)
 	log_child(&line, gate);
 	log_str(&line, "signal", "SIGTERM");
 	log_int(&line, "grace_ms", gate->opts->grace_ms);
+	log_int(&line, "kill_in_ms", gate->kill_at_ms - now);
+	log_deadline(&line, gate->child_until_ms, now);
 	log_end(&line, "stopping %s: %s", gate->opts->argv[0], gate_reason_str(reason));
 }
 
@@ -1016,7 +1151,8 @@ static void do_kill(struct gate *gate)
 	log_child(&line, gate);
 	log_int(&line, "pgid", gate->pgid);
 	log_str(&line, "signal", "SIGKILL");
-	log_end(&line, "grace over: killing the process group of %s", gate->opts->argv[0]);
+	log_end(&line, "grace over or deadline reached: killing the process group of %s",
+	        gate->opts->argv[0]);
 }
 
 /* Does anything of the child's process group remain? */
@@ -1034,8 +1170,16 @@ static void child_exited(struct gate *gate, int status, int64_t now)
 	struct log_line line;
 
 	gate->last_exit_code = gate_exit_code(status);
-	if (gate->shutting_down && gate->child_at_signal)
+	if (gate->opts->once) {
+		/* --once: its own end (or ours) gives its status; a stop by the fence, 75. */
+		gate->ran = true;
+		gate->once_reason = reason;
+		gate->exit_code = reason == GATE_REASON_EXITED || reason == GATE_REASON_SIGNAL
+		                          ? gate->last_exit_code
+		                          : GATE_EXIT_TEMPFAIL;
+	} else if (gate->shutting_down && gate->child_at_signal) {
 		gate->exit_code = gate->last_exit_code;
+	}
 	if (reason == GATE_REASON_EXITED) {
 		gate->backoff_ms = gate_backoff_next(gate->backoff_ms, ran);
 		gate->restart_at_ms = now + gate->backoff_ms;
@@ -1053,7 +1197,7 @@ static void child_exited(struct gate *gate, int status, int64_t now)
 		log_str(&line, "signal", signal_name(WTERMSIG(status), sig_name, sizeof(sig_name)));
 	log_int(&line, "status", gate_exit_code(status));
 	log_int(&line, "ran_ms", ran);
-	if (reason == GATE_REASON_EXITED && !gate->shutting_down)
+	if (reason == GATE_REASON_EXITED && !gate->shutting_down && !gate->opts->once)
 		log_int(&line, "restart_in_ms", gate->backoff_ms);
 	log_end(&line, "%s ended (status %d)", gate->opts->argv[0], gate_exit_code(status));
 
@@ -1150,7 +1294,10 @@ static void view_fill(const struct gate *gate, int64_t now, struct gate_view *vi
 {
 	memset(view, 0, sizeof(*view));
 	view->now_ms = now;
+	view->grace_ms = gate->opts->grace_ms;
 	view->singleton = gate->opts->singleton[0] != '\0';
+	view->once = gate->opts->once;
+	view->ran = gate->ran;
 	view->have_answer = gate->have_answer;
 	view->answer = gate->answer;
 	view->answer_sent_ms = gate->answer_sent_ms;
@@ -1159,6 +1306,7 @@ static void view_fill(const struct gate *gate, int64_t now, struct gate_view *vi
 	view->child = gate->child;
 	view->child_epoch = gate->child_epoch;
 	view->child_token = gate->child_token;
+	view->child_until_ms = gate->child_until_ms;
 	view->kill_at_ms = gate->kill_at_ms;
 	view->restart_at_ms = gate->restart_at_ms;
 }
@@ -1187,13 +1335,21 @@ static int gate_loop(struct gate *gate)
 		if (!gate->in_flight && !gate->shutting_down && now >= gate->next_poll_ms)
 			poll_start(gate, now);
 		reap(gate);
+		if (gate->refused && gate->child == GATE_CHILD_NONE)
+			return GATE_EXIT_REFUSED;
 		now = clock_mono_ms();
 		view_fill(gate, now, &view);
+		if (gate->child == GATE_CHILD_RUNNING) {
+			/* The latest verdict for this child sets its deadline, shorter or longer.
+			 */
+			gate->child_until_ms = child_deadline(&view);
+			view.child_until_ms = gate->child_until_ms;
+		}
 		gate_decide(&view, &decision);
 		log_allowed(gate, &decision);
 		switch (decision.action) {
 		case GATE_START: do_start(gate, &decision, now); continue;
-		case GATE_STOP: do_stop(gate, decision.reason, now); continue;
+		case GATE_STOP: do_stop(gate, &decision, now); continue;
 		case GATE_KILL: do_kill(gate); continue;
 		case GATE_EXIT: return gate->exit_code;
 		case GATE_WAIT: break;
@@ -1240,12 +1396,23 @@ int gate_run(const struct gate_options *opts)
 	log_str(&line, "singleton", opts->singleton[0] ? opts->singleton : NULL);
 	log_int(&line, "grace_ms", opts->grace_ms);
 	log_int(&line, "poll_ms", opts->poll_ms);
+	log_bool(&line, "once", opts->once);
 	log_str(&line, "cmd", opts->argv[0]);
 	log_end(&line, "gating %s on %s", opts->argv[0], gate->url);
 	rc = gate_loop(gate);
-	log_begin(&line, LOG_INFO, "gate.done");
+	log_begin(&line, rc == GATE_EXIT_REFUSED && gate->refused ? LOG_ERROR : LOG_INFO,
+	          "gate.done");
 	log_int(&line, "exit_code", rc);
-	log_end(&line, "gate exits with %d", rc);
+	if (opts->once && gate->ran) {
+		log_str(&line, "reason", gate_reason_str(gate->once_reason));
+		log_end(&line,
+		        gate->once_reason == GATE_REASON_EXITED
+		                ? "gate exits with %d: --once and %s ended"
+		                : "gate exits with %d: --once and %s was stopped before it ended",
+		        rc, opts->argv[0]);
+	} else {
+		log_end(&line, "gate exits with %d", rc);
+	}
 out:
 	if (gate->multi != NULL && gate->easy != NULL && gate->in_flight)
 		curl_multi_remove_handle(gate->multi, gate->easy);

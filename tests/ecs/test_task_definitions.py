@@ -23,7 +23,10 @@ For every task definition in ecs/ (web.json, worker.json, cron.json):
     with exactly that environment (env -i; secrets as placeholders; plus
     AWS_REGION), and all task definitions share one fencing timing contract;
   - each gate command line parses: against DESIGN.md's grammar here, and by
-    the real `warden gate`, which logs gate.ready with what it parsed;
+    the real `warden gate`, which logs gate.ready with what it parsed; its
+    --grace is below the app's stopTimeout and leaves room for the bound:
+    grace < ttl - typical fence time (from `warden config`), and with
+    --singleton also < 2/3 of WARDEN_SINGLETON_TTL and < WARDEN_DRAIN_SECONDS;
   - ecs/iam-policy.json grants ssm:GetParameter on exactly the flag
     parameters the task definitions read, and nothing else.
 
@@ -303,11 +306,14 @@ def warden_config(doc, warden, where):
 
 # --------------------------------------------------------------- the gate ---
 
-GATE_OPTIONS = {"--singleton", "--grace", "--sidecar", "--poll"}
+GATE_OPTIONS = {"--singleton", "--grace", "--sidecar", "--poll", "--once"}
+GATE_FLAGS = {"--once"}          # options without a value
+GATE_DEFAULT_GRACE = "10s"
 
 
 def parse_gate(argv):
-    """DESIGN.md: warden gate [--singleton NAME] [--grace 30s] [--sidecar URL] -- CMD ARGS..."""
+    """DESIGN.md: warden gate [--singleton NAME] [--grace 10s] [--sidecar URL] [--once] --
+    CMD ARGS..."""
     if len(argv) < 2 or argv[1] != "gate":
         raise ValueError("not `warden gate`")
     opts, i = {}, 2
@@ -318,6 +324,12 @@ def parse_gate(argv):
             raise ValueError(f"unknown option {arg!r}")
         if name in opts:
             raise ValueError(f"{name} given twice")
+        if name in GATE_FLAGS:
+            if eq:
+                raise ValueError(f"{name} takes no value")
+            opts[name] = True
+            i += 1
+            continue
         if not eq:
             i += 1
             if i >= len(argv) or argv[i] == "--":
@@ -388,10 +400,31 @@ def check_gate(doc, warden, config, where):
                 != shared.get("sourceVolume")):
             problems.append("/opt/warden must be warden's /opt/warden volume, read-only "
                             "(ECS fills it from the image's VOLUME)")
-        grace = duration_ms(opts.get("--grace", "30s"))
+        grace_text = opts.get("--grace", GATE_DEFAULT_GRACE)
+        grace = duration_ms(grace_text)
         if grace >= c.get("stopTimeout", 30) * 1000:
-            problems.append(f"--grace {opts.get('--grace', '30s')} must be below the app's "
+            problems.append(f"--grace {grace_text} must be below the app's "
                             f"stopTimeout {c.get('stopTimeout', 30)} s")
+        # The bound: the child is dead by writable_until, so the grace must fit
+        # between a fence in typical time and the TTL (the gate refuses it otherwise).
+        tc = (config or {}).get("timing_contract") or {}
+        ttl, typical = tc.get("worst_case_fence_ms"), tc.get("typical_fence_ms")
+        if ttl is None or typical is None:
+            problems.append("no timing contract from `warden config` to judge --grace")
+        elif grace >= ttl - typical:
+            problems.append(f"--grace {grace_text} leaves no room: must be below ttl {ttl} ms - "
+                            f"typical fence time {typical} ms = {ttl - typical} ms")
+        # With a lease, the deadline is also capped by its remaining time, which
+        # falls to 2/3 of WARDEN_SINGLETON_TTL before each renewal (every ttl/3).
+        if opts.get("--singleton"):
+            lease_ms = duration_ms(wenv.get("WARDEN_SINGLETON_TTL", "15s"))
+            if lease_ms is None or grace >= lease_ms * 2 // 3:
+                problems.append(f"--grace {grace_text} must be below 2/3 of "
+                                f"WARDEN_SINGLETON_TTL {wenv.get('WARDEN_SINGLETON_TTL', '15s')}"
+                                " (the lease's time left just before a renewal)")
+        if opts.get("--singleton") and int(wenv.get("WARDEN_DRAIN_SECONDS", "10")) * 1000 <= grace:
+            problems.append(f"--grace {grace_text} must be below warden's WARDEN_DRAIN_SECONDS "
+                            "(the sidecar keeps answering while the cron stops)")
         singleton = opts.get("--singleton")
         if singleton and singleton != wenv.get("WARDEN_SINGLETON"):
             problems.append(f"--singleton {singleton} but warden's WARDEN_SINGLETON is "

@@ -18,7 +18,9 @@ where POST /control with a JSON object {"answer": {...}, "mode": "...",
 
 The answer has the shape of DESIGN.md's /fence: writable, state, region,
 active_region, epoch, writable_until, writable_for_ms, ttl_ms, reason, since,
-leases. writable_for_ms is whatever the test set (0 when not writable).
+leases; typical_fence_ms only once a test sets it (as an older sidecar, which
+did not publish it). writable_for_ms is whatever the test set (0 when not
+writable).
 """
 
 import datetime

@@ -33,8 +33,9 @@ static void test_args_defaults(void **unused)
 	unsetenv("WARDEN_LISTEN");
 	assert_int_equal(parse(5, argv, &opts, &err), 0);
 	assert_string_equal(opts.singleton, "");
-	assert_int_equal(opts.grace_ms, 30000);
+	assert_int_equal(opts.grace_ms, 10000);
 	assert_int_equal(opts.poll_ms, 1000);
+	assert_false(opts.once);
 	assert_string_equal(opts.sidecar_url, "http://127.0.0.1:8089");
 	assert_ptr_equal(opts.argv, &argv[2]);
 	assert_string_equal(opts.argv[1], "--queue"); /* CMD's own options are its own */
@@ -48,8 +49,9 @@ static void test_args_all_forms(void **unused)
 	                "--sidecar",    "http://127.0.0.1:9000/",
 	                "--poll=250ms", "--",
 	                "cron",         NULL};
-	char *argv2[] = {"gate", "--singleton=billing-v2_2",        "--grace", "0s",  "--poll",
-	                 "2s",   "--sidecar=https://sidecar.local", "--",      "run", NULL};
+	char *argv2[] = {"gate", "--singleton=billing-v2_2",        "--grace", "0s", "--poll",
+	                 "2s",   "--sidecar=https://sidecar.local", "--once",  "--", "run",
+	                 NULL};
 	struct gate_options opts;
 	struct wd_err err;
 
@@ -60,8 +62,11 @@ static void test_args_all_forms(void **unused)
 	assert_int_equal(opts.poll_ms, 250);
 	assert_string_equal(opts.sidecar_url, "http://127.0.0.1:9000"); /* trailing '/' dropped */
 	assert_string_equal(opts.argv[0], "cron");
+	assert_false(opts.once);
 
-	assert_int_equal(parse(9, argv2, &opts, &err), 0);
+	assert_int_equal(parse(10, argv2, &opts, &err), 0);
+	assert_true(opts.once);
+	assert_string_equal(opts.argv[0], "run");
 	assert_string_equal(opts.singleton, "billing-v2_2");
 	assert_int_equal(opts.grace_ms, 0);
 	assert_int_equal(opts.poll_ms, 2000);
@@ -136,6 +141,9 @@ static void test_args_rejected(void **unused)
 	        {{"gate", "--frob", "--", "x"}, "--frob"},
 	        {{"gate", "--gracefully=1s", "--", "x"}, "--gracefully"},
 	        {{"gate", "-g", "1s", "--", "x"}, "-g"},
+	        {{"gate", "--once=yes", "--", "x"}, "--once takes no value"},
+	        {{"gate", "--once", "--once", "--", "x"}, "twice"},
+	        {{"gate", "--once"}, "missing '--'"},
 	};
 	struct gate_options opts;
 	struct wd_err err;
@@ -171,7 +179,8 @@ static void test_fence_full_answer(void **unused)
 	        "{\"writable\": true, \"state\": \"active\", \"region\": \"us-east-1\","
 	        " \"active_region\": \"us-east-1\", \"epoch\": 42,"
 	        " \"writable_until\": \"2026-11-26T05:30:00.000Z\", \"writable_for_ms\": 23000,"
-	        " \"ttl_ms\": 30000, \"reason\": \"this region is active\","
+	        " \"ttl_ms\": 30000, \"typical_fence_ms\": 8000,"
+	        " \"reason\": \"this region is active\","
 	        " \"since\": \"2026-11-26T05:00:00.000Z\", \"leases\": {\"cron\": {\"held\": true,"
 	        " \"generation\": 7, \"holder\": \"task-1\", \"expires_in_ms\": 9000}}}";
 	struct gate_fence f;
@@ -182,6 +191,7 @@ static void test_fence_full_answer(void **unused)
 	assert_int_equal(f.epoch, 42);
 	assert_int_equal(f.writable_for_ms, 23000);
 	assert_int_equal(f.ttl_ms, 30000);
+	assert_int_equal(f.typical_fence_ms, 8000);
 	assert_string_equal(f.state, "active");
 	assert_true(f.lease_found);
 	assert_true(f.lease_held);
@@ -252,6 +262,8 @@ static void test_fence_hostile(void **unused)
 	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5.0}",
 	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5,\"ttl_ms\":0}",
 	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5,\"ttl_ms\":\"30s\"}",
+	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5,\"typical_fence_ms\":-1}",
+	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5,\"typical_fence_ms\":\"8s\"}",
 	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5,\"state\":7}",
 	        "{\"writable\":true,\"epoch\":1,\"writable_for_ms\":5,"
 	        "\"state\":\"activeactiveactiveactive\"}",
@@ -522,6 +534,7 @@ static void test_decide_stopping_and_shutdown(void **unused)
 	(void)unused;
 	v.child = GATE_CHILD_STOPPING;
 	v.kill_at_ms = T0 + 5000;
+	v.child_until_ms = T0 + 20000;
 	gate_decide(&v, &d); /* allowed again, but the old one has not gone yet */
 	assert_int_equal(d.action, GATE_WAIT);
 	assert_int_equal(d.wake_ms, T0 + 5000);
@@ -541,6 +554,371 @@ static void test_decide_stopping_and_shutdown(void **unused)
 	gate_decide(&v, &d);
 	assert_int_equal(d.action, GATE_STOP);
 	assert_int_equal(d.reason, GATE_REASON_SIGNAL);
+}
+
+/*
+ * The bound: a child is dead by the deadline of the last verdict that allowed
+ * it. With grace G = 5 s and a verdict sent at T0 valid for 20 s (deadline
+ * D = T0 + 20 s), SIGTERM comes no later than D - G and SIGKILL no later
+ * than D, whatever the sidecar does meanwhile.
+ */
+#define G 5000
+#define D (T0 + 20000)
+/* The last good answer: when its request was sent, and whether the latest poll was good. */
+#define SEEN(sent, ok) .have_answer = true, .answer_sent_ms = (sent), .sidecar_ok = (ok)
+#define WRITABLE(for_ms)                                                                           \
+	.answer = {.writable = true, .epoch = 42, .writable_for_ms = (for_ms), .ttl_ms = 30000}
+#define WRITABLE_EPOCH(epoch_, for_ms)                                                             \
+	.answer = {                                                                                \
+	        .writable = true, .epoch = (epoch_), .writable_for_ms = (for_ms), .ttl_ms = 30000}
+#define LEASED(expires)                                                                            \
+	.answer = {.writable = true,                                                               \
+	           .epoch = 42,                                                                    \
+	           .writable_for_ms = 20000,                                                       \
+	           .ttl_ms = 30000,                                                                \
+	           .lease_found = true,                                                            \
+	           .lease_held = true,                                                             \
+	           .lease_generation = 7,                                                          \
+	           .lease_expires_in_ms = (expires)}
+#define FENCED .answer = {.writable = false, .epoch = 43, .ttl_ms = 30000}
+#define RUNNING_42                                                                                 \
+	.child = GATE_CHILD_RUNNING, .child_epoch = 42, .child_token = 42, .child_until_ms = D
+
+struct decide_case {
+	const char *name;
+	struct gate_view view;
+	enum gate_action action;
+	enum gate_reason reason;
+	bool allowed;
+	int64_t kill_at_ms; /* STOP: checked */
+	int64_t wake_ms;    /* WAIT: checked unless 0 */
+};
+
+static void test_decide_bound_table(void **unused)
+{
+	static const struct decide_case cases[] = {
+	        {.name = "running, before deadline - grace: keep, wake at deadline - grace",
+	         .view = {.now_ms = D - G - 1,
+	                  .grace_ms = G,
+	                  SEEN(T0, true),
+	                  WRITABLE(20000),
+	                  RUNNING_42},
+	         .action = GATE_WAIT,
+	         .allowed = true,
+	         .wake_ms = D - G},
+	        {.name = "running, at deadline - grace, sidecar answers: stop for the deadline",
+	         .view = {.now_ms = D - G,
+	                  .grace_ms = G,
+	                  SEEN(T0, true),
+	                  WRITABLE(20000),
+	                  RUNNING_42},
+	         .action = GATE_STOP,
+	         .reason = GATE_REASON_DEADLINE,
+	         .kill_at_ms = D},
+	        {.name = "running, at deadline - grace, sidecar hung/partitioned/stopped",
+	         .view = {.now_ms = D - G,
+	                  .grace_ms = G,
+	                  SEEN(T0, false),
+	                  WRITABLE(20000),
+	                  RUNNING_42},
+	         .action = GATE_STOP,
+	         .reason = GATE_REASON_SIDECAR_UNREACHABLE,
+	         .kill_at_ms = D},
+	        {.name = "running, the gate woke late (2 s left): SIGKILL still at the deadline",
+	         .view = {.now_ms = D - 2000,
+	                  .grace_ms = G,
+	                  SEEN(T0, false),
+	                  WRITABLE(20000),
+	                  RUNNING_42},
+	         .action = GATE_STOP,
+	         .reason = GATE_REASON_SIDECAR_UNREACHABLE,
+	         .kill_at_ms = D},
+	        {.name = "running, at the deadline itself: kill now",
+	         .view = {.now_ms = D, .grace_ms = G, SEEN(T0, true), WRITABLE(20000), RUNNING_42},
+	         .action = GATE_STOP,
+	         .reason = GATE_REASON_VERDICT_EXPIRED,
+	         .kill_at_ms = D},
+	        {.name = "running, past the deadline (gate was stopped): kill at once",
+	         .view = {.now_ms = D + 700,
+	                  .grace_ms = G,
+	                  SEEN(T0, false),
+	                  WRITABLE(20000),
+	                  RUNNING_42},
+	         .action = GATE_STOP,
+	         .reason = GATE_REASON_SIDECAR_UNREACHABLE,
+	         .kill_at_ms = D},
+	        {.name = "running, fenced early: SIGKILL grace after SIGTERM",
+	         .view = {.now_ms = T0 + 100, .grace_ms = G, SEEN(T0, true), FENCED, RUNNING_42},
+	         .action = GATE_STOP,
+	         .reason = GATE_REASON_FENCED,
+	         .kill_at_ms = T0 + 100 + G},
+	        {.name = "running, fenced late (3 s before its deadline): SIGKILL at the deadline",
+	         .view = {.now_ms = D - 3000, .grace_ms = G, SEEN(T0, true), FENCED, RUNNING_42},
+	         .action = GATE_STOP,
+	         .reason = GATE_REASON_FENCED,
+	         .kill_at_ms = D},
+	        {.name = "running, a fresher verdict moved the deadline: keep, wake later",
+	         .view = {.now_ms = D - G,
+	                  .grace_ms = G,
+	                  SEEN(T0 + 1000, true),
+	                  WRITABLE(20000),
+	                  RUNNING_42},
+	         .action = GATE_WAIT,
+	         .allowed = true,
+	         .wake_ms = D + 1000 - G},
+	        {.name = "running, a fresher but shorter verdict: its deadline counts",
+	         .view = {.now_ms = T0 + 1000,
+	                  .grace_ms = G,
+	                  SEEN(T0 + 500, true),
+	                  WRITABLE(5500),
+	                  RUNNING_42},
+	         .action = GATE_STOP,
+	         .reason = GATE_REASON_DEADLINE,
+	         .kill_at_ms = T0 + 6000},
+	        {.name = "running, epoch moved: SIGKILL by the old child's own deadline",
+	         .view = {.now_ms = D - 1000,
+	                  .grace_ms = G,
+	                  SEEN(D - 1000, true),
+	                  WRITABLE_EPOCH(43, 20000),
+	                  RUNNING_42},
+	         .action = GATE_STOP,
+	         .reason = GATE_REASON_TOKEN_CHANGED,
+	         .allowed = true,
+	         .kill_at_ms = D},
+	        {.name = "running, lease lost: SIGKILL within grace and by the deadline",
+	         .view = {.now_ms = T0 + 100,
+	                  .grace_ms = G,
+	                  SEEN(T0, true),
+	                  WRITABLE(20000),
+	                  .singleton = true,
+	                  RUNNING_42},
+	         .action = GATE_STOP,
+	         .reason = GATE_REASON_LEASE_LOST,
+	         .kill_at_ms = T0 + 100 + G},
+	        {.name = "running, SIGTERM to the gate: grace, capped by the deadline",
+	         .view = {.now_ms = D - 1000,
+	                  .grace_ms = G,
+	                  SEEN(T0, false),
+	                  WRITABLE(20000),
+	                  .shutting_down = true,
+	                  RUNNING_42},
+	         .action = GATE_STOP,
+	         .reason = GATE_REASON_SIGNAL,
+	         .kill_at_ms = D},
+	        {.name = "running, SIGTERM to the gate early: the whole grace",
+	         .view = {.now_ms = T0 + 100,
+	                  .grace_ms = G,
+	                  SEEN(T0, true),
+	                  WRITABLE(20000),
+	                  .shutting_down = true,
+	                  RUNNING_42},
+	         .action = GATE_STOP,
+	         .reason = GATE_REASON_SIGNAL,
+	         .allowed = true,
+	         .kill_at_ms = T0 + 100 + G},
+	        {.name = "stopping: SIGKILL at stop + grace when that comes first",
+	         .view = {.now_ms = T0 + 200,
+	                  .grace_ms = G,
+	                  SEEN(T0, true),
+	                  FENCED,
+	                  .child = GATE_CHILD_STOPPING,
+	                  .child_until_ms = D,
+	                  .kill_at_ms = T0 + 100 + G},
+	         .action = GATE_WAIT,
+	         .reason = GATE_REASON_FENCED,
+	         .wake_ms = T0 + 100 + G},
+	        {.name = "stopping: SIGKILL at the deadline when that comes first",
+	         .view = {.now_ms = D - 2000,
+	                  .grace_ms = G,
+	                  SEEN(T0, false),
+	                  WRITABLE(20000),
+	                  .child = GATE_CHILD_STOPPING,
+	                  .child_until_ms = D,
+	                  .kill_at_ms = D + 3000},
+	         .action = GATE_WAIT,
+	         .reason = GATE_REASON_SIDECAR_UNREACHABLE,
+	         .wake_ms = D},
+	        {.name = "stopping, at the deadline: kill",
+	         .view = {.now_ms = D,
+	                  .grace_ms = G,
+	                  SEEN(T0, false),
+	                  WRITABLE(20000),
+	                  .child = GATE_CHILD_STOPPING,
+	                  .child_until_ms = D,
+	                  .kill_at_ms = D + 3000},
+	         .action = GATE_KILL,
+	         .reason = GATE_REASON_SIDECAR_UNREACHABLE},
+	        {.name = "nothing runs, deadline - grace not reached: start",
+	         .view = {.now_ms = D - G - 1, .grace_ms = G, SEEN(T0, true), WRITABLE(20000)},
+	         .action = GATE_START,
+	         .allowed = true},
+	        {.name = "nothing runs, within grace of the deadline: do not start",
+	         .view = {.now_ms = D - G, .grace_ms = G, SEEN(T0, true), WRITABLE(20000)},
+	         .action = GATE_WAIT,
+	         .reason = GATE_REASON_DEADLINE,
+	         .wake_ms = INT64_MAX},
+	        {.name = "nothing runs, verdict shorter than the grace: never start",
+	         .view = {.now_ms = T0 + 1, .grace_ms = G, SEEN(T0, true), WRITABLE(G)},
+	         .action = GATE_WAIT,
+	         .reason = GATE_REASON_DEADLINE,
+	         .wake_ms = INT64_MAX},
+	        {.name = "nothing runs, the lease ends within grace: do not start",
+	         .view = {.now_ms = T0 + 4000,
+	                  .grace_ms = G,
+	                  SEEN(T0, true),
+	                  LEASED(9000),
+	                  .singleton = true},
+	         .action = GATE_WAIT,
+	         .reason = GATE_REASON_DEADLINE,
+	         .wake_ms = INT64_MAX},
+	        {.name = "nothing runs, the lease ends after the grace: start",
+	         .view = {.now_ms = T0 + 3999,
+	                  .grace_ms = G,
+	                  SEEN(T0, true),
+	                  LEASED(9000),
+	                  .singleton = true},
+	         .action = GATE_START,
+	         .allowed = true},
+	        {.name = "grace 0: the deadline alone",
+	         .view = {.now_ms = D - 1, SEEN(T0, true), WRITABLE(20000), RUNNING_42},
+	         .action = GATE_WAIT,
+	         .allowed = true,
+	         .wake_ms = D},
+	        {.name = "--once, the run is over: exit even though allowed",
+	         .view = {.now_ms = T0 + 100,
+	                  .grace_ms = G,
+	                  SEEN(T0, true),
+	                  WRITABLE(20000),
+	                  .once = true,
+	                  .ran = true},
+	         .action = GATE_EXIT,
+	         .allowed = true},
+	        {.name = "--once, fenced before it could start: keep waiting",
+	         .view = {.now_ms = T0 + 100, .grace_ms = G, SEEN(T0, true), FENCED, .once = true},
+	         .action = GATE_WAIT,
+	         .reason = GATE_REASON_FENCED,
+	         .wake_ms = INT64_MAX},
+	        {.name = "--once, no answer yet: keep waiting",
+	         .view = {.now_ms = T0, .grace_ms = G, .once = true},
+	         .action = GATE_WAIT,
+	         .reason = GATE_REASON_SIDECAR_UNREACHABLE,
+	         .wake_ms = INT64_MAX},
+	        {.name = "--once, allowed, not yet run: start",
+	         .view = {.now_ms = T0 + 100,
+	                  .grace_ms = G,
+	                  SEEN(T0, true),
+	                  WRITABLE(20000),
+	                  .once = true},
+	         .action = GATE_START,
+	         .allowed = true},
+	        {.name = "--once, running: stopped by the fence like any child",
+	         .view = {.now_ms = T0 + 100,
+	                  .grace_ms = G,
+	                  SEEN(T0, true),
+	                  FENCED,
+	                  .once = true,
+	                  RUNNING_42},
+	         .action = GATE_STOP,
+	         .reason = GATE_REASON_FENCED,
+	         .kill_at_ms = T0 + 100 + G},
+	};
+	struct gate_decision d;
+
+	(void)unused;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct decide_case *c = &cases[i];
+
+		gate_decide(&c->view, &d);
+		if (d.action != c->action)
+			fail_msg("%s: action %s, want %s", c->name, gate_action_str(d.action),
+			         gate_action_str(c->action));
+		if (d.reason != c->reason)
+			fail_msg("%s: reason %s, want %s", c->name, gate_reason_str(d.reason),
+			         gate_reason_str(c->reason));
+		if (d.allowed != c->allowed)
+			fail_msg("%s: allowed %d", c->name, d.allowed);
+		if (c->action == GATE_STOP && d.kill_at_ms != c->kill_at_ms)
+			fail_msg("%s: kill_at T0%+lld, want T0%+lld", c->name,
+			         (long long)(d.kill_at_ms - T0), (long long)(c->kill_at_ms - T0));
+		if (c->action == GATE_WAIT && c->wake_ms != 0 && d.wake_ms != c->wake_ms)
+			fail_msg("%s: wake T0%+lld, want T0%+lld", c->name,
+			         (long long)(d.wake_ms - T0), (long long)(c->wake_ms - T0));
+		/* Whatever the case: a SIGKILL is never planned after the child's deadline. */
+		if (d.action == GATE_STOP && c->view.child_until_ms != 0)
+			assert_true(d.kill_at_ms <= c->view.child_until_ms ||
+			            d.kill_at_ms <= d.allowed_until_ms);
+	}
+}
+
+struct grace_case {
+	int64_t grace_ms;
+	int64_t ttl_ms;
+	int64_t typical_ms;
+	bool ok;
+	const char *named; /* refused: the message names these */
+	const char *numbers;
+};
+
+static void test_check_grace_table(void **unused)
+{
+	static const struct grace_case cases[] = {
+	        {.grace_ms = 10000, .ttl_ms = 30000, .typical_ms = 8000, .ok = true},
+	        {.grace_ms = 21999, .ttl_ms = 30000, .typical_ms = 8000, .ok = true},
+	        {.grace_ms = 22000,
+	         .ttl_ms = 30000,
+	         .typical_ms = 8000,
+	         .named = "--grace 22s",
+	         .numbers = "ttl 30s - typical fence time 8s = 22s"},
+	        {.grace_ms = 25000,
+	         .ttl_ms = 30000,
+	         .typical_ms = 8000,
+	         .named = "--grace 25s",
+	         .numbers = "22s"},
+	        {.grace_ms = 0, .ttl_ms = 30000, .typical_ms = 8000, .ok = true},
+	        {.grace_ms = 1000, .ttl_ms = 3000, .typical_ms = 740, .ok = true},
+	        {.grace_ms = 2500,
+	         .ttl_ms = 3000,
+	         .typical_ms = 740,
+	         .named = "--grace 2500ms",
+	         .numbers = "= 2260ms"},
+	        {.grace_ms = 0,
+	         .ttl_ms = 3000,
+	         .typical_ms = 3000,
+	         .named = "--grace 0s",
+	         .numbers = "= 0s"},
+	        {.grace_ms = 3600000, .ttl_ms = 0, .typical_ms = 0, .ok = true}, /* no ttl_ms */
+	        {.grace_ms = 29999, .ttl_ms = 30000, .typical_ms = 0, .ok = true},
+	        {.grace_ms = 30000,
+	         .ttl_ms = 30000,
+	         .typical_ms = 0,
+	         .named = "--grace 30s",
+	         .numbers = "30s"},
+	};
+	struct gate_fence answer;
+	struct wd_err err;
+
+	(void)unused;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct grace_case *c = &cases[i];
+		int rc;
+
+		memset(&answer, 0, sizeof(answer));
+		memset(&err, 0, sizeof(err));
+		answer.ttl_ms = c->ttl_ms;
+		answer.typical_fence_ms = c->typical_ms;
+		rc = gate_check_grace(c->grace_ms, &answer, &err);
+		if (c->ok) {
+			if (rc != 0)
+				fail_msg("case %zu refused: %s", i, err.msg);
+			continue;
+		}
+		if (rc != -EINVAL)
+			fail_msg("case %zu accepted", i);
+		if (strstr(err.msg, c->named) == NULL || strstr(err.msg, c->numbers) == NULL)
+			fail_msg("case %zu: '%s' lacks '%s' or '%s'", i, err.msg, c->named,
+			         c->numbers);
+		assert_null(strchr(err.msg, '\n'));
+	}
 }
 
 static void test_backoff(void **unused)
@@ -566,6 +944,7 @@ static void test_names_and_exit_codes(void **unused)
 	assert_string_equal(gate_reason_str(GATE_REASON_SIDECAR_UNREACHABLE),
 	                    "sidecar_unreachable");
 	assert_string_equal(gate_reason_str(GATE_REASON_VERDICT_EXPIRED), "verdict_expired");
+	assert_string_equal(gate_reason_str(GATE_REASON_DEADLINE), "deadline");
 	assert_string_equal(gate_reason_str(GATE_REASON_SIGNAL), "signal");
 	assert_string_equal(gate_reason_str(GATE_REASON_EXITED), "exited");
 	assert_string_equal(gate_reason_str(GATE_REASON_COUNT), "unknown");
@@ -595,6 +974,8 @@ int main(void)
 	        cmocka_unit_test(test_decide_singleton),
 	        cmocka_unit_test(test_decide_no_answer_and_backoff),
 	        cmocka_unit_test(test_decide_stopping_and_shutdown),
+	        cmocka_unit_test(test_decide_bound_table),
+	        cmocka_unit_test(test_check_grace_table),
 	        cmocka_unit_test(test_backoff),
 	        cmocka_unit_test(test_names_and_exit_codes),
 	};
