@@ -18,7 +18,11 @@
 # back up, and the time until /livez answers is measured.
 #
 # Prints `cpu_percent <x> livez_after_ms <x> log_lines <n>` (log_lines: what
-# warden wrote during the flood). Every process started here is stopped on exit.
+# warden wrote during the flood). Then, in the same run, nginx (one worker,
+# `return 200`) gets the same flood under the same soft limit on its worker,
+# printed the same way (`nginx cpu_percent ...`), and the ratio of the two
+# CPU figures last. NGINX=0 skips the peer. Every process started here is
+# stopped on exit.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -84,25 +88,33 @@ both) PORTS=("$HEALTH_PORT" "$PROXY_PORT") ;;
 esac
 
 HARD=$(prlimit --pid "$PID" --nofile --raw --noheadings | awk '{print $3}')
+NOFILE_ASKED=$NOFILE
 if [ "$NOFILE" = inuse ]; then
 	NOFILE=$(ls "/proc/$PID/fd" | wc -l)
 fi
 prlimit --pid "$PID" --nofile="$NOFILE:$HARD"
 LINES_BEFORE=$(wc -l <"$TMP/warden.log")
 
-python3 - "$PID" "$HEALTH_PORT" "$SECONDS_CPU" "$FLOOD" "$HARD" "${PORTS[@]}" <<'PY'
+cat >"$TMP/measure.py" <<'PY'
 import os, socket, subprocess, sys, time
-pid, health, seconds, flood, hard = (int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]),
-                                     int(sys.argv[4]), sys.argv[5])
-ports = [int(p) for p in sys.argv[6:]]
+# argv: the pids whose CPU counts and whose limit goes back up (comma-
+# separated), the port and path that must answer 200 afterwards, seconds,
+# the flood per port, the hard limit, then the ports to flood.
+pids = [int(p) for p in sys.argv[1].split(",")]
+health, path, seconds, flood, hard = (int(sys.argv[2]), sys.argv[3], float(sys.argv[4]),
+                                      int(sys.argv[5]), sys.argv[6])
+ports = [int(p) for p in sys.argv[7:]]
 import resource
 soft_h = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
 resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft_h, 65536), soft_h))
 
 def ticks():
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
+    total = 0
+    for pid in pids:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total
 
 socks = []
 for port in ports:
@@ -125,13 +137,16 @@ time.sleep(seconds)
 cpu = (ticks() - c0) / hz / (time.monotonic() - t0) * 100
 for s in socks:
     s.close()
-subprocess.run(["prlimit", "--pid", str(pid), "--nofile=%s:%s" % (hard, hard)], check=True)
+for pid in pids:
+    # (nginx's worker runs as another user and set its own limit: leave it)
+    subprocess.run(["prlimit", "--pid", str(pid), "--nofile=%s:%s" % (hard, hard)],
+                   stderr=subprocess.DEVNULL)
 t1 = time.monotonic()
 answered = None
 while time.monotonic() - t1 < 30:
     try:
         with socket.create_connection(("127.0.0.1", health), timeout=1) as s:
-            s.sendall(b"GET /livez HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")
+            s.sendall(b"GET %s HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n" % path.encode())
             if s.recv(64).startswith(b"HTTP/1.1 200"):
                 answered = (time.monotonic() - t1) * 1000
                 break
@@ -141,5 +156,54 @@ while time.monotonic() - t1 < 30:
 print("cpu_percent %.1f livez_after_ms %s" % (cpu, "%.0f" % answered if answered is not None
                                               else "never"), end=" ")
 PY
+python3 "$TMP/measure.py" "$PID" "$HEALTH_PORT" /livez "$SECONDS_CPU" "$FLOOD" "$HARD" "${PORTS[@]}" |
+	tee "$TMP/warden.result"
 printf 'log_lines %d\n' "$(($(wc -l <"$TMP/warden.log") - LINES_BEFORE))"
 printf 'mode %s flood %d per port, soft RLIMIT_NOFILE %s; target: cpu_percent <= 5 and /livez answering\n' "$MODE" "$FLOOD" "$NOFILE"
+
+# The peer, in the same run: nginx with one worker under the same soft limit.
+[ "${NGINX:-1}" = 0 ] && exit 0
+command -v nginx >/dev/null || { log "emfile.sh: nginx is missing: no peer figure"; exit 0; }
+NGINX_PORT=$(free_port)
+mkdir -p "$TMP/nginx"
+# nginx's worker runs as another user: it takes the limit itself.
+NGINX_NOFILE=$NOFILE_ASKED
+[ "$NGINX_NOFILE" = inuse ] && NGINX_NOFILE=32
+cat >"$TMP/nginx/nginx.conf" <<EOF
+daemon off;
+master_process on;
+worker_processes 1;
+worker_rlimit_nofile $NGINX_NOFILE;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log crit;
+events { worker_connections 65536; }
+http {
+	access_log off;
+	client_body_temp_path $TMP/nginx;
+	proxy_temp_path $TMP/nginx;
+	fastcgi_temp_path $TMP/nginx;
+	uwsgi_temp_path $TMP/nginx;
+	scgi_temp_path $TMP/nginx;
+	server { listen 127.0.0.1:$NGINX_PORT; location / { return 200 "ok"; } }
+}
+EOF
+nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" 2>"$TMP/nginx/start.log" &
+NGINX_MASTER=$!
+PIDS+=("$NGINX_MASTER")
+WORKER=
+for _ in $(seq 100); do
+	WORKER=$(pgrep -P "$NGINX_MASTER" | head -1 || true)
+	[ -n "$WORKER" ] && curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$NGINX_PORT/" 2>/dev/null && break
+	sleep 0.1
+done
+[ -n "$WORKER" ] || { log "emfile.sh: nginx did not start"; cat "$TMP/nginx/start.log" >&2; exit 1; }
+printf 'nginx '
+python3 "$TMP/measure.py" "$WORKER" "$NGINX_PORT" / "$SECONDS_CPU" "$FLOOD" "$HARD" "$NGINX_PORT" |
+	tee "$TMP/nginx.result"
+printf '\n'
+python3 - "$TMP/warden.result" "$TMP/nginx.result" <<'PY'
+import sys
+cpu = [float(open(p).read().split()[1]) for p in sys.argv[1:3]]
+print("ratio warden/nginx cpu: %s" % ("%.2f" % (cpu[0] / cpu[1]) if cpu[1] > 0 else
+                                     "n/a (nginx used no measurable CPU; warden %.1f %%)" % cpu[0]))
+PY
