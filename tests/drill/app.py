@@ -20,10 +20,13 @@ The app's half of the safety contract: a request's transaction is bounded by
 X-Warden-Deadline (the proxy's writable_until, RFC 3339 with milliseconds):
 the app refuses the write (503, "deadline passed") when the deadline is
 already past, and otherwise runs it under SET LOCAL statement_timeout = the
-milliseconds left. Without the header (an older proxy) the write is not
-bounded. A WebSocket is decided once, at the upgrade: the proxy lets
-upgrades (GETs) through while fenced, marked X-Warden-Writable: false, and
-the app keeps such a tunnel read-only. A message on a writable tunnel has no
+milliseconds left, and checks the deadline again, in the database, just
+before COMMIT (a statement timeout bounds each statement from its own start:
+a statement that starts just before the deadline, on a loaded machine, could
+otherwise commit after it). Without the header (an older proxy) the write is
+not bounded. A WebSocket is decided once, at the upgrade: the proxy refuses
+upgrades while fenced (a tunnel carries writes); should one arrive marked
+X-Warden-Writable: false, the app keeps it read-only. A message on a writable tunnel has no
 deadline of its own: keeping that tunnel from writing after writable_until
 (closing it) is the proxy's job, and the drill checks it.
 
@@ -123,7 +126,8 @@ class Db:
     def write(self, kind, ref, deadline):
         """One row in one transaction, bounded by deadline (POSIX time or None).
 
-        Returns "ok", "late" (deadline already past: not tried), "timeout"
+        Returns "ok", "late" (deadline past: not tried, or rolled back at the
+        check before COMMIT), "timeout"
         (statement_timeout hit), "readonly" (25006: a reader database) or
         "error".
         """
@@ -145,6 +149,11 @@ class Db:
                 stamp = (datetime.datetime.fromtimestamp(deadline, datetime.timezone.utc)
                          if deadline is not None else None)
                 cur.execute(INSERT_SQL, (self.region, kind, ref, stamp))
+                if stamp is not None:
+                    cur.execute("SELECT clock_timestamp() < %s", (stamp,))
+                    if not cur.fetchone()[0]:
+                        conn.rollback()
+                        return "late"
             conn.commit()
             return "ok"
         except psycopg2.errors.QueryCanceled:
