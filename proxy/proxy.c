@@ -103,6 +103,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "net/http1.h"
+#include "proxy/head.h"
 
 #define PROXY_BUF_SIZE        (16 * 1024) /* each direction, per client connection */
 #define PROXY_POOL_MAX        256         /* idle upstream connections per thread */
@@ -285,8 +286,7 @@ struct worker {
 	int64_t accept_resume_at;
 	int64_t accept_log_last;
 	uint64_t accept_pauses; /* since the last log line */
-	int64_t wall_sec;       /* X-Warden-Deadline: the formatted second, cached */
-	char wall_text[32];
+	struct head_wall wall;  /* X-Warden-Deadline: the formatted second, cached */
 	struct conn *conns;
 	struct conn *dead_conns;
 	struct conn *again;
@@ -643,60 +643,6 @@ static int flow_frame(struct flow *f, enum http1_framing framing, uint64_t *left
 
 /* ---- output ---- */
 
-/* Small appender into a bounded buffer; `over` records an overflow. */
-struct out {
-	char *buf;
-	size_t cap;
-	size_t len;
-	bool over;
-};
-
-static void out_mem(struct out *o, const char *data, size_t n)
-{
-	if (o->over || o->cap - o->len < n) {
-		o->over = true;
-		return;
-	}
-	memcpy(o->buf + o->len, data, n);
-	o->len += n;
-}
-
-static void out_str(struct out *o, const char *text)
-{
-	out_mem(o, text, strlen(text));
-}
-
-static void out_u64(struct out *o, uint64_t value)
-{
-	char digits[24];
-	int n = snprintf(digits, sizeof(digits), "%" PRIu64, value);
-
-	out_mem(o, digits, (size_t)n);
-}
-
-static void out_json_str(struct out *o, const char *text)
-{
-	char escaped[512];
-	size_t len = 0;
-
-	escaped[0] = '\0';
-	if (log_json_escape(escaped, sizeof(escaped), &len, text) < 0) {
-		out_str(o, "null");
-		return;
-	}
-	out_str(o, "\"");
-	out_mem(o, escaped, len);
-	out_str(o, "\"");
-}
-
-static void out_header(struct out *o, const struct http1_header *h)
-{
-	out_mem(o, h->name, h->name_len);
-	out_mem(o, ": ", 2);
-	out_mem(o, h->value, h->value_len);
-	out_mem(o, "\r\n", 2);
-}
-
 /*
  * Send bytes of our own to a socket ahead of the flow's pending bytes: at
  * once in one sendmsg when nothing is queued, the rest into the heap queue.
@@ -749,22 +695,6 @@ static bool upstream_send(struct conn *c, const char *data, size_t n)
 	return send_ahead(&c->up->ep, !c->up->connecting, &c->uq, &c->cin, data, n);
 }
 
-static const char *status_title(int status)
-{
-	switch (status) {
-	case 400: return "Bad Request";
-	case 408: return "Request Timeout";
-	case 413: return "Content Too Large";
-	case 431: return "Request Header Fields Too Large";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Error";
-	}
-}
-
 /*
  * Queue a response of our own: problem+json body, Connection per
  * c->close_after. retry_after < 0 leaves Retry-After out.
@@ -773,32 +703,13 @@ static void local_response(struct conn *c, int status, const char *body, size_t 
                            int64_t retry_after)
 {
 	struct worker *w = c->worker;
-	struct out o = {.buf = w->scratch, .cap = w->scratch_cap};
+	size_t len = head_local(status, body, body_len, retry_after, c->method == HTTP1_M_HEAD,
+	                        c->close_after, c->minor, w->scratch, w->scratch_cap);
 
-	out_str(&o, "HTTP/1.1 ");
-	out_u64(&o, (uint64_t)status);
-	out_str(&o, " ");
-	out_str(&o, status_title(status));
-	out_str(&o, "\r\nContent-Type: application/problem+json\r\nCache-Control: no-store\r\n");
-	if (retry_after >= 0) {
-		out_str(&o, "Retry-After: ");
-		out_u64(&o, (uint64_t)retry_after);
-		out_str(&o, "\r\n");
-	}
-	out_str(&o, "Content-Length: ");
-	out_u64(&o, body_len);
-	out_str(&o, "\r\n");
-	if (c->close_after)
-		out_str(&o, "Connection: close\r\n");
-	else if (c->minor == 0)
-		out_str(&o, "Connection: keep-alive\r\n");
-	out_str(&o, "\r\n");
-	if (c->method != HTTP1_M_HEAD)
-		out_mem(&o, body, body_len);
 	c->rs = RS_LOCAL;
 	c->resp_started = true;
 	flow_reset(&c->uin);
-	if (o.over || !client_send(c, o.buf, o.len))
+	if (len == 0 || !client_send(c, w->scratch, len))
 		conn_close(c);
 }
 
@@ -806,18 +717,10 @@ static void local_response(struct conn *c, int status, const char *body, size_t 
 static void error_response(struct conn *c, int status, const char *detail, enum proxy_result result)
 {
 	char body[512];
-	struct out o = {.buf = body, .cap = sizeof(body)};
 
-	out_str(&o, "{\"type\":\"about:blank\",\"title\":\"");
-	out_str(&o, status_title(status));
-	out_str(&o, "\",\"status\":");
-	out_u64(&o, (uint64_t)status);
-	out_str(&o, ",\"detail\":");
-	out_json_str(&o, detail);
-	out_str(&o, "}");
 	c->result = result;
 	c->in_exchange = true;
-	local_response(c, status, body, o.over ? 0 : o.len, -1);
+	local_response(c, status, body, head_problem(status, detail, body, sizeof(body)), -1);
 }
 
 /*
@@ -829,25 +732,10 @@ static void fenced_response(struct conn *c, const struct fence_verdict *v, const
 {
 	const struct proxy_config *cfg = &c->worker->proxy->cfg;
 	char body[1024];
-	struct out o = {.buf = body, .cap = sizeof(body)};
+	size_t len = head_fenced_problem(v, cfg->region, detail, body, sizeof(body));
 
-	out_str(&o, "{\"type\":\"urn:warden:problem:fenced\","
-	            "\"title\":\"Writes are fenced in this region\",\"status\":503,\"detail\":");
-	out_json_str(&o, detail);
-	out_str(&o, ",\"region\":");
-	out_json_str(&o, cfg->region);
-	out_str(&o, ",\"active_region\":");
-	if (v->active_region[0])
-		out_json_str(&o, v->active_region);
-	else
-		out_str(&o, "null");
-	out_str(&o, ",\"epoch\":");
-	out_u64(&o, v->epoch);
-	out_str(&o, ",\"state\":");
-	out_json_str(&o, fence_state_str(v->state));
-	out_str(&o, "}");
 	c->result = PROXY_FENCED;
-	local_response(c, 503, body, o.over ? 0 : o.len, cfg->retry_after_s);
+	local_response(c, 503, body, len, cfg->retry_after_s);
 }
 
 /* A request refused by the fence: "<METHOD> is refused: ..." */
@@ -1006,228 +894,32 @@ static bool is_read_method(enum http1_method m)
 	return m == HTTP1_M_GET || m == HTTP1_M_HEAD || m == HTTP1_M_OPTIONS;
 }
 
-/* Is the header name listed in a Connection header (hop-by-hop by name)? */
-static bool listed_in_connection(const struct http1_msg *m, const struct http1_header *h)
-{
-	for (size_t i = 0; i < m->header_count; i++) {
-		const struct http1_header *conn = &m->headers[i];
-
-		if (conn->hid == HTTP1_H_CONNECTION &&
-		    http1_list_has(conn->value, conn->value_len, h->name, h->name_len))
-			return true;
-	}
-	return false;
-}
-
-/* Does any Connection header name more than close / keep-alive / upgrade? */
-static bool connection_lists_names(const struct http1_msg *m)
-{
-	for (size_t i = 0; i < m->header_count; i++) {
-		const struct http1_header *h = &m->headers[i];
-		size_t at = 0;
-
-		if (h->hid != HTTP1_H_CONNECTION)
-			continue;
-		while (at < h->value_len) {
-			size_t start;
-
-			while (at < h->value_len &&
-			       (h->value[at] == ',' || h->value[at] == ' ' || h->value[at] == '\t'))
-				at++;
-			start = at;
-			while (at < h->value_len && h->value[at] != ',' && h->value[at] != ' ' &&
-			       h->value[at] != '\t')
-				at++;
-			if (at == start)
-				continue;
-			if (!((at - start == 5 && strncasecmp(h->value + start, "close", 5) == 0) ||
-			      (at - start == 10 &&
-			       strncasecmp(h->value + start, "keep-alive", 10) == 0) ||
-			      (at - start == 7 &&
-			       strncasecmp(h->value + start, "upgrade", 7) == 0)))
-				return true;
-		}
-	}
-	return false;
-}
-
-/* Wall-clock ms as RFC 3339 UTC with milliseconds; the second is formatted once. */
-static void out_wall_ms(struct out *o, struct worker *w, int64_t wall_ms)
-{
-	int64_t sec = wall_ms / 1000;
-	char ms[8];
-	size_t len;
-
-	if (sec != w->wall_sec || w->wall_text[0] == '\0') {
-		clock_format_rfc3339(sec * 1000, w->wall_text, sizeof(w->wall_text));
-		w->wall_sec = sec;
-	}
-	len = strlen(w->wall_text); /* "...T04:12:04.000Z": keep up to the '.' */
-	if (len < 5) {
-		o->over = true;
-		return;
-	}
-	snprintf(ms, sizeof(ms), "%03d", (int)(wall_ms % 1000));
-	out_mem(o, w->wall_text, len - 4);
-	out_mem(o, ms, 3);
-	out_str(o, "Z");
-}
-
-/*
- * X-Warden-Deadline (the wall-clock writable_until) and
- * X-Warden-Writable-For-Ms (what is left of it), so the app can bound its
- * transaction. Not writable: "X-Warden-Writable-For-Ms: 0" and no deadline.
- * Under WARDEN_ON_STALE=hold there is no bound at all: neither is sent.
- */
-static void out_deadline(struct out *o, struct conn *c)
-{
-	int64_t left;
-
-	if (!c->writable) {
-		out_str(o, "X-Warden-Writable-For-Ms: 0\r\n");
-		return;
-	}
-	if (c->writable_until == INT64_MAX)
-		return;
-	left = c->writable_until - clock_mono_ms();
-	if (left < 0)
-		left = 0;
-	out_str(o, "X-Warden-Deadline: ");
-	out_wall_ms(o, c->worker, clock_wall_ms() + left);
-	out_str(o, "\r\nX-Warden-Writable-For-Ms: ");
-	out_u64(o, (uint64_t)left);
-	out_str(o, "\r\n");
-}
-
-/* The request head we send upstream. Returns its length, 0 if it does not fit. */
-static size_t build_request_head(struct conn *c, const struct http1_msg *m)
-{
-	struct worker *w = c->worker;
-	struct out o = {.buf = w->scratch, .cap = w->scratch_cap};
-	bool check_listed = connection_lists_names(m);
-	bool have_xfp = false;
-	bool have_xff = false;
-	bool have_host = false;
-
-	out_mem(&o, m->method, m->method_len);
-	out_mem(&o, " ", 1);
-	out_mem(&o, m->target, m->target_len);
-	out_str(&o, " HTTP/1.1\r\n");
-	for (size_t i = 0; i < m->header_count; i++) {
-		const struct http1_header *h = &m->headers[i];
-
-		switch (h->hid) {
-		case HTTP1_H_CONNECTION:
-		case HTTP1_H_KEEP_ALIVE:
-		case HTTP1_H_PROXY:
-		case HTTP1_H_TE:
-		case HTTP1_H_X_WARDEN:
-		case HTTP1_H_X_FORWARDED_FOR: continue;
-		case HTTP1_H_UPGRADE:
-			if (!c->upgrade)
-				continue;
-			break;
-		case HTTP1_H_X_FORWARDED_PROTO: have_xfp = true; break;
-		case HTTP1_H_HOST: have_host = true; break;
-		case HTTP1_H_CONTENT_LENGTH:
-			if (m->length_folded)
-				continue; /* "3, 3" or two lines: one plain line below */
-			break;
-		case HTTP1_H_OTHER:
-			if (check_listed && listed_in_connection(m, h))
-				continue;
-			break;
-		default: break;
-		}
-		out_header(&o, h);
-	}
-	if (m->length_folded) {
-		out_str(&o, "Content-Length: ");
-		out_u64(&o, m->content_length);
-		out_str(&o, "\r\n");
-	}
-	if (!have_host) { /* HTTP/1.0 without Host: name the upstream, as nginx does */
-		out_str(&o, "Host: ");
-		out_str(&o, w->proxy->upstream_authority);
-		out_str(&o, "\r\n");
-	}
-	out_str(&o, "X-Forwarded-For: ");
-	for (size_t i = 0; i < m->header_count; i++) {
-		const struct http1_header *h = &m->headers[i];
-
-		if (h->hid != HTTP1_H_X_FORWARDED_FOR || h->value_len == 0)
-			continue;
-		if (have_xff)
-			out_str(&o, ", ");
-		out_mem(&o, h->value, h->value_len);
-		have_xff = true;
-	}
-	if (have_xff)
-		out_str(&o, ", ");
-	out_str(&o, c->ip);
-	out_str(&o, "\r\n");
-	if (!have_xfp)
-		out_str(&o, "X-Forwarded-Proto: http\r\n");
-	out_str(&o, c->writable ? "X-Warden-Writable: true\r\nX-Warden-Epoch: "
-	                        : "X-Warden-Writable: false\r\nX-Warden-Epoch: ");
-	out_u64(&o, c->epoch);
-	out_str(&o, "\r\n");
-	out_deadline(&o, c);
-	if (c->upgrade)
-		out_str(&o, "Connection: Upgrade\r\n");
-	out_str(&o, "\r\n");
-	return o.over ? 0 : o.len;
-}
-
-/* The response head we send the client; 0 if it does not fit. */
-static size_t build_response_head(struct conn *c, const struct http1_msg *m, bool dechunk)
-{
-	struct worker *w = c->worker;
-	struct out o = {.buf = w->scratch, .cap = w->scratch_cap};
-	bool check_listed = connection_lists_names(m);
-	bool interim = m->status < 200;
-	bool switching = m->status == 101;
-
-	out_str(&o, "HTTP/1.1 ");
-	out_u64(&o, (uint64_t)m->status);
-	out_str(&o, " ");
-	out_mem(&o, m->reason, m->reason_len);
-	out_str(&o, "\r\n");
-	for (size_t i = 0; i < m->header_count; i++) {
-		const struct http1_header *h = &m->headers[i];
-
-		switch (h->hid) {
-		case HTTP1_H_CONNECTION:
-		case HTTP1_H_KEEP_ALIVE:
-		case HTTP1_H_PROXY:
-		case HTTP1_H_TE: continue;
-		case HTTP1_H_UPGRADE:
-			if (!switching)
-				continue;
-			break;
-		case HTTP1_H_TRANSFER_ENCODING:
-			if (dechunk)
-				continue;
-			break;
-		case HTTP1_H_OTHER:
-			if (check_listed && listed_in_connection(m, h))
-				continue;
-			break;
-		default: break;
-		}
-		out_header(&o, h);
-	}
-	if (switching)
-		out_str(&o, "Connection: Upgrade\r\n");
-	else if (!interim && c->close_after)
-		out_str(&o, "Connection: close\r\n");
-	else if (!interim && c->minor == 0)
-		out_str(&o, "Connection: keep-alive\r\n");
-	out_str(&o, "\r\n");
-	return o.over ? 0 : o.len;
-}
-
 /* ---- the exchange ---- */
+
+/* The request head for the app, in w->scratch; 0 if it does not fit. */
+static size_t request_head(struct conn *c, const struct http1_msg *m)
+{
+	struct worker *w = c->worker;
+	struct head_facts facts = {.writable = c->writable,
+	                           .epoch = c->epoch,
+	                           .writable_until = c->writable_until,
+	                           .now_mono_ms = clock_mono_ms(),
+	                           .now_wall_ms = clock_wall_ms(),
+	                           .upgrade = c->upgrade,
+	                           .client_ip = c->ip,
+	                           .upstream_authority = w->proxy->upstream_authority,
+	                           .wall = &w->wall};
+
+	return head_request(m, &facts, w->scratch, w->scratch_cap);
+}
+
+/* The response head for the client, in w->scratch; 0 if it does not fit. */
+static size_t response_head(struct conn *c, const struct http1_msg *m, bool dechunk)
+{
+	struct worker *w = c->worker;
+
+	return head_response(m, dechunk, c->close_after, c->minor, w->scratch, w->scratch_cap);
+}
 
 static void observe_verdict(struct worker *w, const struct fence_verdict *v, struct conn *except);
 
@@ -1370,7 +1062,7 @@ static void handle_request(struct conn *c, const struct http1_msg *m)
 		refuse_request(c, &v, m);
 		return;
 	}
-	head_len = build_request_head(c, m);
+	head_len = request_head(c, m);
 	if (head_len == 0) {
 		c->close_after = true;
 		c->rq = RQ_DONE;
@@ -1421,7 +1113,7 @@ static bool retry_request(struct conn *c)
 		refuse_request(c, &v, &m);
 		return true;
 	}
-	head_len = build_request_head(c, &m);
+	head_len = request_head(c, &m);
 	if (head_len == 0)
 		return false;
 	start_upstream(c, w->scratch, head_len, true);
@@ -1508,7 +1200,7 @@ static void handle_response(struct conn *c, const struct http1_msg *m)
 			}
 			if (!admit_tunnel(c))
 				return;
-			head_len = build_response_head(c, m, false);
+			head_len = response_head(c, m, false);
 			c->uin.scan += m->head_len;
 			c->uin.start = c->uin.fwd = c->uin.scan;
 			c->rs = RS_TUNNEL;
@@ -1524,7 +1216,7 @@ static void handle_response(struct conn *c, const struct http1_msg *m)
 			return;
 		}
 		/* 100 Continue, 103 Early Hints: pass to 1.1 clients, then wait on */
-		head_len = build_response_head(c, m, false);
+		head_len = response_head(c, m, false);
 		c->uin.scan += m->head_len;
 		c->uin.start = c->uin.fwd = c->uin.scan;
 		c->resp_scanned = 0;
@@ -1545,7 +1237,7 @@ static void handle_response(struct conn *c, const struct http1_msg *m)
 			c->close_after = true;
 		http1_chunked_init(&c->resp_ck, dechunk ? HTTP1_CHUNK_DATA : HTTP1_CHUNK_PASS);
 	}
-	head_len = build_response_head(c, m, dechunk);
+	head_len = response_head(c, m, dechunk);
 	if (head_len == 0) {
 		upstream_fail(c, UPERR_RESPONSE, "the response head is too large");
 		return;
