@@ -3,13 +3,14 @@
  * the per-connection, per-upstream-connection and per-thread state, and the
  * calls between the modules. Nothing outside proxy/ includes it.
  *
- *   head.c    the bytes we write ourselves (pure: heads, answers)
- *   pool.c    upstream connections: connect, the per-thread LIFO pool, expiry
- *   flow.c    one direction's buffer and body framing
- *   side.c    the client and the upstream side: non-blocking reads, writes, queues
+ *   proxy.c     the public API (proxy.h): config, set-up, stats, tear-down
+ *   worker.c    one thread: the epoll loop, timers, accept, timeouts, demotion
+ *   pump.c      moving the bytes: bodies, tunnels, linger, the cut at writable_until
  *   exchange.c  a request and its response: the fence, the upstream, our answers
- *   pump.c    moving the bytes: bodies, tunnels, linger, the cut at writable_until
- *   proxy.c   the rest (being split)
+ *   head.c      the bytes we write ourselves (pure: heads, answers; head.h)
+ *   side.c      the client and the upstream side: non-blocking reads, writes, queues
+ *   flow.c      one direction's buffer and body framing
+ *   pool.c      upstream connections: connect, the per-thread LIFO pool, expiry
  */
 #ifndef WARDEN_PROXY_PROXY_INT_H
 #define WARDEN_PROXY_PROXY_INT_H
@@ -363,7 +364,19 @@ void exchange_ask_fence(struct conn *c, struct fence_verdict *v);
 /* Move c's bytes until nothing moves (or yield after PROXY_PUMP_ROUNDS); may close c. */
 void pump_run(struct conn *c);
 
-/* ---- worker (proxy.c for now) ---- */
+/* ---- worker.c ---- */
+
+/*
+ * Set up w for p around its listener (owned by w from here on): epoll,
+ * timerfd, eventfd, scratch and header arrays. 0, or -errno with err set;
+ * worker_cleanup frees what was set up either way.
+ */
+int worker_init(struct worker *w, struct proxy *p, int listen_fd, struct wd_err *err);
+/* The thread: runs w's loop until its wake eventfd is written. arg is w. */
+void *worker_main(void *arg);
+/* Close every connection and descriptor of a stopped (or never started) worker, free its buffers.
+ */
+void worker_cleanup(struct worker *w);
 
 /* Register ep in w's epoll set; 0 or -errno. */
 int worker_epoll_add(struct worker *w, struct endpoint *ep, uint32_t events);
