@@ -116,6 +116,25 @@ static bool connection_lists_names(const struct http1_msg *m)
 	return false;
 }
 
+/*
+ * Hop-by-hop (RFC 9110 §7.6.1), never forwarded either way: Connection,
+ * Keep-Alive, Proxy-*, TE, and any other header named in a Connection
+ * header. The framing headers and Host are never "other": naming them in
+ * Connection does not strip them (a smuggling trick). check_listed is
+ * connection_lists_names(m), computed once per head.
+ */
+static bool hop_by_hop(const struct http1_msg *m, const struct http1_header *h, bool check_listed)
+{
+	switch (h->hid) {
+	case HTTP1_H_CONNECTION:
+	case HTTP1_H_KEEP_ALIVE:
+	case HTTP1_H_PROXY:
+	case HTTP1_H_TE: return true;
+	case HTTP1_H_OTHER: return check_listed && listed_in_connection(m, h);
+	default: return false;
+	}
+}
+
 /* Wall-clock ms as RFC 3339 UTC with milliseconds; the second is formatted once. */
 static void out_wall_ms(struct out *o, struct head_wall *wall, int64_t wall_ms)
 {
@@ -184,11 +203,9 @@ size_t head_request(const struct http1_msg *m, const struct head_facts *f, char 
 	for (size_t i = 0; i < m->header_count; i++) {
 		const struct http1_header *h = &m->headers[i];
 
+		if (hop_by_hop(m, h, check_listed))
+			continue;
 		switch (h->hid) {
-		case HTTP1_H_CONNECTION:
-		case HTTP1_H_KEEP_ALIVE:
-		case HTTP1_H_PROXY:
-		case HTTP1_H_TE:
 		case HTTP1_H_X_WARDEN:
 		case HTTP1_H_X_FORWARDED_FOR: continue;
 		case HTTP1_H_UPGRADE:
@@ -200,10 +217,6 @@ size_t head_request(const struct http1_msg *m, const struct head_facts *f, char 
 		case HTTP1_H_CONTENT_LENGTH:
 			if (m->length_folded)
 				continue; /* "3, 3" or two lines: one plain line below */
-			break;
-		case HTTP1_H_OTHER:
-			if (check_listed && listed_in_connection(m, h))
-				continue;
 			break;
 		default: break;
 		}
@@ -272,21 +285,15 @@ size_t head_response(const struct http1_msg *m, bool dechunk, bool close, int cl
 	for (size_t i = 0; i < m->header_count; i++) {
 		const struct http1_header *h = &m->headers[i];
 
+		if (hop_by_hop(m, h, check_listed))
+			continue;
 		switch (h->hid) {
-		case HTTP1_H_CONNECTION:
-		case HTTP1_H_KEEP_ALIVE:
-		case HTTP1_H_PROXY:
-		case HTTP1_H_TE: continue;
 		case HTTP1_H_UPGRADE:
 			if (!switching)
 				continue;
 			break;
 		case HTTP1_H_TRANSFER_ENCODING:
 			if (dechunk)
-				continue;
-			break;
-		case HTTP1_H_OTHER:
-			if (check_listed && listed_in_connection(m, h))
 				continue;
 			break;
 		default: break;

@@ -16,25 +16,32 @@
 
 #include "proxy/proxy_int.h"
 
-/* read(); 0 on EOF, -EAGAIN when nothing is there, -errno on error. */
-static ssize_t ep_read(struct endpoint *ep, char *dst, size_t n)
+/*
+ * A read or write failed with errno: -EAGAIN when the socket is not ready
+ * (*ready cleared: edge-triggered, the next edge sets it) or the call was
+ * interrupted, else -errno.
+ */
+static ssize_t ep_error(bool *ready)
 {
-	ssize_t r = read(ep->fd, dst, n);
-
-	if (r > 0) {
-		if ((size_t)r < n && !ep->hup)
-			ep->rd = false; /* drained: the next arrival raises a new edge */
-		return r;
-	}
-	if (r == 0)
-		return 0;
 	if (errno == EAGAIN || errno == EWOULDBLOCK) {
-		ep->rd = false;
+		*ready = false;
 		return -EAGAIN;
 	}
 	if (errno == EINTR)
 		return -EAGAIN;
 	return -errno;
+}
+
+/* read(); 0 on EOF, -EAGAIN when nothing is there, -errno on error. */
+static ssize_t ep_read(struct endpoint *ep, char *dst, size_t n)
+{
+	ssize_t r = read(ep->fd, dst, n);
+
+	if (r < 0)
+		return ep_error(&ep->rd);
+	if (r > 0 && (size_t)r < n && !ep->hup)
+		ep->rd = false; /* drained: the next arrival raises a new edge */
+	return r;
 }
 
 /* sendmsg() of up to two pieces; bytes taken, -EAGAIN, or -errno. */
@@ -59,18 +66,11 @@ static ssize_t ep_write2(struct endpoint *ep, const char *a, size_t alen, const 
 	}
 	r = sendmsg(ep->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 out:
-	if (r >= 0) {
-		if ((size_t)r < alen + blen)
-			ep->wr = false;
-		return r;
-	}
-	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+	if (r < 0)
+		return ep_error(&ep->wr);
+	if ((size_t)r < alen + blen)
 		ep->wr = false;
-		return -EAGAIN;
-	}
-	if (errno == EINTR)
-		return -EAGAIN;
-	return -errno;
+	return r;
 }
 
 /* Append; false on allocation failure. Bounded by the callers (heads only). */
