@@ -305,6 +305,7 @@ enum setting_type {
 	SETTING_INT,          /* an integer in [min, max] -> int64_t */
 	SETTING_SIZE,         /* an integer of bytes in [min, max] -> size_t */
 	SETTING_NAME,         /* 1..max of [a-z0-9_-] (char[max + 1]) */
+	SETTING_ON_OFF,       /* on|off -> bool */
 };
 
 struct setting {
@@ -388,6 +389,9 @@ static const struct setting settings[] = {
          offsetof(struct wd_config, singleton_ttl_ms), NULL},
         {"WARDEN_SINGLETON_PROBE", "singleton_probe", SETTING_NAME, NULL, 0, WD_PROBE_NAME_MAX,
          offsetof(struct wd_config, singleton_probe), NULL},
+        {"WARDEN_EMF", "emf", SETTING_ON_OFF, "off", 0, 0, offsetof(struct wd_config, emf), NULL},
+        {"WARDEN_EMF_INTERVAL", "emf_interval", SETTING_DURATION_S, "60s", 1000, 3600 * 1000,
+         offsetof(struct wd_config, emf_interval_ms), NULL},
 };
 
 #define SETTING_COUNT (sizeof(settings) / sizeof(settings[0]))
@@ -622,6 +626,11 @@ static int setting_apply(struct wd_config *cfg, const struct setting *row, const
 			                  quoted);
 		cfg->on_stale_hold = strcmp(text, "hold") == 0;
 		return 0;
+	case SETTING_ON_OFF:
+		if (strcmp(text, "on") != 0 && strcmp(text, "off") != 0)
+			return wd_err_set(err, -EINVAL, "bad value '%s' (want on or off)", quoted);
+		*(bool *)(void *)field = strcmp(text, "on") == 0;
+		return 0;
 	case SETTING_SECRET: return config_set_secret(field, row, text, strlen(text), err);
 	case SETTING_SECRET_FILE: return config_read_secret(field, row, text, err);
 	case SETTING_PROXY_LISTEN:
@@ -704,6 +713,7 @@ static json_t *setting_to_json(const struct wd_config *cfg, const struct setting
 		return list;
 	}
 	case SETTING_ON_STALE: return json_string(cfg->on_stale_hold ? "hold" : "fence");
+	case SETTING_ON_OFF: return json_string(*(const bool *)(const void *)field ? "on" : "off");
 	case SETTING_SECRET:
 	case SETTING_SECRET_FILE: return field[0] ? json_string("<redacted>") : json_null();
 	case SETTING_PROXY_LISTEN:

@@ -73,6 +73,10 @@ struct wd_config {
 	int64_t singleton_ttl_ms;                    /* WARDEN_SINGLETON_TTL, default 15s */
 	char singleton_probe[WD_PROBE_NAME_MAX + 1]; /* WARDEN_SINGLETON_PROBE; default: the
 	                                                only postgres probe */
+
+	/* CloudWatch EMF lines on stdout (DESIGN.md, "Observability"). */
+	bool emf;                /* WARDEN_EMF: on | off (default) */
+	int64_t emf_interval_ms; /* WARDEN_EMF_INTERVAL, default 60s, whole seconds, 1s..1h */
 };
 
 /*

@@ -26,12 +26,18 @@ enum health_status health_probe_own_status(const struct probe_snapshot *snap)
 enum health_status health_overall(const struct wd_config *cfg, const struct probe_snapshot *snaps,
                                   bool draining)
 {
+	return health_overall_of(cfg->probes, cfg->probe_count, snaps, draining);
+}
+
+enum health_status health_overall_of(const struct probe_config *probes, size_t count,
+                                     const struct probe_snapshot *snaps, bool draining)
+{
 	enum health_status worst = HEALTH_PASS;
 
 	if (draining)
 		return HEALTH_FAIL;
-	for (size_t i = 0; i < cfg->probe_count; i++) {
-		enum health_status status = health_probe_status(&cfg->probes[i], &snaps[i]);
+	for (size_t i = 0; i < count; i++) {
+		enum health_status status = health_probe_status(&probes[i], &snaps[i]);
 
 		if (status > worst)
 			worst = status;

@@ -29,6 +29,9 @@ enum health_status health_probe_status(const struct probe_config *cfg,
 enum health_status health_probe_own_status(const struct probe_snapshot *snap);
 enum health_status health_overall(const struct wd_config *cfg, const struct probe_snapshot *snaps,
                                   bool draining);
+/* The same rule over count probes (for modules that take no wd_config). */
+enum health_status health_overall_of(const struct probe_config *probes, size_t count,
+                                     const struct probe_snapshot *snaps, bool draining);
 /* 200 for pass and warn, 503 for fail. */
 int health_http_code(enum health_status status);
 

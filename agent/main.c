@@ -22,6 +22,7 @@
 #include "agent/check.h"
 #include "lib/clock.h"
 #include "agent/config.h"
+#include "agent/emf.h"
 #include "agent/http_server.h"
 #include "agent/render.h"
 #include "lib/log.h"
@@ -217,6 +218,7 @@ static int cmd_serve(void)
 	struct probe_engine_config engine_cfg;
 	struct fencing_config fencing_cfg;
 	struct fencing *fencing = NULL;
+	struct emf *emf = NULL;
 	struct proxy *proxy = NULL;
 	struct http_server *server = NULL;
 	struct wd_err err = {0};
@@ -250,6 +252,16 @@ static int cmd_serve(void)
 		log_msg(LOG_ERROR, "agent.error", "fencing: %s", err.msg);
 		rc = EXIT_CONFIG;
 		goto out;
+	}
+	if (cfg->emf) {
+		emf = emf_new(&(struct emf_config){.interval_ms = cfg->emf_interval_ms,
+		                                   .probes = cfg->probes,
+		                                   .probe_count = cfg->probe_count},
+		              environ, fencing, state, &err);
+		if (emf == NULL || emf_start(emf) < 0) {
+			log_msg(LOG_ERROR, "agent.error", "emf: %s", err.msg);
+			goto out;
+		}
 	}
 	if (probe_engine_start(engine) < 0) {
 		log_msg(LOG_ERROR, "agent.error", "cannot start the probe threads");
@@ -285,6 +297,8 @@ static int cmd_serve(void)
 
 	while (sig == 0) {
 		fencing_tick(fencing);
+		if (emf != NULL)
+			emf_tick(emf);
 		sig = wait_for_stop(&stop, FENCING_TICK_MS);
 	}
 
@@ -300,6 +314,8 @@ static int cmd_serve(void)
 		int64_t left = drain_end - clock_mono_ms();
 
 		fencing_tick(fencing);
+		if (emf != NULL)
+			emf_tick(emf);
 		if (wait_for_stop(&stop, left < FENCING_TICK_MS ? left : FENCING_TICK_MS) != 0) {
 			log_msg(LOG_WARN, "agent.drain", "second signal: drain cut short");
 			break;
@@ -310,6 +326,7 @@ out:
 	http_server_free(server);
 	proxy_free(proxy);
 	fencing_free(fencing);
+	emf_free(emf); /* after fencing: its readers may report a transition until then */
 	probe_engine_free(engine);
 	wd_state_free(state);
 	if (rc == 0)

@@ -565,37 +565,79 @@ int aws_region_from_arn(const char *arn, char out[AWS_REGION_MAX + 1], struct wd
 	return 0;
 }
 
-int aws_region_from_task_json(const char *body, size_t len, char out[AWS_REGION_MAX + 1],
-                              struct wd_err *err)
+/* Copy a string member of obj into out[size] when present and it fits; else "". */
+static void copy_member(json_t *obj, const char *name, char *out, size_t size)
+{
+	const char *value = json_member_str(obj, name, NULL);
+
+	out[0] = '\0';
+	if (value != NULL && strlen(value) < size)
+		memcpy(out, value, strlen(value) + 1);
+}
+
+int aws_task_metadata_parse(const char *body, size_t len, struct aws_task_metadata *out,
+                            struct wd_err *err)
 {
 	json_t *root = aws_json_load(body, len, "task metadata", -EINVAL, err);
 	const char *arn;
-	int rc;
+	const char *slash;
+	int rc = 0;
 
+	memset(out, 0, sizeof(*out));
 	if (root == NULL)
 		return -EINVAL;
 	arn = json_is_object(root) ? json_member_str(root, "TaskARN", NULL) : NULL;
-	if (arn == NULL)
+	if (arn == NULL) {
 		rc = wd_err_set(err, -EINVAL, "task metadata has no string \"TaskARN\"");
-	else if ((rc = aws_region_from_arn(arn, out, err)) != 0)
+		goto out;
+	}
+	if ((rc = aws_region_from_arn(arn, out->region, err)) != 0) {
 		wd_err_prefix(err, "task metadata TaskARN");
+		goto out;
+	}
+	copy_member(root, "TaskARN", out->task_arn, sizeof(out->task_arn));
+	copy_member(root, "Cluster", out->cluster, sizeof(out->cluster));
+	copy_member(root, "Group", out->group, sizeof(out->group));
+	copy_member(root, "Family", out->family, sizeof(out->family));
+	/* "arn:aws:ecs:<region>:<acct>:cluster/NAME" (Fargate) or "NAME" (EC2). */
+	slash = strncmp(out->cluster, "arn:", 4) == 0 ? strchr(out->cluster, '/') : NULL;
+	if (slash != NULL)
+		memmove(out->cluster, slash + 1, strlen(slash + 1) + 1);
+out:
 	json_decref(root);
+	if (rc != 0)
+		memset(out, 0, sizeof(*out));
 	return rc;
 }
 
-/* GET <base>/task and read the region of its TaskARN. */
-static int region_from_metadata(const char *base, int64_t deadline_mono_ms,
-                                char out[AWS_REGION_MAX + 1], struct wd_err *err)
+int aws_region_from_task_json(const char *body, size_t len, char out[AWS_REGION_MAX + 1],
+                              struct wd_err *err)
 {
+	struct aws_task_metadata task;
+	int rc = aws_task_metadata_parse(body, len, &task, err);
+
+	if (rc == 0)
+		memcpy(out, task.region, sizeof(task.region));
+	return rc;
+}
+
+int aws_task_metadata_get(const char *const *envp, int64_t deadline_mono_ms,
+                          struct aws_task_metadata *out, struct wd_err *err)
+{
+	const char *base = aws_env_get(envp, "ECS_CONTAINER_METADATA_URI_V4");
 	struct curl_deadline_request req;
 	struct curl_deadline *client = NULL;
 	struct aws_endpoint endpoint;
 	char url[AWS_ENDPOINT_URL_MAX + 1];
-	size_t len = strlen(base);
+	size_t len;
 	struct wd_buf body;
 	int status;
 	int rc;
 
+	memset(out, 0, sizeof(*out));
+	if (base == NULL)
+		return wd_err_set(err, -ENOENT, "not on ECS (no ECS_CONTAINER_METADATA_URI_V4)");
+	len = strlen(base);
 	wd_buf_init(&body, WD_AWS_METADATA_MAX);
 	while (len > 0 && base[len - 1] == '/')
 		len--;
@@ -618,7 +660,7 @@ static int region_from_metadata(const char *base, int64_t deadline_mono_ms,
 	rc = aws_http_get(client, &req, deadline_mono_ms, "task metadata", &status, err);
 	if (rc == -EBADMSG)
 		rc = -EIO;
-	if (rc == 0 && aws_region_from_task_json(body.data, body.len, out, err) != 0)
+	if (rc == 0 && aws_task_metadata_parse(body.data, body.len, out, err) != 0)
 		rc = -EIO;
 out:
 	curl_deadline_free(client);
@@ -629,17 +671,19 @@ out:
 int aws_region_resolve(const char *const *envp, int64_t deadline_mono_ms,
                        char out[AWS_REGION_MAX + 1], struct wd_err *err)
 {
-	const char *base;
+	struct aws_task_metadata task;
 	int rc = aws_region_from_env(envp, out, err);
 
 	if (rc != -ENOENT)
 		return rc;
-	base = aws_env_get(envp, "ECS_CONTAINER_METADATA_URI_V4");
-	if (base == NULL)
+	if (aws_env_get(envp, "ECS_CONTAINER_METADATA_URI_V4") == NULL)
 		return wd_err_set(err, -ENOENT,
 		                  "no region: set AWS_REGION (or AWS_DEFAULT_REGION), or run on "
 		                  "ECS (ECS_CONTAINER_METADATA_URI_V4)");
-	return region_from_metadata(base, deadline_mono_ms, out, err);
+	rc = aws_task_metadata_get(envp, deadline_mono_ms, &task, err);
+	if (rc == 0)
+		memcpy(out, task.region, sizeof(task.region));
+	return rc;
 }
 
 /* ---- Endpoint ------------------------------------------------------------- */

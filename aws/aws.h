@@ -135,6 +135,42 @@ int aws_region_from_task_json(const char *body, size_t len, char out[AWS_REGION_
 int aws_region_resolve(const char *const *envp, int64_t deadline_mono_ms,
                        char out[AWS_REGION_MAX + 1], struct wd_err *err);
 
+/* ---- Task metadata -------------------------------------------------------- */
+
+#define AWS_TASK_ARN_MAX  256 /* a task ARN: arn:aws:ecs:<region>:<acct>:task/<cluster>/<id> */
+#define AWS_TASK_NAME_MAX 255 /* an ECS cluster, service or family name */
+
+/*
+ * What warden takes from an ECS task metadata v4 `/task` document. Plain
+ * data; "" for a member the document does not have (or that is too long or
+ * not a string).
+ */
+struct aws_task_metadata {
+	char task_arn[AWS_TASK_ARN_MAX + 1];
+	char region[AWS_REGION_MAX + 1];     /* of the TaskARN */
+	char cluster[AWS_TASK_NAME_MAX + 1]; /* the name: "Cluster" may be an ARN or a name */
+	char group[AWS_TASK_NAME_MAX + 1];   /* "Group": "service:NAME", "family:NAME" */
+	char family[AWS_TASK_NAME_MAX + 1];  /* "Family" */
+};
+
+/*
+ * Parse a `/task` document (len bytes). TaskARN is required (its region
+ * too); Cluster, Group and Family are optional. Returns 0, or -EINVAL with
+ * err (never quoting more than a short sanitized piece of the body).
+ */
+int aws_task_metadata_parse(const char *body, size_t len, struct aws_task_metadata *out,
+                            struct wd_err *err);
+
+/*
+ * GET $ECS_CONTAINER_METADATA_URI_V4/task before deadline_mono_ms and parse
+ * it: the one task metadata client (the region chain uses it too). Returns
+ * 0 with out filled; -ENOENT when the variable is not set; -EINVAL for a
+ * bad URI; -ETIMEDOUT / -EIO when the endpoint did not answer in time or
+ * answered badly. Blocks up to the deadline.
+ */
+int aws_task_metadata_get(const char *const *envp, int64_t deadline_mono_ms,
+                          struct aws_task_metadata *out, struct wd_err *err);
+
 /* ---- Endpoint ------------------------------------------------------------- */
 
 /* An endpoint URL taken apart for a request. Plain data. */

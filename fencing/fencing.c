@@ -39,6 +39,8 @@ struct fencing {
 	uint64_t transitions;
 	bool file_dirty; /* the fence file needs writing (a change, or the last write failed) */
 	char file_error[WD_ERR_MSG_MAX];
+	void (*on_transition)(void *arg, const struct fencing_transition *t);
+	void *on_transition_arg;
 };
 
 /* A read was recorded: report a transition it caused at once, not at the next tick. */
@@ -156,6 +158,14 @@ void fencing_free(struct fencing *fencing)
 	pthread_mutex_destroy(&fencing->file_lock);
 	pthread_mutex_destroy(&fencing->lock);
 	free(fencing);
+}
+
+void fencing_on_transition(struct fencing *fencing,
+                           void (*on_transition)(void *arg, const struct fencing_transition *t),
+                           void *arg)
+{
+	fencing->on_transition = on_transition;
+	fencing->on_transition_arg = arg;
 }
 
 void fencing_drain(struct fencing *fencing)
@@ -313,6 +323,8 @@ void fencing_tick(struct fencing *fencing)
 {
 	struct fence_verdict verdict;
 	char region[FLAG_REGION_MAX + 1] = "";
+	struct fencing_transition transition;
+	bool changed = false;
 	bool write_file;
 
 	fencing_verdict(fencing, clock_mono_ms(), &verdict);
@@ -323,6 +335,12 @@ void fencing_tick(struct fencing *fencing)
 		log_transition(&verdict, fencing->state_seen, fencing->writable_seen, region);
 		fencing->transitions++;
 		fencing->since_wall_ms = clock_wall_ms();
+		transition = (struct fencing_transition){.from = fencing->state_seen,
+		                                         .was_writable = fencing->writable_seen,
+		                                         .verdict = verdict,
+		                                         .at_wall_ms = fencing->since_wall_ms,
+		                                         .seq = fencing->transitions};
+		changed = true;
 		fencing->file_dirty = true;
 	}
 	if (verdict.demotion_pending != fencing->demotion_pending_seen) {
@@ -351,4 +369,6 @@ void fencing_tick(struct fencing *fencing)
 	pthread_mutex_unlock(&fencing->lock);
 	if (write_file)
 		write_fence_file(fencing);
+	if (changed && fencing->on_transition != NULL)
+		fencing->on_transition(fencing->on_transition_arg, &transition);
 }

@@ -113,6 +113,26 @@ void fencing_force(struct fencing *fencing, bool forced);
  */
 void fencing_drain(struct fencing *fencing);
 
+/* One transition of the fence, as fencing_tick() logs it. Plain data. */
+struct fencing_transition {
+	enum fence_state from;
+	bool was_writable;
+	struct fence_verdict verdict; /* the new state and writability, and why */
+	int64_t at_wall_ms;           /* when the tick saw it */
+	uint64_t seq;                 /* the transition count, this one included */
+};
+
+/*
+ * Call on_transition(arg, t) after every transition fencing_tick() logs, on
+ * the thread that ticked, outside fencing's locks (it may call
+ * fencing_report()). Two threads ticking at once may deliver two
+ * transitions out of order: seq and at_wall_ms order them. Set before
+ * fencing_start() and before the first fencing_tick(); NULL: none.
+ */
+void fencing_on_transition(struct fencing *fencing,
+                           void (*on_transition)(void *arg, const struct fencing_transition *t),
+                           void *arg);
+
 /* Log transitions and keep the fence file current. The main thread, every FENCING_TICK_MS. */
 void fencing_tick(struct fencing *fencing);
 

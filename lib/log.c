@@ -223,3 +223,17 @@ void log_msg(enum log_level level, const char *event, const char *fmt, ...)
 	emit(&line, fmt, ap);
 	va_end(ap);
 }
+
+int log_write_line(const char *line, size_t len)
+{
+	ssize_t n;
+
+	if (len == 0 || len > WD_LOG_LINE_MAX || line[len - 1] != '\n')
+		return -EMSGSIZE;
+	do {
+		n = write(out_fd, line, len);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
+}

@@ -56,6 +56,15 @@ void log_msg(enum log_level level, const char *event, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
 /*
+ * Write one line that the caller rendered whole (an EMF document: JSON,
+ * ending in '\n', at most WD_LOG_LINE_MAX bytes) to the log output with a
+ * single write(2), whatever the level, so that it never interleaves with
+ * other lines. Returns 0, -EMSGSIZE (nothing written) for a line too long
+ * or not ending in '\n', or -errno of the write.
+ */
+int log_write_line(const char *line, size_t len);
+
+/*
  * Append `value` JSON-escaped (without quotes) to buf[*len..size), NUL-kept.
  * Returns 0, or -ENOSPC (buf unchanged) when it does not fit. Shared with the
  * renderers so that there is one JSON string escaper.

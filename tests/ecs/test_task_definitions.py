@@ -233,6 +233,8 @@ def check_warden_wiring(doc, where):
         problems.append("/run/warden must be a writable task volume")
     if not env.get("WARDEN_FLAG"):
         problems.append("WARDEN_FLAG is not set")
+    if env.get("WARDEN_EMF") != "on":
+        problems.append("WARDEN_EMF is not on (the failover metrics and ecs/alarms need it)")
     fence_file = env.get("WARDEN_FENCE_FILE")
     if fence_file and not fence_file.startswith("/run/warden/"):
         problems.append("WARDEN_FENCE_FILE must live on the /run/warden volume")

@@ -22,8 +22,9 @@ demands; none = no check), --creds-ttl SECONDS (3600), --static-key
 AKID:SECRET[:TOKEN] (repeatable; accepted forever), --cluster NAME
 (warden-test), --task-id HEX, --account 123456789012, --error-style
 plain|coral, --token-len N (length of issued session tokens, 880),
---strict-content-type / --no-strict-content-type, --verbose (log requests on
-stderr). Requires Debian's python3-botocore, nothing else.
+--strict-content-type / --no-strict-content-type, --group GROUP (the task's
+Group in /meta/task: service:web), --family NAME (web), --verbose (log requests
+on stderr). Requires Debian's python3-botocore, nothing else.
 
 SSM (what AWS does, as far as public evidence shows)
 ----------------------------------------------------
@@ -109,9 +110,13 @@ RoleArn); older ones stay valid until their own Expiration.
 Task metadata
 -------------
 GET /meta/task -> {"Cluster": "arn:aws:ecs:<region>:<acct>:cluster/<cluster>",
-"TaskARN": "arn:aws:ecs:<region>:<acct>:task/<cluster>/<id>", "Family",
+"TaskARN": "arn:aws:ecs:<region>:<acct>:task/<cluster>/<id>", "Group"
+("service:web": a task of a service; "family:NAME" for a RunTask one), "Family",
 "Revision", "DesiredStatus", "KnownStatus", "AvailabilityZone": "<region>a",
 "LaunchType": "FARGATE", "Containers": [...]}; GET /meta -> this container.
+The cluster, task id, Group and Family are settable (--cluster, --task-id,
+--group, --family, or PUT /_fake/config {"cluster", "task_id", "task_group",
+"task_family"}); the fault meta_500 fails the next N metadata requests.
 
 Control API (JSON in, JSON out, no auth; never counted as SSM traffic)
 ------------------------------------------------------------------
@@ -147,6 +152,7 @@ POST   /_fake/fault                  {"fault": F, "count": N|null, "seconds": S}
                        ignored)
         expired_creds  the next N credentials issued are already expired
         creds_500      the next N credentials requests get 500
+        meta_500       the next N task metadata requests get 500
      The request faults are consumed in the order they were armed, one per SSM
      request, before authentication; a faulted request is still counted.
 GET    /_fake/faults                 armed faults and the skew
@@ -156,7 +162,8 @@ POST   /_fake/reset                  clear + forget parameters, counters, issued
 GET    /_fake/creds                  issued credentials (with secrets: it is a fake)
 POST   /_fake/expire_creds           make every issued credential expired now
 PUT    /_fake/config                 {"error_style": "plain"|"coral", "auth_token": T|null,
-                                      "creds_ttl": S, "strict_content_type": bool}
+                                      "creds_ttl": S, "strict_content_type": bool,
+                                      "cluster", "task_id", "task_group", "task_family"}
 GET    /_fake/config                 current config
 """
 
@@ -192,7 +199,7 @@ JSON_11 = "application/x-amz-json-1.1"
 
 REQUEST_FAULTS = ("throttle", "500", "garbage", "truncated", "stall", "close",
                   "nul", "nul_escaped", "huge")
-OTHER_FAULTS = ("skew", "expired_creds", "creds_500")
+OTHER_FAULTS = ("skew", "expired_creds", "creds_500", "meta_500")
 
 # Where each error __type lives in Coral style.
 CORAL_SERVICE = "com.amazon.coral.service"
@@ -251,6 +258,10 @@ class State:
             "creds_ttl": args.creds_ttl,
             "strict_content_type": args.strict_content_type,
             "token_len": args.token_len,
+            "cluster": self.cluster,
+            "task_id": self.task_id,
+            "task_group": args.group,
+            "task_family": args.family,
         }
         self.static_keys = {}
         for spec in args.static_key or []:
@@ -272,6 +283,7 @@ class State:
         self.skew = 0.0
         self.expired_creds_left = 0
         self.creds_500_left = 0
+        self.meta_500_left = 0
         self.records = []
         self.seq = 0
         self.counts = {"ssm_total": 0, "by_op": {}, "by_key": {}, "by_status": {},
@@ -890,24 +902,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def meta(self, path):
         st = self.state
         region = st.regions[0]
-        cluster_arn = "arn:aws:ecs:%s:%s:cluster/%s" % (region, st.account, st.cluster)
-        task_arn = "arn:aws:ecs:%s:%s:task/%s/%s" % (region, st.account, st.cluster,
-                                                     st.task_id)
+        with st.lock:
+            cluster, task_id = st.config["cluster"], st.config["task_id"]
+            group, family = st.config["task_group"], st.config["task_family"]
+            failing = st.meta_500_left > 0
+            if failing:
+                st.meta_500_left -= 1
+        cluster_arn = "arn:aws:ecs:%s:%s:cluster/%s" % (region, st.account, cluster)
+        task_arn = "arn:aws:ecs:%s:%s:task/%s/%s" % (region, st.account, cluster, task_id)
         container = {
-            "DockerId": "%s-0000000001" % st.task_id, "Name": "warden",
+            "DockerId": "%s-0000000001" % task_id, "Name": "warden",
             "DockerName": "warden", "Image": "warden:test", "Labels": {
                 "com.amazonaws.ecs.cluster": cluster_arn,
                 "com.amazonaws.ecs.container-name": "warden",
                 "com.amazonaws.ecs.task-arn": task_arn,
-                "com.amazonaws.ecs.task-definition-family": "web",
+                "com.amazonaws.ecs.task-definition-family": family,
                 "com.amazonaws.ecs.task-definition-version": "1"},
             "DesiredStatus": "RUNNING", "KnownStatus": "RUNNING",
             "Limits": {"CPU": 2}, "Type": "NORMAL",
             "ContainerARN": "arn:aws:ecs:%s:%s:container/%s/%s/%s" % (
-                region, st.account, st.cluster, st.task_id, uuid.uuid4()),
+                region, st.account, cluster, task_id, uuid.uuid4()),
             "Networks": [{"NetworkMode": "awsvpc", "IPv4Addresses": ["127.0.0.1"]}]}
         if path == "/meta/task":
-            doc = {"Cluster": cluster_arn, "TaskARN": task_arn, "Family": "web",
+            doc = {"Cluster": cluster_arn, "TaskARN": task_arn, "Family": family,
                    "Revision": "1", "DesiredStatus": "RUNNING", "KnownStatus": "RUNNING",
                    "Limits": {"CPU": 0.25, "Memory": 512},
                    "PullStartedAt": rfc3339(time.time() - 60),
@@ -916,15 +933,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
                    "Containers": [container], "ClockDrift": {
                        "ClockErrorBound": 0.5, "ReferenceTimestamp": rfc3339(time.time()),
                        "ClockSynchronizationStatus": "SYNCHRONIZED"}}
+            if group:
+                doc["Group"] = group
         else:
             doc = container
+        status = 200
+        if failing:
+            status, doc = 500, {"code": "InternalError", "message": "metadata unavailable"}
         with st.lock:
             st.counts["meta_requests"] += 1
             st.record_locked({"t": time.time(), "mono": time.monotonic(), "kind": "meta",
                               "method": "GET", "path": path, "op": None, "akid": None,
-                              "region": None, "status": 200, "error": None, "fault": None,
+                              "region": None, "status": status, "error": None,
+                              "fault": "meta_500" if failing else None,
                               "target": None, "content_type": None})
-        self.send_json(200, doc)
+        self.send_json(status, doc)
 
     # -- control API ----------------------------------------------------------
     def control(self, method, path, body):
@@ -980,6 +1003,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 st.expired_creds_left = 1 if count is None else count
             elif name == "creds_500":
                 st.creds_500_left = 1 if count is None else count
+            elif name == "meta_500":
+                st.meta_500_left = 1 if count is None else count
             elif name in REQUEST_FAULTS:
                 st.faults.append({"fault": name, "remaining": count,
                                   "seconds": None if seconds is None else float(seconds)})
@@ -997,6 +1022,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 st.expired_creds_left = 0
             elif name == "creds_500":
                 st.creds_500_left = 0
+            elif name == "meta_500":
+                st.meta_500_left = 0
             else:
                 st.faults = [f for f in st.faults if f["fault"] != name]
                 if name == "stall":
@@ -1004,7 +1031,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return 200, self.faults_doc()
         if route == ("POST", "/_fake/clear"):
             st.faults, st.skew = [], 0.0
-            st.expired_creds_left = st.creds_500_left = 0
+            st.expired_creds_left = st.creds_500_left = st.meta_500_left = 0
             st.release_stalls_locked()
             return 200, self.faults_doc()
         if route == ("POST", "/_fake/reset"):
@@ -1035,7 +1062,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def faults_doc(self):
         st = self.state
         return {"faults": [dict(f) for f in st.faults], "skew": st.skew,
-                "expired_creds": st.expired_creds_left, "creds_500": st.creds_500_left}
+                "expired_creds": st.expired_creds_left, "creds_500": st.creds_500_left,
+                "meta_500": st.meta_500_left}
 
 
 def doc_value(doc):
@@ -1066,6 +1094,8 @@ def parse_args(argv):
     p.add_argument("--static-key", action="append")
     p.add_argument("--cluster", default="warden-test")
     p.add_argument("--task-id")
+    p.add_argument("--group", default="service:web")
+    p.add_argument("--family", default="web")
     p.add_argument("--account", default="123456789012")
     p.add_argument("--error-style", choices=("plain", "coral"), default="plain")
     p.add_argument("--token-len", type=int, default=880)

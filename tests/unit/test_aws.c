@@ -161,6 +161,32 @@ static void test_region_from_task_json(void **state)
 	assert_non_null(strstr(err.msg, "NUL"));
 }
 
+/* What EMF takes from /task: the cluster's name (from an ARN or as is), Group, Family. */
+static void test_task_metadata_parse(void **state)
+{
+	static const char fargate[] =
+	        "{\"Cluster\":\"arn:aws:ecs:eu-west-1:1:cluster/prod\",\"Group\":\"service:web\","
+	        "\"Family\":\"web\",\"TaskARN\":\"arn:aws:ecs:eu-west-1:1:task/prod/9f\"}";
+	static const char ec2[] = "{\"Cluster\":\"default\",\"Group\":7,"
+	                          "\"TaskARN\":\"arn:aws:ecs:eu-west-1:1:task/9f\"}";
+	struct aws_task_metadata task;
+	struct wd_err err;
+
+	(void)state;
+	assert_int_equal(aws_task_metadata_parse(fargate, strlen(fargate), &task, &err), 0);
+	assert_string_equal(task.region, "eu-west-1");
+	assert_string_equal(task.cluster, "prod");
+	assert_string_equal(task.group, "service:web");
+	assert_string_equal(task.family, "web");
+	assert_string_equal(task.task_arn, "arn:aws:ecs:eu-west-1:1:task/prod/9f");
+	assert_int_equal(aws_task_metadata_parse(ec2, strlen(ec2), &task, &err), 0);
+	assert_string_equal(task.cluster, "default");
+	assert_string_equal(task.group, ""); /* not a string: absent */
+	assert_string_equal(task.family, "");
+	assert_int_equal(aws_task_metadata_parse("{\"Cluster\":\"c\"}", 15, &task, &err), -EINVAL);
+	assert_string_equal(task.cluster, ""); /* nothing half-filled */
+}
+
 /* ---- The task metadata endpoint, scripted ---------------------------------- */
 
 static struct {
@@ -545,6 +571,7 @@ int main(void)
 	        cmocka_unit_test(test_region_from_env),
 	        cmocka_unit_test(test_region_from_arn),
 	        cmocka_unit_test(test_region_from_task_json),
+	        cmocka_unit_test(test_task_metadata_parse),
 	        cmocka_unit_test(test_region_resolve),
 	        cmocka_unit_test(test_endpoint_for),
 	        cmocka_unit_test(test_error_type_sanitize),

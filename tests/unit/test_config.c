@@ -195,6 +195,8 @@ static void test_defaults(void **state)
 	                          "  \"singleton\": null,\n"
 	                          "  \"singleton_ttl\": \"15s\",\n"
 	                          "  \"singleton_probe\": null,\n"
+	                          "  \"emf\": \"off\",\n"
+	                          "  \"emf_interval\": \"1m\",\n"
 	                          "  \"probes\": {}\n"
 	                          "}");
 	free(json);
@@ -255,6 +257,11 @@ static void test_env_settings_bad(void **state)
 	                                          "seconds from 0 to 3600, got '10s'");
 	check_bad_env("WARDEN_DRAIN_SECONDS=-1", "WARDEN_DRAIN_SECONDS: want an integer of "
 	                                         "seconds from 0 to 3600, got '-1'");
+	check_bad_env("WARDEN_EMF=yes", "WARDEN_EMF: bad value 'yes' (want on or off)");
+	check_bad_env("WARDEN_EMF_INTERVAL=1500ms",
+	              "WARDEN_EMF_INTERVAL: '1500ms' is not a whole number of seconds");
+	check_bad_env("WARDEN_EMF_INTERVAL=0s",
+	              "WARDEN_EMF_INTERVAL: '0s' out of range (want 1s to 1h)");
 	check_bad_env("WARDEN_EXPOSE_DETAILS=yes", "WARDEN_EXPOSE_DETAILS: bad value 'yes' (want "
 	                                           "loopback, always or never)");
 	check_bad_env("WARDEN_HTTP_THREADS=0",
