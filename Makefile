@@ -21,9 +21,17 @@ DEPS_BENCH := nginx wrk haproxy
 # The image test (podman as root, runc, a debootstrapped base): with recommends.
 DEPS_IMAGE := podman runc debootstrap
 
+# Node.js tools of the ECS checks, from the npm registry into $(BUILD)/npm:
+# asl-validator (the failover state machine is valid Amazon States Language)
+# and the AWS SDK for JavaScript v2, only for its API models (newer than
+# Debian 12's botocore, which lacks rds:SwitchoverGlobalCluster). Node.js and
+# npm themselves come from Debian (nodejs, npm) unless already installed.
+NPM_TOOLS := asl-validator@4.0.0 aws-sdk@2.1693.0
+NPM_PREFIX = $(abspath $(BUILD)/npm)
+
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build build-asan test unit format-check demo bench fuzz clean
+.PHONY: all deps build build-asan test unit format-check asl-validator demo bench fuzz clean
 
 all: build
 
@@ -48,7 +56,27 @@ deps:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null && \
 		echo "deps: done"; \
 	fi; \
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+		echo "deps: installing: nodejs npm"; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null && \
+		echo "deps: done"; \
+	fi; \
 	echo "deps: ready"
+
+# The npm tools, pinned; skipped when $(NPM_PREFIX) already holds these versions.
+asl-validator: deps
+	@set -e; want="$(NPM_TOOLS)"; have=""; \
+	for t in $$want; do \
+		name=$${t%@*}; v=$$(node -p "require('$(NPM_PREFIX)/node_modules/$$name/package.json').version" 2>/dev/null || true); \
+		have="$$have $$name@$$v"; \
+	done; \
+	if [ "$$(echo $$have)" != "$$want" ]; then \
+		echo "npm: installing $$want into $(NPM_PREFIX)"; \
+		mkdir -p $(NPM_PREFIX); \
+		npm install --prefix $(NPM_PREFIX) --no-audit --no-fund --loglevel=error $$want >/dev/null; \
+	fi; \
+	echo "npm: $$($(NPM_PREFIX)/node_modules/.bin/asl-validator --version | sed 's/^/asl-validator /'), aws-sdk models ready"
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWARDEN_WERROR=ON >/dev/null
@@ -63,8 +91,8 @@ format-check: deps
 	clang-format --dry-run -Werror $$files && echo "format: clean"
 
 # Every suite, twice: the normal build, then ASan+UBSan. Non-zero on any failure.
-test: build build-asan format-check
-	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+test: build build-asan format-check asl-validator
+	WARDEN_REQUIRE_ASL_VALIDATOR=1 ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \

@@ -28,7 +28,17 @@ For every task definition in ecs/ (web.json, worker.json, cron.json):
     grace < ttl - typical fence time (from `warden config`), and with
     --singleton also < 2/3 of WARDEN_SINGLETON_TTL and < WARDEN_DRAIN_SECONDS;
   - ecs/iam-policy.json grants ssm:GetParameter on exactly the flag
-    parameters the task definitions read, and nothing else.
+    parameters the task definitions read, and nothing else; they read it in
+    three regions (primary, standby, witness), with a JSON epoch (so no
+    plain-region quorum setting), and any WARDEN_FLAG_QUORUM set is the same
+    everywhere and not `any`;
+  - ecs/flag-task.json (the task the failover state machine runs `warden
+    flag set` in): the same ECS rules and botocore model, one essential
+    `warden` container running /warden, a read-only root, its own task
+    role, the very same flag sources and timing contract as the services
+    (`--wait` waits the worst case of ITS config), passing `warden config`;
+    ecs/flag-task-policy.json grants exactly ssm:GetParameter and
+    ssm:PutParameter on the parameters it writes.
 
 Needs WARDEN_BIN (the warden binary). Prints PASS/FAIL lines; exit 1 on any
 failure.
@@ -47,6 +57,9 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 ECS = os.environ.get("WARDEN_ECS_DIR") or os.path.join(ROOT, "ecs")
 WARDEN_BIN = os.environ.get("WARDEN_BIN") or os.path.join(ROOT, "build", "warden")
 TASK_FILES = ["web.json", "worker.json", "cron.json"]
+FLAG_TASK = "flag-task.json"
+FLAG_SETTINGS = ("WARDEN_FLAG", "WARDEN_FLAG_INTERVAL", "WARDEN_FLAG_TIMEOUT", "WARDEN_FLAG_TTL",
+                 "WARDEN_FLAG_QUORUM")
 PLACEHOLDER = "placeholder-secret-0123456789"  # long enough for WARDEN_ADMIN_TOKEN
 # Passed through to warden on top of a container's environment: the
 # sanitizer settings of the ASan build (they are not WARDEN_* settings).
@@ -469,8 +482,7 @@ def ssm_sources(flag):
     return out
 
 
-def check_iam(flags):
-    where = "iam-policy.json"
+def check_iam(flags, where="iam-policy.json", want_actions=("ssm:GetParameter",)):
     with open(os.path.join(ECS, where)) as f:
         policy = json.load(f)
     statements = policy.get("Statement", [])
@@ -485,8 +497,8 @@ def check_iam(flags):
         r = s.get("Resource", [])
         actions |= set([a] if isinstance(a, str) else a)
         resources |= set([r] if isinstance(r, str) else r)
-    if actions != {"ssm:GetParameter"}:
-        problems.append(f"actions {sorted(actions)}: want only ssm:GetParameter")
+    if actions != set(want_actions):
+        problems.append(f"actions {sorted(actions)}: want only {sorted(want_actions)}")
     if any("*" in r for r in resources):
         problems.append("a wildcard resource")
     wanted = set()
@@ -506,10 +518,80 @@ def check_iam(flags):
         have.add((m.group(1), m.group(2)))
     if have != wanted:
         problems.append(f"parameters {sorted(have)} but the flags read {sorted(wanted)}")
-    if len({region for region, _ in wanted}) < 2:
-        problems.append("the flag should be read in both regions")
-    check(not problems, f"{where}: ssm:GetParameter on exactly the flag parameters, "
-          "both regions", "; ".join(problems))
+    if len({region for region, _ in wanted}) < 3:
+        problems.append("the flag should be read in three regions (primary, standby, witness): "
+                        "a region cut off from the other two then loses its quorum")
+    check(not problems, f"{where}: {' + '.join(want_actions)} on exactly the flag parameters, "
+          "three regions", "; ".join(problems))
+
+
+def check_quorum(envs):
+    """Every role reads the same sources with the same quorum (the default,
+    majority, when WARDEN_FLAG_QUORUM is unset); never `any` with several
+    sources (unsafe in a partition, DESIGN.md)."""
+    quorums = {where: env.get("WARDEN_FLAG_QUORUM", "majority") for where, env in envs.items()}
+    problems = []
+    if len(set(quorums.values())) != 1:
+        problems.append(f"different quorums {quorums}")
+    if "any" in quorums.values():
+        problems.append("WARDEN_FLAG_QUORUM=any: a partitioned region keeps its own old value")
+    check(not problems, "one flag quorum everywhere, not `any`", "; ".join(problems))
+
+
+def check_flag_task(doc, services_flag_env):
+    """The task the state machine runs `warden flag set` in."""
+    where = FLAG_TASK
+    containers = doc.get("containerDefinitions", [])
+    problems = []
+    if len(containers) != 1 or containers[0].get("name") != "warden":
+        check(False, f"{where}: one container, named warden", repr([c.get("name")
+                                                                   for c in containers]))
+        return None
+    c = containers[0]
+    env = env_of(c)
+    if c.get("essential") is not True:
+        problems.append("warden must be essential")
+    if c.get("entryPoint") != ["/warden"]:
+        problems.append("entryPoint must be [\"/warden\"]: the state machine overrides only the "
+                        "command (flag set ...)")
+    if c.get("command", [])[:1] != ["flag"] or "set" in c.get("command", []):
+        problems.append("the default command must be a harmless `flag get` (set comes from the "
+                        "state machine's override)")
+    if c.get("readonlyRootFilesystem") is not True:
+        problems.append("readonlyRootFilesystem must be true")
+    if str(c.get("user", "65532:65532")) not in ("65532", "65532:65532"):
+        problems.append("user must stay 65532:65532 (the image's)")
+    if "healthCheck" in c:
+        problems.append("a one-shot task has no healthCheck (no listener to check)")
+    for key in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID"):
+        if key in env:
+            problems.append(f"{key} pinned")
+    services = {where: {k: v for k, v in e.items() if k in FLAG_SETTINGS}
+                for where, e in services_flag_env.items()}
+    mine = {k: v for k, v in env.items() if k in FLAG_SETTINGS}
+    for other, theirs in services.items():
+        if theirs != mine:
+            problems.append(f"flag settings {mine} differ from {other}'s {theirs}: the flag task "
+                            "must write exactly what the tasks read, and wait their worst case")
+    if set(env) - set(FLAG_SETTINGS):
+        problems.append(f"settings beyond the flag's: {sorted(set(env) - set(FLAG_SETTINGS))}")
+    if c.get("secrets"):
+        problems.append("no secrets needed")
+    service_roles = set()
+    for name in TASK_FILES:
+        try:
+            with open(os.path.join(ECS, name)) as f:
+                service_roles.add(json.load(f).get("taskRoleArn"))
+        except (OSError, ValueError):
+            pass
+    if doc.get("taskRoleArn") in service_roles:
+        problems.append("the flag task needs its own task role (PutParameter): not a service's")
+    image = c.get("image", "")
+    if not re.search(r"/warden:[^/]+$", image):
+        problems.append(f"image {image!r} is not the warden image")
+    check(not problems, f"{where}: the flag task (warden flag set in an ECS task)",
+          "; ".join(problems))
+    return c
 
 
 def check_lease_role(cenv):
@@ -614,6 +696,33 @@ def main():
               f"RUNBOOK.md states the worst-case fence time of these task definitions "
               f"({worst_s} s)")
     check_iam(flags)
+    envs = {w: env_of(next(c for c in t["containerDefinitions"] if c["name"] == "warden"))
+            for w, t in tasks.items()
+            if any(c.get("name") == "warden" for c in t.get("containerDefinitions", []))}
+    # The flag task: same rules, same flag, same contract; its own policy.
+    try:
+        with open(os.path.join(ECS, FLAG_TASK)) as f:
+            flag_doc = json.load(f)
+        check(True, f"{FLAG_TASK}: valid JSON")
+    except (OSError, ValueError) as e:
+        check(False, f"{FLAG_TASK}: valid JSON", str(e))
+        flag_doc = None
+    if flag_doc is not None:
+        check_aws_model(flag_doc, "RegisterTaskDefinition", FLAG_TASK)
+        if check_ecs_rules(flag_doc, FLAG_TASK):
+            warden = check_flag_task(flag_doc, envs)
+            if warden is not None:
+                envs[FLAG_TASK] = env_of(warden)
+                config = warden_config(flag_doc, warden, FLAG_TASK)
+                if config is not None:
+                    flag_contract = (config["flag"],
+                                     config["timing_contract"]["worst_case_fence_ms"])
+                    check(all(v == flag_contract for v in contracts.values()),
+                          f"{FLAG_TASK}: the same flag and worst case as every service "
+                          "(`flag set --wait` waits its own)", repr((flag_contract, contracts)))
+                check_iam([env_of(warden).get("WARDEN_FLAG", "")], "flag-task-policy.json",
+                          ("ssm:GetParameter", "ssm:PutParameter"))
+    check_quorum(envs)
     check_service(tasks)
     print(f"task definitions: {len(failures)} check(s) failed" if failures
           else "task definitions: all checks passed")
