@@ -52,7 +52,6 @@
 #include "agent/http_server.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -78,6 +77,7 @@
 #include "lib/buf.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/text.h"
 #include "agent/render.h"
 
 /* Caps of the listener (candidates for limits.h). */
@@ -594,18 +594,8 @@ static struct http_conn *conn_of(struct MHD_Connection *conn)
 /* A control byte (0x00-0x1f, 0x7f), raw or percent-encoded, in target. */
 static bool target_has_control(const char *target)
 {
-	for (const unsigned char *p = (const unsigned char *)target; *p != '\0'; p++) {
-		if (*p < 0x20 || *p == 0x7f)
-			return true;
-		if (*p == '%' && isxdigit(p[1]) && isxdigit(p[2])) {
-			char hex[3] = {(char)p[1], (char)p[2], '\0'};
-			unsigned long value = strtoul(hex, NULL, 16);
-
-			if (value < 0x20 || value == 0x7f)
-				return true;
-		}
-	}
-	return false;
+	return text_percent_decode(target, strlen(target), NULL, 0,
+	                           TEXT_PCT_LENIENT | TEXT_PCT_NO_CONTROL) < 0;
 }
 
 /*

@@ -249,39 +249,15 @@ static int append_canonical_uri(struct wd_buf *out, const char *path, struct wd_
 	return append_encoded(out, (const unsigned char *)norm, norm_len, 1);
 }
 
-/* Percent-decode in[0..len) into out (at least len bytes). Returns the length or -EINVAL. */
-static long percent_decode(const char *in, size_t len, unsigned char *out)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		if (in[i] == '%') {
-			int hi, lo;
-
-			if (i + 2 >= len)
-				return -EINVAL;
-			hi = text_hex_digit((unsigned char)in[i + 1]);
-			lo = text_hex_digit((unsigned char)in[i + 2]);
-			if (hi < 0 || lo < 0)
-				return -EINVAL;
-			out[n++] = (unsigned char)(hi << 4 | lo);
-			i += 2;
-		} else {
-			out[n++] = (unsigned char)in[i];
-		}
-	}
-	return (long)n;
-}
-
 /* Decode then encode in[0..len) onto scratch. */
 static int append_reencoded(struct wd_buf *scratch, const char *in, size_t len)
 {
-	unsigned char decoded[SIGV4_QUERY_MAX];
-	long n = percent_decode(in, len, decoded);
+	char decoded[SIGV4_QUERY_MAX + 1];
+	ssize_t n = text_percent_decode(in, len, decoded, sizeof(decoded), 0);
 
 	if (n < 0)
-		return (int)n;
-	return append_encoded(scratch, decoded, (size_t)n, 0);
+		return n == -ENAMETOOLONG ? -E2BIG : (int)n;
+	return append_encoded(scratch, (const unsigned char *)decoded, (size_t)n, 0);
 }
 
 static int compare_bytes(const char *a, size_t a_len, const char *b, size_t b_len)

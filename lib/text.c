@@ -1,5 +1,8 @@
 #include "lib/text.h"
 
+#include <errno.h>
+#include <stdbool.h>
+
 int text_hex_digit(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
@@ -9,6 +12,46 @@ int text_hex_digit(unsigned char c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+ssize_t text_percent_decode(const char *in, size_t len, char *out, size_t size, unsigned flags)
+{
+	size_t n = 0;
+	bool too_long = false;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+		bool escaped = false;
+
+		if (c == '%') {
+			int hi = i + 2 < len ? text_hex_digit((unsigned char)in[i + 1]) : -1;
+			int lo = i + 2 < len ? text_hex_digit((unsigned char)in[i + 2]) : -1;
+
+			if (hi >= 0 && lo >= 0) {
+				c = (unsigned char)(hi * 16 + lo);
+				escaped = true;
+				i += 2;
+			} else if (!(flags & TEXT_PCT_LENIENT)) {
+				return -EINVAL;
+			}
+		}
+		if (c == '\0' && (flags & (TEXT_PCT_NO_NUL | TEXT_PCT_NO_CONTROL)))
+			return -EINVAL;
+		if ((c < 0x20 || c == 0x7f) && (flags & TEXT_PCT_NO_CONTROL))
+			return -EINVAL;
+		if ((flags & TEXT_PCT_SEGMENT) && (c == '\\' || (escaped && c == '/')))
+			return -EINVAL;
+		if (out != NULL && n + 1 < size)
+			out[n] = (char)c;
+		else if (out != NULL)
+			too_long = true;
+		n++;
+	}
+	if (out != NULL && !too_long && n < size)
+		out[n] = '\0';
+	else if (out != NULL)
+		too_long = true;
+	return too_long ? -ENAMETOOLONG : (ssize_t)n;
 }
 
 ssize_t text_find_unprintable(const char *text, size_t len)

@@ -3,6 +3,7 @@
  */
 #include "net/http1.h"
 
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
 
@@ -704,47 +705,24 @@ static bool dot_segment(const char *seg, size_t len)
 	return (len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.');
 }
 
-/* Is path[0..len) clean: decodes, and no dot-segment, '\', NUL or encoded '/'. */
+/* Is path[0..len) clean: decodes, and no dot-segment, '\\', NUL or encoded '/'. */
 static bool path_clean(const char *path, size_t len)
 {
-	char seg[256];
-	size_t seg_len = 0;
-	bool seg_long = false;
+	size_t start = 1;
 
 	if (len == 0 || path[0] != '/')
 		return false;
 	for (size_t i = 1; i <= len; i++) {
-		int c;
+		char seg[257]; /* a longer segment cannot be a dot-segment */
+		ssize_t seg_len;
 
-		if (i == len || path[i] == '/') {
-			if (!seg_long && dot_segment(seg, seg_len))
-				return false;
-			seg_len = 0;
-			seg_long = false;
+		if (i < len && path[i] != '/')
 			continue;
-		}
-		c = (unsigned char)path[i];
-		if (c == '%') {
-			int hi;
-			int lo;
-
-			if (i + 2 >= len)
-				return false;
-			hi = text_hex_digit((unsigned char)path[i + 1]);
-			lo = text_hex_digit((unsigned char)path[i + 2]);
-			if (hi < 0 || lo < 0)
-				return false;
-			c = hi * 16 + lo;
-			i += 2;
-			if (c == '/')
-				return false;
-		}
-		if (c == '\\' || c == 0)
+		seg_len = text_percent_decode(path + start, i - start, seg, sizeof(seg),
+		                              TEXT_PCT_NO_NUL | TEXT_PCT_SEGMENT);
+		if (seg_len == -EINVAL || (seg_len >= 0 && dot_segment(seg, (size_t)seg_len)))
 			return false;
-		if (seg_len < sizeof(seg))
-			seg[seg_len++] = (char)c;
-		else
-			seg_long = true; /* too long to be a dot-segment */
+		start = i + 1;
 	}
 	return true;
 }

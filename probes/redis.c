@@ -99,31 +99,6 @@ struct redis_cmds {
 	size_t len;
 };
 
-/* Percent-decode in[0..n) into out[size]. 0, or -1 (bad escape, NUL, too long). */
-static int percent_decode(const char *in, size_t n, char *out, size_t size)
-{
-	size_t len = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)in[i];
-
-		if (c == '%') {
-			int hi = i + 2 < n ? text_hex_digit((unsigned char)in[i + 1]) : -1;
-			int lo = i + 2 < n ? text_hex_digit((unsigned char)in[i + 2]) : -1;
-
-			if (hi < 0 || lo < 0)
-				return -1;
-			c = hi * 16 + lo;
-			i += 2;
-		}
-		if (c == 0 || len + 1 >= size)
-			return -1;
-		out[len++] = (char)c;
-	}
-	out[len] = '\0';
-	return 0;
-}
-
 /* The env var that holds a probe's password, for error messages. */
 static void password_env_name(const char *probe_name, char *out, size_t size)
 {
@@ -193,8 +168,8 @@ static int parse_query(const char *query, struct redis_settings *out, struct wd_
 			return wd_err_set(err, -EINVAL, "query parameter cacert given twice");
 		if (eq == NULL || len - name_len - 1 == 0)
 			return wd_err_set(err, -EINVAL, "query parameter cacert is empty");
-		if (percent_decode(eq + 1, len - name_len - 1, out->cacert, sizeof(out->cacert)) <
-		    0)
+		if (text_percent_decode(eq + 1, len - name_len - 1, out->cacert,
+		                        sizeof(out->cacert), TEXT_PCT_NO_NUL) < 0)
 			return wd_err_set(err, -EINVAL, "query parameter cacert: bad path");
 		if (access(out->cacert, R_OK) != 0)
 			return wd_err_set(err, -EINVAL, "cacert %.100s: %s", out->cacert,
