@@ -39,13 +39,6 @@ static int is_unreserved(unsigned char c)
 	       c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-/* RFC 7230 tchar. */
-static int is_token_char(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
 static int is_space_or_tab(char c)
 {
 	return c == ' ' || c == '\t';
@@ -452,7 +445,7 @@ static int collect_headers(const struct sigv4_request *req, const struct sigv4_p
 			                  "sigv4: header %zu name longer than %d bytes", i,
 			                  SIGV4_HEADER_NAME_MAX);
 		for (size_t k = 0; k < name_len; k++) {
-			if (!is_token_char((unsigned char)h->name[k]))
+			if (!text_is_tchar((unsigned char)h->name[k]))
 				return wd_err_set(err, -EINVAL,
 				                  "sigv4: header %zu name has a bad character", i);
 		}
@@ -461,15 +454,10 @@ static int collect_headers(const struct sigv4_request *req, const struct sigv4_p
 			return wd_err_set(err, -E2BIG,
 			                  "sigv4: header %.*s value longer than %d bytes",
 			                  (int)name_len, h->name, SIGV4_HEADER_VALUE_MAX);
-		for (size_t k = 0; k < value_len; k++) {
-			unsigned char c = (unsigned char)h->value[k];
-
-			/* RFC 7230 field-value: no CTL but HTAB (so no CR/LF injection). */
-			if ((c < 0x20 && c != '\t') || c == 0x7f)
-				return wd_err_set(err, -EINVAL,
-				                  "sigv4: header %.*s value has a control byte",
-				                  (int)name_len, h->name);
-		}
+		if (!text_is_field_value(h->value, value_len))
+			return wd_err_set(err, -EINVAL,
+			                  "sigv4: header %.*s value has a control byte",
+			                  (int)name_len, h->name);
 		if (name_is(h->name, name_len, "authorization"))
 			return wd_err_set(err, -EINVAL, "sigv4: request already has Authorization");
 		if (name_is(h->name, name_len, "host"))
@@ -581,7 +569,7 @@ static int build_canonical_request(const struct sigv4_request *req,
 		return wd_err_set(err, -E2BIG, "sigv4: method longer than %d bytes",
 		                  SIGV4_METHOD_MAX);
 	for (size_t i = 0; i < method_len; i++) {
-		if (!is_token_char((unsigned char)req->method[i]))
+		if (!text_is_tchar((unsigned char)req->method[i]))
 			return wd_err_set(err, -EINVAL, "sigv4: method has a bad character");
 	}
 	if (req->payload_hash != NULL) {

@@ -44,17 +44,18 @@ void wd_err_prefix(struct wd_err *err, const char *fmt, ...)
 
 void wd_err_quote_n(const char *text, size_t len, char *buf, size_t size)
 {
-	size_t limit = size > 4 ? size - 4 : 0;
 	size_t i;
 
-	for (i = 0; i < len && text[i] != '\0' && i < limit; i++) {
+	if (size == 0)
+		return;
+	for (i = 0; i < len && text[i] != '\0' && i + 1 < size; i++) {
 		unsigned char c = (unsigned char)text[i];
 
 		buf[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
 	}
 	buf[i] = '\0';
 	if (i < len && text[i] != '\0' && size >= 4)
-		memcpy(buf + i, "...", 4);
+		memcpy(buf + size - 4, "...", 4);
 }
 
 void wd_err_quote(const char *text, char *buf, size_t size)

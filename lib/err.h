@@ -28,8 +28,9 @@ int wd_err_set(struct wd_err *err, int code, const char *fmt, ...)
 /*
  * Copy text (or its first len bytes, stopping at a NUL) into buf[size] for
  * quoting in an error message: every byte that is not printable ASCII
- * becomes '?', and a cut (to fit buf) ends in "...". Keeps every error on one
- * printable line. Never quote a secret with it. buf holds at least 4 bytes.
+ * becomes '?', and a cut (text longer than size - 1 bytes) ends in "...".
+ * Keeps every error on one printable line: the one printable-text sanitizer.
+ * Never quote a secret with it. buf holds at least 4 bytes.
  */
 void wd_err_quote(const char *text, char *buf, size_t size);
 void wd_err_quote_n(const char *text, size_t len, char *buf, size_t size);

@@ -5,11 +5,24 @@
 #ifndef WARDEN_TEXT_H
 #define WARDEN_TEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
 /* The value of a hexadecimal digit (either case), or -1. */
 int text_hex_digit(unsigned char c);
+
+/* RFC 9110 tchar: a byte of a token (a method, a header name). */
+bool text_is_tchar(unsigned char c);
+
+/*
+ * A byte a field value may hold (RFC 9110 field-vchar, SP, HTAB, obs-text):
+ * anything but a control byte (HTAB allowed) and DEL, so no CR/LF injection.
+ */
+bool text_is_field_value_byte(unsigned char c);
+
+/* Is every byte of value[0..len) a field-value byte? */
+bool text_is_field_value(const char *value, size_t len);
 
 /* Flags for text_percent_decode. */
 #define TEXT_PCT_NO_NUL     0x1 /* a NUL byte, raw or decoded, is an error */

@@ -68,6 +68,17 @@ static void test_percent_decode_bounds(void **state)
 	assert_int_equal(decode("ab%0a", NULL, 0, TEXT_PCT_NO_CONTROL), -EINVAL);
 }
 
+static void test_tchar_and_field_value(void **state)
+{
+	(void)state;
+	assert_true(text_is_tchar('a') && text_is_tchar('~') && text_is_tchar('!'));
+	assert_false(text_is_tchar(' ') || text_is_tchar(':') || text_is_tchar('"') ||
+	             text_is_tchar(0x80) || text_is_tchar(0));
+	assert_true(text_is_field_value("a b\tc\x80", 6));
+	assert_false(text_is_field_value("a\r\nb", 4));
+	assert_false(text_is_field_value("a\x7f", 2));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -75,6 +86,7 @@ int main(void)
 	        cmocka_unit_test(test_percent_decode_bad_escape),
 	        cmocka_unit_test(test_percent_decode_refused_bytes),
 	        cmocka_unit_test(test_percent_decode_bounds),
+	        cmocka_unit_test(test_tchar_and_field_value),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
