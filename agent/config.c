@@ -28,6 +28,7 @@
 #include "agent/render.h"
 #include "aws/aws.h"
 #include "lib/duration.h"
+#include "lib/file.h"
 #include "lib/text.h"
 #include "fencing/fence.h"
 #include "probes/spec.h"
@@ -74,10 +75,8 @@ static int config_read_file(const char *path, bool quote_path, size_t max, char 
                             struct wd_err *err)
 {
 	char quoted[WD_QUOTE_MAX + 8];
-	struct stat st;
 	char *buf = NULL;
 	size_t used = 0;
-	int fd;
 	int rc = 0;
 
 	*out = NULL;
@@ -90,49 +89,25 @@ static int config_read_file(const char *path, bool quote_path, size_t max, char 
 	} else {
 		snprintf(quoted, sizeof(quoted), "the file");
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0)
-		return wd_err_set(err, -errno, "cannot open %s: %s", quoted, strerror(errno));
-	if (fstat(fd, &st) != 0) {
-		rc = wd_err_set(err, -errno, "cannot stat %s: %s", quoted, strerror(errno));
+	buf = malloc(max + 1);
+	if (buf == NULL)
+		return wd_err_set(err, -ENOMEM, "out of memory reading %s", quoted);
+	rc = file_read_small(path, quoted, buf, max + 1, &used, err);
+	if (rc == -EFBIG) { /* too large: a bad value, as a non-regular file is */
+		rc = -EINVAL;
+		if (err != NULL)
+			err->code = rc;
+	}
+	if (rc != 0)
 		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = wd_err_set(err, -EINVAL, "%s is not a regular file", quoted);
-		goto out;
-	}
-	buf = malloc(max + 2);
-	if (buf == NULL) {
-		rc = wd_err_set(err, -ENOMEM, "out of memory reading %s", quoted);
-		goto out;
-	}
-	while (used < max + 1) {
-		ssize_t n = read(fd, buf + used, max + 1 - used);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = wd_err_set(err, -errno, "cannot read %s: %s", quoted, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		used += (size_t)n;
-	}
-	if (used > max) {
-		rc = wd_err_set(err, -EINVAL, "%s is larger than %zu bytes", quoted, max);
-		goto out;
-	}
-	buf[used] = '\0';
 	*out = buf;
 	*len = used;
 	buf = NULL;
 out:
 	if (buf != NULL) {
-		explicit_bzero(buf, max + 2);
+		explicit_bzero(buf, max + 1);
 		free(buf);
 	}
-	close(fd);
 	return rc;
 }
 

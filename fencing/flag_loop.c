@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lib/clock.h"
+#include "lib/file.h"
 #include "lib/log.h"
 #include "aws/aws_creds.h"
 #include "fencing/flag_value.h"
@@ -136,39 +137,18 @@ static void attempt_value(struct flag_attempt *at, const char *text, size_t len)
 static void read_file(const struct flag_source *src, struct flag_attempt *at)
 {
 	char buf[FLAG_VALUE_MAX + 1];
-	size_t used = 0;
-	struct stat st;
-	int fd;
+	struct wd_err err = {0};
+	size_t len = 0;
+	int rc = file_read_small(src->path, "the flag file", buf, sizeof(buf), &len, &err);
 
-	fd = open(src->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0) {
-		attempt_fail(at, errno == ENOENT ? "not_found" : "io_error", "%s", strerror(errno));
-		return;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		attempt_fail(at, "io_error", "not a regular file");
-		goto out;
-	}
-	while (used < sizeof(buf)) {
-		ssize_t n = read(fd, buf + used, sizeof(buf) - used);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			attempt_fail(at, "io_error", "%s", strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		used += (size_t)n;
-	}
-	if (used > FLAG_VALUE_MAX) {
-		attempt_fail(at, "bad_value", "file larger than %d bytes", FLAG_VALUE_MAX);
-		goto out;
-	}
-	attempt_value(at, buf, used);
-out:
-	close(fd);
+	if (rc == -ENOENT)
+		attempt_fail(at, "not_found", "%s", err.msg);
+	else if (rc == -EFBIG)
+		attempt_fail(at, "bad_value", "%s", err.msg);
+	else if (rc != 0)
+		attempt_fail(at, "io_error", "%s", err.msg);
+	else
+		attempt_value(at, buf, len);
 }
 
 /* This task's region, resolving it (bounded by deadline) when not known yet. */
