@@ -1195,11 +1195,9 @@ out:
 
 static struct probe_config *config_find_probe(struct wd_config *cfg, const char *name)
 {
-	for (size_t i = 0; i < cfg->probe_count; i++) {
-		if (strcmp(cfg->probes[i].name, name) == 0)
-			return &cfg->probes[i];
-	}
-	return NULL;
+	ssize_t i = probe_config_index(cfg->probes, cfg->probe_count, name);
+
+	return i < 0 ? NULL : &cfg->probes[i];
 }
 
 static int config_compare_probes(const void *a, const void *b)

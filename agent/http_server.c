@@ -347,15 +347,6 @@ static enum MHD_Result serve_livez(struct http_server *server, struct MHD_Connec
 	return queue_body(server, conn, MHD_HTTP_SERVICE_UNAVAILABLE, CONTENT_TYPE_TEXT, &buf);
 }
 
-/* The index of probe `name`, or -1. */
-static int find_probe(const struct wd_config *cfg, const char *name)
-{
-	for (size_t i = 0; i < cfg->probe_count; i++)
-		if (strcmp(cfg->probes[i].name, name) == 0)
-			return (int)i;
-	return -1;
-}
-
 static enum MHD_Result serve_readyz(struct http_server *server, struct MHD_Connection *conn,
                                     const char *path, int only)
 {
@@ -512,7 +503,8 @@ static enum route find_route(const struct wd_config *cfg, const char *path, int 
 	if (strcmp(path, "/readyz") == 0)
 		return ROUTE_READYZ;
 	if (strncmp(path, readyz_prefix, sizeof(readyz_prefix) - 1) == 0) {
-		*probe = find_probe(cfg, path + sizeof(readyz_prefix) - 1);
+		*probe = (int)probe_config_index(cfg->probes, cfg->probe_count,
+		                                 path + sizeof(readyz_prefix) - 1);
 		return *probe < 0 ? ROUTE_NONE : ROUTE_READYZ;
 	}
 	if (strcmp(path, "/status") == 0)

@@ -44,6 +44,15 @@ const char *db_role_str(enum db_role role)
 	return "unknown";
 }
 
+ssize_t probe_config_index(const struct probe_config *probes, size_t count, const char *name)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (strcmp(probes[i].name, name) == 0)
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
 const struct probe_ops *probe_ops_for(enum probe_kind kind)
 {
 	switch (kind) {
