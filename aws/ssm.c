@@ -213,7 +213,7 @@ static enum aws_outcome ssm_set(struct ssm_result *out, enum aws_outcome outcome
 
 	out->outcome = outcome;
 	va_start(ap, fmt);
-	vsnprintf(out->message, sizeof(out->message), fmt, ap);
+	wd_err_vformat(out->message, sizeof(out->message), fmt, ap);
 	va_end(ap);
 	return outcome;
 }

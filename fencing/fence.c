@@ -126,7 +126,7 @@ static void say(struct fence_verdict *out, enum fence_state state, const char *f
 
 	out->state = state;
 	va_start(ap, fmt);
-	vsnprintf(out->reason, sizeof(out->reason), fmt, ap);
+	wd_err_vformat(out->reason, sizeof(out->reason), fmt, ap);
 	va_end(ap);
 }
 

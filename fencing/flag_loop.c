@@ -113,7 +113,7 @@ static void attempt_fail(struct flag_attempt *at, const char *result, const char
 
 	at->result = result;
 	va_start(ap, fmt);
-	vsnprintf(at->error, sizeof(at->error), fmt, ap);
+	wd_err_vformat(at->error, sizeof(at->error), fmt, ap);
 	va_end(ap);
 }
 

@@ -280,7 +280,7 @@ static void lease_record_failure(struct lease *lease, enum lease_error reason, c
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	wd_err_vformat(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	pthread_mutex_lock(&lease->lock);
 	if (lost)

@@ -4,24 +4,37 @@
 #include <stdio.h>
 #include <string.h>
 
-static void mark_cut(char *buf, size_t size, int wanted)
+bool wd_err_vformat(char *out, size_t size, const char *fmt, va_list ap)
 {
-	if (wanted >= 0 && (size_t)wanted >= size && size >= 4)
-		memcpy(buf + size - 4, "...", 4);
+	int n = vsnprintf(out, size, fmt, ap);
+
+	if (n < 0 || (size_t)n < size || size < 4)
+		return false;
+	memcpy(out + size - 4, "...", 4);
+	return true;
+}
+
+bool wd_err_format(char *out, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	bool cut;
+
+	va_start(ap, fmt);
+	cut = wd_err_vformat(out, size, fmt, ap);
+	va_end(ap);
+	return cut;
 }
 
 int wd_err_set(struct wd_err *err, int code, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
 	if (err == NULL)
 		return code;
 	err->code = code;
 	va_start(ap, fmt);
-	n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	wd_err_vformat(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
-	mark_cut(err->msg, sizeof(err->msg), n);
 	return code;
 }
 
@@ -30,7 +43,6 @@ void wd_err_prefix(struct wd_err *err, const char *fmt, ...)
 	char prefix[WD_ERR_MSG_MAX];
 	char old[WD_ERR_MSG_MAX];
 	va_list ap;
-	int n;
 
 	if (err == NULL)
 		return;
@@ -38,8 +50,7 @@ void wd_err_prefix(struct wd_err *err, const char *fmt, ...)
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
 	memcpy(old, err->msg, sizeof(old));
-	n = snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
-	mark_cut(err->msg, sizeof(err->msg), n);
+	wd_err_format(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
 }
 
 void wd_err_quote_n(const char *text, size_t len, char *buf, size_t size)

@@ -8,6 +8,8 @@
 #ifndef WARDEN_ERR_H
 #define WARDEN_ERR_H
 
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "lib/limits.h"
@@ -16,6 +18,17 @@ struct wd_err {
 	int code;                 /* -errno, or a module's own enum value */
 	char msg[WD_ERR_MSG_MAX]; /* NUL-terminated, possibly cut with "..." */
 };
+
+/*
+ * Format into out[size] (size >= 4), cut to fit; a cut text ends in "...".
+ * Returns true when it was cut. The one formatter under every error and
+ * outcome setter (wd_err_set, net_fail, probe_fail, the AWS, fence, lease
+ * and flag-read setters), so each marks a cut the same way.
+ */
+bool wd_err_format(char *out, size_t size, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+bool wd_err_vformat(char *out, size_t size, const char *fmt, va_list ap)
+        __attribute__((format(printf, 3, 0)));
 
 /*
  * Set err->code and format err->msg (cut to fit, ending in "..." when cut).

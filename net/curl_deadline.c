@@ -228,7 +228,7 @@ static enum net_outcome cd_set(struct curl_deadline_result *result, enum net_out
 
 	result->outcome = outcome;
 	va_start(ap, fmt);
-	vsnprintf(result->detail, sizeof(result->detail), fmt, ap);
+	wd_err_vformat(result->detail, sizeof(result->detail), fmt, ap);
 	va_end(ap);
 	return outcome;
 }

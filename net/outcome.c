@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/err.h"
 #include "net/outcome.h"
 
 static const char *const outcome_names[NET_OUTCOME_COUNT] = {
@@ -26,13 +27,10 @@ const char *net_outcome_str(enum net_outcome outcome)
 enum net_outcome net_fail(struct net_status *status, enum net_outcome outcome, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
 	status->outcome = outcome;
 	va_start(ap, fmt);
-	n = vsnprintf(status->detail, sizeof(status->detail), fmt, ap);
+	wd_err_vformat(status->detail, sizeof(status->detail), fmt, ap);
 	va_end(ap);
-	if (n >= (int)sizeof(status->detail))
-		memcpy(status->detail + sizeof(status->detail) - 4, "...", 4);
 	return outcome;
 }

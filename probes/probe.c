@@ -69,14 +69,11 @@ enum probe_outcome probe_fail(struct probe_observation *obs, enum probe_outcome 
                               const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
 	obs->outcome = outcome;
 	va_start(ap, fmt);
-	n = vsnprintf(obs->detail, sizeof(obs->detail), fmt, ap);
+	wd_err_vformat(obs->detail, sizeof(obs->detail), fmt, ap);
 	va_end(ap);
-	if (n >= (int)sizeof(obs->detail))
-		memcpy(obs->detail + sizeof(obs->detail) - 4, "...", 4);
 	return outcome;
 }
 

@@ -47,12 +47,24 @@ static void test_set_marks_cut(void **state)
 	assert_string_equal(err.msg + sizeof(err.msg) - 4, "...");
 }
 
+static void test_format_marks_cut(void **state)
+{
+	char out[8];
+
+	(void)state;
+	assert_false(wd_err_format(out, sizeof(out), "%s", "abcdefg"));
+	assert_string_equal(out, "abcdefg");
+	assert_true(wd_err_format(out, sizeof(out), "%s-%d", "abcdefg", 1));
+	assert_string_equal(out, "abcd...");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_quote_fits),
 	        cmocka_unit_test(test_quote_cut),
 	        cmocka_unit_test(test_set_marks_cut),
+	        cmocka_unit_test(test_format_marks_cut),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
