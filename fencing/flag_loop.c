@@ -125,12 +125,8 @@ static void attempt_fail(struct flag_attempt *at, enum flag_read_result result, 
 static void attempt_fail(struct flag_attempt *at, enum flag_read_result result, const char *fmt,
                          ...)
 {
-	va_list ap;
-
 	at->result = result;
-	va_start(ap, fmt);
-	wd_err_vformat(at->error, sizeof(at->error), fmt, ap);
-	va_end(ap);
+	WD_ERR_FORMAT_ARGS(at->error, sizeof(at->error), fmt);
 }
 
 /* Parse a value read from a source into at (result "ok" or "bad_value"). */

@@ -27,14 +27,10 @@ bool wd_err_format(char *out, size_t size, const char *fmt, ...)
 
 int wd_err_set(struct wd_err *err, int code, const char *fmt, ...)
 {
-	va_list ap;
-
 	if (err == NULL)
 		return code;
 	err->code = code;
-	va_start(ap, fmt);
-	wd_err_vformat(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
+	WD_ERR_FORMAT_ARGS(err->msg, sizeof(err->msg), fmt);
 	return code;
 }
 
@@ -42,13 +38,10 @@ void wd_err_prefix(struct wd_err *err, const char *fmt, ...)
 {
 	char prefix[WD_ERR_MSG_MAX];
 	char old[WD_ERR_MSG_MAX];
-	va_list ap;
 
 	if (err == NULL)
 		return;
-	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
-	va_end(ap);
+	WD_ERR_FORMAT_ARGS(prefix, sizeof(prefix), fmt);
 	memcpy(old, err->msg, sizeof(old));
 	wd_err_format(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
 }

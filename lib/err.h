@@ -31,6 +31,19 @@ bool wd_err_vformat(char *out, size_t size, const char *fmt, va_list ap)
         __attribute__((format(printf, 3, 0)));
 
 /*
+ * In a printf-like function whose last named parameter is fmt: format its
+ * arguments into out[size] with wd_err_vformat. So that every outcome setter
+ * is "set the outcome, WD_ERR_FORMAT_ARGS, return" and none forgets the cut.
+ */
+#define WD_ERR_FORMAT_ARGS(out, size, fmt)                                                         \
+	do {                                                                                       \
+		va_list wd_err_ap_;                                                                \
+		va_start(wd_err_ap_, fmt);                                                         \
+		wd_err_vformat(out, size, fmt, wd_err_ap_);                                        \
+		va_end(wd_err_ap_);                                                                \
+	} while (0)
+
+/*
  * Set err->code and format err->msg (cut to fit, ending in "..." when cut).
  * err may be NULL, in which case nothing happens. Returns code, so that a
  * caller can write `return wd_err_set(err, -EINVAL, "...")`.

@@ -224,12 +224,8 @@ static enum net_outcome cd_set(struct curl_deadline_result *result, enum net_out
 static enum net_outcome cd_set(struct curl_deadline_result *result, enum net_outcome outcome,
                                const char *fmt, ...)
 {
-	va_list ap;
-
 	result->outcome = outcome;
-	va_start(ap, fmt);
-	wd_err_vformat(result->detail, sizeof(result->detail), fmt, ap);
-	va_end(ap);
+	WD_ERR_FORMAT_ARGS(result->detail, sizeof(result->detail), fmt);
 	return outcome;
 }
 

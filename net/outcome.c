@@ -26,11 +26,7 @@ const char *net_outcome_str(enum net_outcome outcome)
 
 enum net_outcome net_fail(struct net_status *status, enum net_outcome outcome, const char *fmt, ...)
 {
-	va_list ap;
-
 	status->outcome = outcome;
-	va_start(ap, fmt);
-	wd_err_vformat(status->detail, sizeof(status->detail), fmt, ap);
-	va_end(ap);
+	WD_ERR_FORMAT_ARGS(status->detail, sizeof(status->detail), fmt);
 	return outcome;
 }

@@ -68,12 +68,8 @@ const struct probe_ops *probe_ops_for(enum probe_kind kind)
 enum probe_outcome probe_fail(struct probe_observation *obs, enum probe_outcome outcome,
                               const char *fmt, ...)
 {
-	va_list ap;
-
 	obs->outcome = outcome;
-	va_start(ap, fmt);
-	wd_err_vformat(obs->detail, sizeof(obs->detail), fmt, ap);
-	va_end(ap);
+	WD_ERR_FORMAT_ARGS(obs->detail, sizeof(obs->detail), fmt);
 	return outcome;
 }
 
