@@ -2,6 +2,9 @@
  * config.c - warden's configuration, pgbouncer style: one table of settings
  * (env name, JSON key, type, default, bounds, field) drives the defaults, the
  * WARDEN_CONFIG JSON file, the environment and the JSON printout alike.
+ * This module holds the table, the setters and the loading; the environment
+ * is read in config_env.c, the file in config_json.c, the printout is
+ * config_print.c (shared internals: config_internal.h).
  *
  * Load order: the table's defaults, then the file, then the environment (so
  * the environment wins); every value goes through the same setter whatever
@@ -25,22 +28,15 @@
 
 #include <jansson.h>
 
+#include "agent/config_internal.h"
 #include "agent/render.h"
 #include "aws/aws.h"
 #include "lib/duration.h"
+#include "lib/file.h"
 #include "lib/text.h"
 #include "fencing/fence.h"
 #include "probes/spec.h"
 #include "net/uri.h"
-
-#define CONFIG_VAR_QUOTE_MAX        64 /* bytes of a variable name in an error */
-#define CONFIG_ENV_PREFIX           "WARDEN_"
-#define CONFIG_PROBE_PREFIX         "WARDEN_PROBE_"
-#define CONFIG_PASSWORD_SUFFIX      "_PASSWORD"
-#define CONFIG_PASSWORD_FILE_SUFFIX "_PASSWORD_FILE"
-#define CONFIG_VALUE_MAX            FLAG_LIST_MAX /* a setting or option value from JSON */
-#define CONFIG_ADMIN_TOKEN_MIN      16            /* characters of an admin token, at least */
-#define CONFIG_LISTEN_HINT          "want host:port, [v6]:port or port"
 
 /* Digits only, value in [min, max]. Returns 0 or -EINVAL. */
 static int config_parse_integer(const char *text, int64_t min, int64_t max, int64_t *out)
@@ -74,10 +70,8 @@ static int config_read_file(const char *path, bool quote_path, size_t max, char 
                             struct wd_err *err)
 {
 	char quoted[WD_QUOTE_MAX + 8];
-	struct stat st;
 	char *buf = NULL;
 	size_t used = 0;
-	int fd;
 	int rc = 0;
 
 	*out = NULL;
@@ -90,55 +84,31 @@ static int config_read_file(const char *path, bool quote_path, size_t max, char 
 	} else {
 		snprintf(quoted, sizeof(quoted), "the file");
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0)
-		return wd_err_set(err, -errno, "cannot open %s: %s", quoted, strerror(errno));
-	if (fstat(fd, &st) != 0) {
-		rc = wd_err_set(err, -errno, "cannot stat %s: %s", quoted, strerror(errno));
+	buf = malloc(max + 1);
+	if (buf == NULL)
+		return wd_err_set(err, -ENOMEM, "out of memory reading %s", quoted);
+	rc = file_read_small(path, quoted, buf, max + 1, &used, err);
+	if (rc == -EFBIG) { /* too large: a bad value, as a non-regular file is */
+		rc = -EINVAL;
+		if (err != NULL)
+			err->code = rc;
+	}
+	if (rc != 0)
 		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = wd_err_set(err, -EINVAL, "%s is not a regular file", quoted);
-		goto out;
-	}
-	buf = malloc(max + 2);
-	if (buf == NULL) {
-		rc = wd_err_set(err, -ENOMEM, "out of memory reading %s", quoted);
-		goto out;
-	}
-	while (used < max + 1) {
-		ssize_t n = read(fd, buf + used, max + 1 - used);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = wd_err_set(err, -errno, "cannot read %s: %s", quoted, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		used += (size_t)n;
-	}
-	if (used > max) {
-		rc = wd_err_set(err, -EINVAL, "%s is larger than %zu bytes", quoted, max);
-		goto out;
-	}
-	buf[used] = '\0';
 	*out = buf;
 	*len = used;
 	buf = NULL;
 out:
 	if (buf != NULL) {
-		explicit_bzero(buf, max + 2);
+		explicit_bzero(buf, max + 1);
 		free(buf);
 	}
-	close(fd);
 	return rc;
 }
 
 /* Set a probe's password from [text, text+len). Never quotes it. */
-static int config_set_password(struct probe_config *probe, const char *text, size_t len,
-                               struct wd_err *err)
+int config_set_password(struct probe_config *probe, const char *text, size_t len,
+                        struct wd_err *err)
 {
 	if (len == 0)
 		return wd_err_set(err, -EINVAL, "empty password");
@@ -152,7 +122,7 @@ static int config_set_password(struct probe_config *probe, const char *text, siz
 }
 
 /* Read a probe's password from a file: one trailing newline stripped. The path is never quoted. */
-static int config_read_password(struct probe_config *probe, const char *path, struct wd_err *err)
+int config_read_password(struct probe_config *probe, const char *path, struct wd_err *err)
 {
 	char *secret = NULL;
 	size_t len = 0;
@@ -174,8 +144,6 @@ static int config_read_password(struct probe_config *probe, const char *path, st
 }
 
 /* ---- settings ---------------------------------------------------------- */
-
-struct setting;
 
 /* Set a secret setting from [text, text+len). Never quotes it. */
 static int config_set_secret(char *field, const struct setting *row, const char *text, size_t len,
@@ -285,44 +253,7 @@ const char *expose_details_str(enum expose_details expose)
 	return "unknown";
 }
 
-enum setting_type {
-	SETTING_PATH,         /* text, a file name (char[WD_PATH_MAX + 1]) */
-	SETTING_LISTEN,       /* "host:port" -> listen, listen_host, listen_port */
-	SETTING_LOG_LEVEL,    /* debug|info|warn|error -> enum log_level */
-	SETTING_EXPOSE,       /* loopback|always|never -> enum expose_details */
-	SETTING_SECONDS,      /* an integer of seconds in [min, max] -> int64_t ms */
-	SETTING_UNSIGNED,     /* an integer in [min, max] -> unsigned */
-	SETTING_DURATION_S,   /* a duration, whole seconds, [min, max] ms -> int64_t ms */
-	SETTING_DURATION,     /* a duration, [min, max] ms -> int64_t ms */
-	SETTING_FLAG,         /* a WARDEN_FLAG source list -> flags, flag_count */
-	SETTING_ON_STALE,     /* fence|hold -> bool on_stale_hold */
-	SETTING_SECRET,       /* a secret of at least min characters (char[WD_SECRET_MAX + 1]) */
-	SETTING_SECRET_FILE,  /* the same secret, read from a file (one trailing newline dropped) */
-	SETTING_PROXY_LISTEN, /* "host:port" -> proxy_listen, proxy.listen_host, proxy.listen_port
-	                       */
-	SETTING_UPSTREAM,     /* "http://host:port" -> proxy_upstream, proxy.upstream_* */
-	SETTING_PREFIXES,     /* comma-separated path prefixes -> proxy.allow_when_fenced */
-	SETTING_INT,          /* an integer in [min, max] -> int64_t */
-	SETTING_SIZE,         /* an integer of bytes in [min, max] -> size_t */
-	SETTING_NAME,         /* 1..max of [a-z0-9_-] (char[max + 1]) */
-	SETTING_ON_OFF,       /* on|off -> bool */
-};
-
-struct setting {
-	const char *env; /* environment variable */
-	const char *key; /* key in the WARDEN_CONFIG file; NULL: environment only */
-	enum setting_type type;
-	const char *fallback; /* the default, written as in the environment; NULL: none */
-	int64_t min;
-	int64_t max;
-	size_t offset;    /* of the field in struct wd_config */
-	const char *twin; /* the env name of a row setting the same field (its _FILE form) */
-};
-
-/* Row 0 is WARDEN_CONFIG: applied before the file is read. */
-#define SETTING_CONFIG_FILE 0
-
-static const struct setting settings[] = {
+const struct setting config_settings[] = {
         {"WARDEN_CONFIG", NULL, SETTING_PATH, NULL, 0, 0, offsetof(struct wd_config, config_file),
          NULL},
         {"WARDEN_LISTEN", "listen", SETTING_LISTEN, "0.0.0.0:8089", 0, 0,
@@ -394,72 +325,10 @@ static const struct setting settings[] = {
          offsetof(struct wd_config, emf_interval_ms), NULL},
 };
 
-#define SETTING_COUNT (sizeof(settings) / sizeof(settings[0]))
+const size_t config_setting_count = sizeof(config_settings) / sizeof(config_settings[0]);
 
-/* ---- "did you mean" ------------------------------------------------------ */
-
-#define CONFIG_SUGGEST_DISTANCE 2 /* edits at most between a typo and a known name */
-
-/*
- * The known environment name nearest to var[0..len) (at most
- * CONFIG_SUGGEST_DISTANCE edits, case ignored) into out: a row of the
- * settings table, or WARDEN_PROBE_<rest> when var starts with a near miss
- * of WARDEN_PROBE_. False when nothing is that near.
- */
-static bool config_suggest_env(const char *var, size_t len, char *out, size_t size)
-{
-	size_t prefix_len = strlen(CONFIG_PROBE_PREFIX);
-	size_t best = CONFIG_SUGGEST_DISTANCE + 1;
-
-	for (size_t s = 0; s < SETTING_COUNT; s++) {
-		size_t d = text_edit_distance(var, len, settings[s].env, strlen(settings[s].env));
-
-		if (d < best) {
-			best = d;
-			snprintf(out, size, "%s", settings[s].env);
-		}
-	}
-	if (best <= CONFIG_SUGGEST_DISTANCE)
-		return true;
-	/* WARDEN_PROBES_DB, WARDEN_PORBE_DB...: a near miss of the probe prefix. */
-	for (size_t cut = prefix_len - 1; cut <= prefix_len + 1 && cut < len; cut++) {
-		size_t d = text_edit_distance(var, cut, CONFIG_PROBE_PREFIX, prefix_len);
-
-		if (d > 0 && d <= 1 && var[cut - 1] == '_') {
-			snprintf(out, size, "%s%.*s", CONFIG_PROBE_PREFIX, (int)(len - cut),
-			         var + cut);
-			for (char *p = out; *p != '\0'; p++) {
-				if (*p >= 'a' && *p <= 'z')
-					*p = (char)(*p - 'a' + 'A');
-			}
-			return true;
-		}
-	}
-	return false;
-}
-
-/* The JSON key nearest to key among the settings table's (or `extra`), or NULL. */
-static const char *config_suggest_key(const char *key, const char *const *extra)
-{
-	const char *found = NULL;
-	size_t best = CONFIG_SUGGEST_DISTANCE + 1;
-
-	for (size_t s = 0; s < SETTING_COUNT + 8; s++) {
-		const char *name = s < SETTING_COUNT ? settings[s].key : extra[s - SETTING_COUNT];
-		size_t d;
-
-		if (s >= SETTING_COUNT && name == NULL)
-			break;
-		if (name == NULL)
-			continue;
-		d = text_edit_distance(key, strlen(key), name, strlen(name));
-		if (d < best) {
-			best = d;
-			found = name;
-		}
-	}
-	return found;
-}
+_Static_assert(sizeof(config_settings) / sizeof(config_settings[0]) <= CONFIG_SETTINGS_MAX,
+               "CONFIG_SETTINGS_MAX is too small for the settings table");
 
 static const char *const expose_names[] = {
         [EXPOSE_LOOPBACK] = "loopback",
@@ -526,20 +395,11 @@ static int config_set_upstream(struct wd_config *cfg, const char *text, struct w
 	return 0;
 }
 
-/* How a setting is written in the JSON file. */
-static enum probe_option_form setting_form(const struct setting *row)
-{
-	return (row->type == SETTING_SECONDS || row->type == SETTING_UNSIGNED ||
-	        row->type == SETTING_INT || row->type == SETTING_SIZE)
-	               ? PROBE_OPTION_INTEGER
-	               : PROBE_OPTION_STRING;
-}
-
 /*
  * Set one setting from its text form, whatever the source. Returns 0 or
  * -EINVAL with err (without the setting's name: the caller adds it).
  */
-static int setting_apply(struct wd_config *cfg, const struct setting *row, const char *text,
+int config_setting_apply(struct wd_config *cfg, const struct setting *row, const char *text,
                          struct wd_err *err)
 {
 	char *field = (char *)cfg + row->offset;
@@ -668,635 +528,39 @@ static int setting_apply(struct wd_config *cfg, const struct setting *row, const
 	return wd_err_set(err, -EINVAL, "internal error: bad setting type");
 }
 
-/* A JSON string of text, which need not be UTF-8 (a file name). */
-static json_t *config_json_string(const char *text)
-{
-	json_t *value = json_string(text);
-	char *copy;
-
-	if (value != NULL)
-		return value;
-	copy = strdup(text);
-	if (copy == NULL)
-		return NULL;
-	for (char *p = copy; *p != '\0'; p++) {
-		if ((unsigned char)*p >= 0x7f || (unsigned char)*p < 0x20)
-			*p = '?';
-	}
-	value = json_string(copy);
-	free(copy);
-	return value;
-}
-
-/* The setting as a JSON value, for config_to_json. New reference or NULL. */
-static json_t *setting_to_json(const struct wd_config *cfg, const struct setting *row)
-{
-	const char *field = (const char *)cfg + row->offset;
-	char text[32];
-
-	switch (row->type) {
-	case SETTING_PATH: return field[0] ? config_json_string(field) : json_null();
-	case SETTING_LISTEN: return json_string(cfg->listen);
-	case SETTING_LOG_LEVEL: return json_string(log_level_str(cfg->log_level));
-	case SETTING_EXPOSE: return json_string(expose_details_str(cfg->expose_details));
-	case SETTING_SECONDS: return json_integer(*(const int64_t *)(const void *)field / 1000);
-	case SETTING_UNSIGNED: return json_integer(*(const unsigned *)(const void *)field);
-	case SETTING_DURATION_S:
-	case SETTING_DURATION:
-		duration_format(*(const int64_t *)(const void *)field, text, sizeof(text));
-		return json_string(text);
-	case SETTING_FLAG: {
-		json_t *list = json_array();
-
-		for (size_t i = 0; list != NULL && i < cfg->flag_count; i++)
-			json_array_append_new(list, config_json_string(cfg->flags[i].text));
-		return list;
-	}
-	case SETTING_ON_STALE: return json_string(cfg->on_stale_hold ? "hold" : "fence");
-	case SETTING_ON_OFF: return json_string(*(const bool *)(const void *)field ? "on" : "off");
-	case SETTING_SECRET:
-	case SETTING_SECRET_FILE: return field[0] ? json_string("<redacted>") : json_null();
-	case SETTING_PROXY_LISTEN:
-	case SETTING_UPSTREAM:
-	case SETTING_NAME: return field[0] ? config_json_string(field) : json_null();
-	case SETTING_PREFIXES: {
-		json_t *list = json_array();
-
-		for (size_t i = 0; list != NULL && i < cfg->proxy.allow_count; i++)
-			json_array_append_new(list,
-			                      config_json_string(cfg->proxy.allow_when_fenced[i]));
-		return list;
-	}
-	case SETTING_INT: return json_integer(*(const int64_t *)(const void *)field);
-	case SETTING_SIZE: return json_integer((json_int_t) * (const size_t *)(const void *)field);
-	}
-	return NULL;
-}
-
-/* ---- the environment ---------------------------------------------------- */
-
-struct env_probe {
-	char name[WD_PROBE_NAME_MAX + 1];
-	const char *var; /* "WARDEN_PROBE_DB=..." */
-	size_t var_len;  /* of "WARDEN_PROBE_DB" */
-	const char *value;
-};
-
-struct env_scan {
-	const char *values[SETTING_COUNT]; /* the environment's text, NULL if unset */
-	struct env_probe probes[WD_PROBES_MAX];
-	size_t probe_count;
-	struct env_probe passwords[WD_PROBES_MAX]; /* WARDEN_PROBE_<NAME>_PASSWORD */
-	size_t password_count;
-	struct env_probe password_files[WD_PROBES_MAX]; /* ..._PASSWORD_FILE */
-	size_t password_file_count;
-};
-
-/* Prefix err with an environment variable's name (cut, printable). */
-static void env_prefix(struct wd_err *err, const char *var, size_t var_len)
-{
-	char quoted[CONFIG_VAR_QUOTE_MAX + 4];
-
-	wd_err_quote_n(var, var_len, quoted, sizeof(quoted));
-	wd_err_prefix(err, "%s", quoted);
-}
-
-static bool env_has_suffix(const char *name, size_t len, const char *suffix)
-{
-	size_t suffix_len = strlen(suffix);
-
-	return len >= suffix_len && memcmp(name + len - suffix_len, suffix, suffix_len) == 0;
-}
-
-/* Find `name` in list[count]. */
-static const struct env_probe *env_find(const struct env_probe *list, size_t count,
-                                        const char *name)
-{
-	for (size_t i = 0; i < count; i++) {
-		if (strcmp(list[i].name, name) == 0)
-			return &list[i];
-	}
-	return NULL;
-}
-
-/*
- * WARDEN_PROBE_<suffix> whose suffix ends in a near miss of _PASSWORD or
- * _PASSWORD_FILE (at most CONFIG_SUGGEST_DISTANCE edits: PASWORD, PASSWROD,
- * PASSWD, PASSWORDFILE; or PASSWORD glued to the name, DBPASSWORD) holds a
- * password, not a probe: parsing it as a probe would quote the secret back.
- * Returns 0, or -EINVAL with err suggesting the right name (never the value).
- */
-static int env_password_typo(const char *suffix, size_t len, struct wd_err *err)
-{
-	static const char *const words[] = {"PASSWORD", "PASSWORD_FILE"};
-	char name[CONFIG_VAR_QUOTE_MAX + 1];
-
-	if (env_has_suffix(suffix, len, CONFIG_PASSWORD_SUFFIX) ||
-	    env_has_suffix(suffix, len, CONFIG_PASSWORD_FILE_SUFFIX))
-		return 0;
-	for (size_t start = len; start-- > 0;) { /* the shortest tail first: DBPASSWORD */
-		const char *tail = suffix + start;
-		size_t tail_len = len - start;
-		bool word_start = start == 0 || suffix[start - 1] == '_';
-
-		for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
-			size_t d = text_edit_distance(tail, tail_len, words[w], strlen(words[w]));
-
-			/* At a word boundary: near misses; glued to the name: the word itself. */
-			if (!(word_start ? d <= CONFIG_SUGGEST_DISTANCE : d == 0))
-				continue;
-			if (start == 0)
-				return wd_err_set(err, -EINVAL,
-				                  "unknown setting (did you mean "
-				                  "WARDEN_PROBE_<NAME>_%s?)",
-				                  words[w]);
-			snprintf(name, sizeof(name), "%.*s", (int)(word_start ? start - 1 : start),
-			         suffix);
-			for (char *p = name; *p != '\0'; p++) {
-				if (*p >= 'a' && *p <= 'z')
-					*p = (char)(*p - 'a' + 'A');
-				else if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
-					*p = '?';
-			}
-			return wd_err_set(err, -EINVAL,
-			                  "unknown setting (did you mean WARDEN_PROBE_%s_%s?)",
-			                  name, words[w]);
-		}
-	}
-	return 0;
-}
-
-/*
- * Record one WARDEN_PROBE_* variable: a probe, or a probe's password (file).
- * A probe named "x_password" is therefore impossible: WARDEN_PROBE_X_PASSWORD
- * is always the password of the probe "x".
- */
-static int env_scan_probe(struct env_scan *scan, const char *var, size_t var_len, const char *value,
-                          struct wd_err *err)
-{
-	const char *suffix = var + strlen(CONFIG_PROBE_PREFIX);
-	size_t suffix_len = var_len - strlen(CONFIG_PROBE_PREFIX);
-	struct env_probe *list = scan->probes;
-	size_t *count = &scan->probe_count;
-	const struct env_probe *other;
-	struct env_probe entry;
-	char lowered[WD_PROBE_NAME_MAX + 8];
-	size_t name_len = suffix_len;
-	int rc;
-
-	rc = env_password_typo(suffix, suffix_len, err);
-	if (rc < 0)
-		goto fail;
-	if (env_has_suffix(suffix, suffix_len, CONFIG_PASSWORD_FILE_SUFFIX)) {
-		name_len -= strlen(CONFIG_PASSWORD_FILE_SUFFIX);
-		list = scan->password_files;
-		count = &scan->password_file_count;
-	} else if (env_has_suffix(suffix, suffix_len, CONFIG_PASSWORD_SUFFIX)) {
-		name_len -= strlen(CONFIG_PASSWORD_SUFFIX);
-		list = scan->passwords;
-		count = &scan->password_count;
-	}
-	/* Lowercase the name; a name too long to copy fails probe_name_check. */
-	if (name_len >= sizeof(lowered))
-		name_len = sizeof(lowered) - 1;
-	for (size_t i = 0; i < name_len; i++) {
-		char c = suffix[i];
-
-		lowered[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-	}
-	lowered[name_len] = '\0';
-	rc = probe_name_check(lowered, err);
-	if (rc < 0)
-		goto fail;
-	other = env_find(list, *count, lowered);
-	if (other != NULL) {
-		char quoted[CONFIG_VAR_QUOTE_MAX + 4];
-
-		wd_err_quote_n(other->var, other->var_len, quoted, sizeof(quoted));
-		rc = wd_err_set(err, -EINVAL, "same probe as %s (names are case-insensitive)",
-		                quoted);
-		goto fail;
-	}
-	if (*count >= WD_PROBES_MAX) {
-		rc = wd_err_set(err, -EINVAL, "too many probes (at most %d)", WD_PROBES_MAX);
-		goto fail;
-	}
-	memset(&entry, 0, sizeof(entry));
-	memcpy(entry.name, lowered, strlen(lowered) + 1);
-	entry.var = var;
-	entry.var_len = var_len;
-	entry.value = value;
-	list[(*count)++] = entry;
-	return 0;
-fail:
-	env_prefix(err, var, var_len);
-	return rc;
-}
-
-/* Sort every WARDEN_* variable of envp into scan; unknown ones are errors. */
-static int env_scan(struct env_scan *scan, char *const *envp, struct wd_err *err)
-{
-	char suggestion[CONFIG_VAR_QUOTE_MAX + 32];
-
-	memset(scan, 0, sizeof(*scan));
-	for (size_t i = 0; envp != NULL && envp[i] != NULL; i++) {
-		const char *var = envp[i];
-		const char *eq;
-		size_t var_len;
-		bool known = false;
-		int rc;
-
-		if (strncmp(var, CONFIG_ENV_PREFIX, strlen(CONFIG_ENV_PREFIX)) != 0)
-			continue;
-		eq = strchr(var, '=');
-		if (eq == NULL)
-			continue;
-		var_len = (size_t)(eq - var);
-		for (size_t s = 0; s < SETTING_COUNT; s++) {
-			if (strlen(settings[s].env) != var_len ||
-			    memcmp(settings[s].env, var, var_len) != 0)
-				continue;
-			known = true;
-			if (scan->values[s] != NULL)
-				return wd_err_set(err, -EINVAL, "%s: set more than once",
-				                  settings[s].env);
-			scan->values[s] = eq + 1;
-		}
-		if (known)
-			continue;
-		if (var_len >= strlen(CONFIG_PROBE_PREFIX) &&
-		    strncmp(var, CONFIG_PROBE_PREFIX, strlen(CONFIG_PROBE_PREFIX)) == 0) {
-			rc = env_scan_probe(scan, var, var_len, eq + 1, err);
-			if (rc < 0)
-				return rc;
-			continue;
-		}
-		if (config_suggest_env(var, var_len, suggestion, sizeof(suggestion)))
-			wd_err_set(err, -EINVAL, "unknown setting (did you mean %s?)", suggestion);
-		else
-			wd_err_set(err, -EINVAL,
-			           "unknown setting (a typo? see the configuration "
-			           "reference in the README)");
-		env_prefix(err, var, var_len);
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < scan->password_count; i++) {
-		const struct env_probe *file = env_find(
-		        scan->password_files, scan->password_file_count, scan->passwords[i].name);
-
-		if (file != NULL) {
-			char quoted[CONFIG_VAR_QUOTE_MAX + 4];
-
-			wd_err_quote_n(file->var, file->var_len, quoted, sizeof(quoted));
-			wd_err_set(err, -EINVAL, "and %s are both set (use one)", quoted);
-			env_prefix(err, scan->passwords[i].var, scan->passwords[i].var_len);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-/* ---- the JSON file ------------------------------------------------------ */
-
-static const char *config_json_type(const json_t *value)
-{
-	switch (json_typeof(value)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER: return "an integer";
-	case JSON_REAL: return "a real number";
-	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	case JSON_NULL: return "null";
-	}
-	return "something else";
-}
-
-/*
- * A JSON value as the text its setter reads: a string as is, an integer in
- * decimal, a boolean as true/false. Returns 0, or -EINVAL for the wrong
- * JSON type or a string that does not fit.
- */
-static int config_json_text(const json_t *value, enum probe_option_form form, char *buf,
-                            size_t size, struct wd_err *err)
-{
-	switch (form) {
-	case PROBE_OPTION_STRING:
-		if (!json_is_string(value))
-			break;
-		if (json_string_length(value) >= size)
-			return wd_err_set(err, -EINVAL, "longer than %zu bytes", size - 1);
-		memcpy(buf, json_string_value(value), json_string_length(value) + 1);
-		return 0;
-	case PROBE_OPTION_INTEGER:
-		if (!json_is_integer(value))
-			break;
-		snprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(value));
-		return 0;
-	case PROBE_OPTION_BOOL:
-		if (!json_is_boolean(value))
-			break;
-		snprintf(buf, size, "%s", json_is_true(value) ? "true" : "false");
-		return 0;
-	case PROBE_OPTION_UNKNOWN: break;
-	}
-	return wd_err_set(err, -EINVAL, "want %s, got %s",
-	                  form == PROBE_OPTION_INTEGER ? "an integer"
-	                  : form == PROBE_OPTION_BOOL  ? "true or false"
-	                                               : "a string",
-	                  config_json_type(value));
-}
-
-/* One probe of the file's "probes" object into *probe. */
-static int config_json_probe(struct probe_config *probe, const char *name, json_t *def,
-                             struct wd_err *err)
-{
-	char quoted[WD_QUOTE_MAX + 4];
-	char key_quoted[WD_QUOTE_MAX + 4];
-	char text[CONFIG_VALUE_MAX + 1];
-	const char *key;
-	json_t *value;
-	json_t *uri;
-	json_t *password;
-	json_t *password_file;
-	int rc;
-
-	wd_err_quote(name, quoted, sizeof(quoted));
-	rc = probe_name_check(name, err);
-	if (rc < 0) {
-		wd_err_prefix(err, "probes.%s", quoted);
-		return rc;
-	}
-	if (!json_is_object(def))
-		return wd_err_set(err, -EINVAL, "probes.%s: want an object, got %s", quoted,
-		                  config_json_type(def));
-	probe_config_defaults(probe, name);
-	uri = json_object_get(def, "uri");
-	if (uri == NULL)
-		return wd_err_set(err, -EINVAL, "probes.%s.uri: missing (every probe needs one)",
-		                  quoted);
-	if (!json_is_string(uri))
-		return wd_err_set(err, -EINVAL, "probes.%s.uri: want a string, got %s", quoted,
-		                  config_json_type(uri));
-	rc = probe_config_set_uri(probe, json_string_value(uri), err);
-	if (rc < 0) {
-		wd_err_prefix(err, "probes.%s.uri", quoted);
-		return rc;
-	}
-	password = json_object_get(def, "password");
-	password_file = json_object_get(def, "password_file");
-	if (password != NULL && password_file != NULL)
-		return wd_err_set(err, -EINVAL,
-		                  "probes.%s: password and password_file are both set (use one)",
-		                  quoted);
-	json_object_foreach(def, key, value)
-	{
-		enum probe_option_form form = probe_option_form(key);
-
-		wd_err_quote(key, key_quoted, sizeof(key_quoted));
-		if (strcmp(key, "uri") == 0)
-			continue;
-		if (strcmp(key, "password") == 0 || strcmp(key, "password_file") == 0)
-			form = PROBE_OPTION_STRING;
-		if (form == PROBE_OPTION_UNKNOWN) {
-			static const char *const probe_keys[] = {
-			        "uri",     "password", "password_file", "critical", "interval",
-			        "timeout", "rise",     "fall",          "expect",   "max_lag",
-			        NULL};
-			const char *near = probe_option_nearest(key);
-
-			if (near == NULL)
-				near = config_suggest_key(key, probe_keys);
-			if (near != NULL)
-				return wd_err_set(err, -EINVAL,
-				                  "probes.%s.%s: unknown key (did you mean %s?)",
-				                  quoted, key_quoted, near);
-			return wd_err_set(err, -EINVAL, "probes.%s.%s: unknown key", quoted,
-			                  key_quoted);
-		}
-		rc = config_json_text(value, form, text, sizeof(text), err);
-		if (rc < 0) {
-			wd_err_prefix(err, "probes.%s.%s", quoted, key_quoted);
-			return rc;
-		}
-		if (strcmp(key, "password") == 0)
-			rc = config_set_password(probe, text, json_string_length(value), err);
-		else if (strcmp(key, "password_file") == 0)
-			rc = config_read_password(probe, text, err);
-		else
-			rc = probe_config_set_option(probe, key, text, err);
-		explicit_bzero(text, sizeof(text));
-		if (rc < 0) {
-			if (strcmp(key, "password") == 0 || strcmp(key, "password_file") == 0)
-				wd_err_prefix(err, "probes.%s.%s", quoted, key_quoted);
-			else
-				wd_err_prefix(err, "probes.%s", quoted);
-			return rc;
-		}
-	}
-	return 0;
-}
-
-static int config_json_probes(struct wd_config *cfg, json_t *probes, struct wd_err *err)
-{
-	const char *name;
-	json_t *def;
-	int rc;
-
-	if (!json_is_object(probes))
-		return wd_err_set(err, -EINVAL, "probes: want an object, got %s",
-		                  config_json_type(probes));
-	json_object_foreach(probes, name, def)
-	{
-		if (cfg->probe_count >= WD_PROBES_MAX)
-			return wd_err_set(err, -EINVAL, "probes: too many probes (at most %d)",
-			                  WD_PROBES_MAX);
-		rc = config_json_probe(&cfg->probes[cfg->probe_count], name, def, err);
-		if (rc < 0)
-			return rc;
-		cfg->probe_count++;
-	}
-	return 0;
-}
-
-/* jansson's error, without its "near '...'" (which may quote a secret). */
-static int config_json_error(const json_error_t *jerr, struct wd_err *err)
-{
-	char text[sizeof(jerr->text)];
-	char *near;
-
-	memcpy(text, jerr->text, sizeof(text));
-	text[sizeof(text) - 1] = '\0';
-	near = strstr(text, " near ");
-	if (near != NULL && json_error_code(jerr) != json_error_duplicate_key)
-		*near = '\0';
-	for (char *p = text; *p != '\0'; p++) {
-		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
-			*p = '?';
-	}
-	return wd_err_set(err, -EINVAL, "config file, line %d column %d: %s", jerr->line,
-	                  jerr->column, text);
-}
-
-/* Apply the JSON text of a config file: settings, then probes. */
 /*
  * Two rows that set one field (a secret and its _FILE form) may not both be
  * given by one source. set[] says which rows the source gave.
  */
-static int config_check_twins(const bool *set, bool json, struct wd_err *err)
+int config_check_twins(const bool *set, bool json, struct wd_err *err)
 {
-	for (size_t s = 0; s < SETTING_COUNT; s++) {
-		if (!set[s] || settings[s].twin == NULL)
+	for (size_t s = 0; s < config_setting_count; s++) {
+		if (!set[s] || config_settings[s].twin == NULL)
 			continue;
-		for (size_t t = s + 1; t < SETTING_COUNT; t++) {
-			if (set[t] && strcmp(settings[t].env, settings[s].twin) == 0)
-				return wd_err_set(err, -EINVAL, "%s and %s are both set: use one",
-				                  json ? settings[s].key : settings[s].env,
-				                  json ? settings[t].key : settings[t].env);
+		for (size_t t = s + 1; t < config_setting_count; t++) {
+			if (set[t] && strcmp(config_settings[t].env, config_settings[s].twin) == 0)
+				return wd_err_set(
+				        err, -EINVAL, "%s and %s are both set: use one",
+				        json ? config_settings[s].key : config_settings[s].env,
+				        json ? config_settings[t].key : config_settings[t].env);
 		}
 	}
 	return 0;
 }
 
-static int config_apply_json(struct wd_config *cfg, const char *text, size_t len,
-                             struct wd_err *err)
-{
-	char quoted[WD_QUOTE_MAX + 4];
-	char value_text[CONFIG_VALUE_MAX + 1];
-	bool set[SETTING_COUNT] = {false};
-	json_error_t jerr;
-	const char *key;
-	json_t *value;
-	json_t *root;
-	int rc = 0;
-
-	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL)
-		return config_json_error(&jerr, err);
-	if (!json_is_object(root)) {
-		rc = wd_err_set(err, -EINVAL, "config file: want a JSON object, got %s",
-		                config_json_type(root));
-		goto out;
-	}
-	/* Twins first, so that the conflict, not a twin's own error, is reported. */
-	for (size_t s = 0; s < SETTING_COUNT; s++)
-		set[s] = settings[s].key != NULL && json_object_get(root, settings[s].key) != NULL;
-	rc = config_check_twins(set, true, err);
-	if (rc < 0)
-		goto out;
-	json_object_foreach(root, key, value)
-	{
-		const struct setting *row = NULL;
-
-		wd_err_quote(key, quoted, sizeof(quoted));
-		if (strcmp(key, "probes") == 0) {
-			rc = config_json_probes(cfg, value, err);
-			if (rc < 0)
-				goto out;
-			continue;
-		}
-		for (size_t s = 0; s < SETTING_COUNT; s++) {
-			if (settings[s].key != NULL && strcmp(settings[s].key, key) == 0)
-				row = &settings[s];
-		}
-		if (row == NULL) {
-			static const char *const extra[] = {"probes", NULL};
-			const char *near = config_suggest_key(key, extra);
-
-			if (near != NULL)
-				rc = wd_err_set(err, -EINVAL, "%s: unknown key (did you mean %s?)",
-				                quoted, near);
-			else
-				rc = wd_err_set(err, -EINVAL, "%s: unknown key", quoted);
-			goto out;
-		}
-		rc = config_json_text(value, setting_form(row), value_text, sizeof(value_text),
-		                      err);
-		if (rc == 0)
-			rc = setting_apply(cfg, row, value_text, err);
-		explicit_bzero(value_text, sizeof(value_text)); /* it may have been a secret */
-		if (rc < 0) {
-			wd_err_prefix(err, "%s", row->key);
-			goto out;
-		}
-	}
-out:
-	json_decref(root);
-	return rc;
-}
-
 /* ---- loading ------------------------------------------------------------ */
 
-static struct probe_config *config_find_probe(struct wd_config *cfg, const char *name)
+struct probe_config *config_find_probe(struct wd_config *cfg, const char *name)
 {
-	for (size_t i = 0; i < cfg->probe_count; i++) {
-		if (strcmp(cfg->probes[i].name, name) == 0)
-			return &cfg->probes[i];
-	}
-	return NULL;
+	ssize_t i = probe_config_index(cfg->probes, cfg->probe_count, name);
+
+	return i < 0 ? NULL : &cfg->probes[i];
 }
 
 static int config_compare_probes(const void *a, const void *b)
 {
 	return strcmp(((const struct probe_config *)a)->name,
 	              ((const struct probe_config *)b)->name);
-}
-
-/* The environment's probes (replacing the file's) and passwords. */
-static int config_apply_env_probes(struct wd_config *cfg, const struct env_scan *scan,
-                                   struct wd_err *err)
-{
-	char quoted[WD_QUOTE_MAX + 4];
-	int rc;
-
-	for (size_t i = 0; i < scan->probe_count; i++) {
-		const struct env_probe *def = &scan->probes[i];
-		struct probe_config *probe = config_find_probe(cfg, def->name);
-
-		if (probe == NULL) {
-			if (cfg->probe_count >= WD_PROBES_MAX) {
-				wd_err_set(err, -EINVAL, "too many probes (at most %d)",
-				           WD_PROBES_MAX);
-				env_prefix(err, def->var, def->var_len);
-				return -EINVAL;
-			}
-			probe = &cfg->probes[cfg->probe_count++];
-		}
-		rc = probe_spec_parse(probe, def->name, def->value, err);
-		if (rc < 0) {
-			env_prefix(err, def->var, def->var_len);
-			return rc;
-		}
-	}
-	for (size_t pass = 0; pass < 2; pass++) {
-		const struct env_probe *list = pass ? scan->password_files : scan->passwords;
-		size_t count = pass ? scan->password_file_count : scan->password_count;
-
-		for (size_t i = 0; i < count; i++) {
-			struct probe_config *probe = config_find_probe(cfg, list[i].name);
-
-			if (probe == NULL) {
-				wd_err_quote(list[i].name, quoted, sizeof(quoted));
-				wd_err_set(err, -EINVAL,
-				           "no probe named '%s' (define it in WARDEN_PROBE_<NAME> "
-				           "or in the config file)",
-				           quoted);
-				env_prefix(err, list[i].var, list[i].var_len);
-				return -EINVAL;
-			}
-			if (pass)
-				rc = config_read_password(probe, list[i].value, err);
-			else
-				rc = config_set_password(probe, list[i].value,
-				                         strlen(list[i].value), err);
-			if (rc < 0) {
-				env_prefix(err, list[i].var, list[i].var_len);
-				return rc;
-			}
-		}
-	}
-	return 0;
 }
 
 /* The singleton's database: the named postgres probe, or the only one. */
@@ -1413,19 +677,20 @@ static int config_validate_fencing(struct wd_config *cfg, char *const *envp, str
 static int config_load_from(struct wd_config *cfg, char *const *envp, const char *json_text,
                             size_t json_len, bool have_json_text, struct wd_err *err)
 {
-	bool env_set[SETTING_COUNT];
+	bool env_set[CONFIG_SETTINGS_MAX];
 	struct env_scan *scan = NULL;
 	char *file_text = NULL;
 	size_t file_len = 0;
 	int rc = 0;
 
 	memset(cfg, 0, sizeof(*cfg));
-	for (size_t s = 0; s < SETTING_COUNT; s++) {
-		if (settings[s].fallback == NULL)
+	for (size_t s = 0; s < config_setting_count; s++) {
+		if (config_settings[s].fallback == NULL)
 			continue;
-		rc = setting_apply(cfg, &settings[s], settings[s].fallback, err);
+		rc = config_setting_apply(cfg, &config_settings[s], config_settings[s].fallback,
+		                          err);
 		if (rc < 0) {
-			wd_err_prefix(err, "%s: default", settings[s].env);
+			wd_err_prefix(err, "%s: default", config_settings[s].env);
 			goto out;
 		}
 	}
@@ -1434,16 +699,16 @@ static int config_load_from(struct wd_config *cfg, char *const *envp, const char
 		rc = wd_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = env_scan(scan, envp, err);
+	rc = config_env_scan(scan, envp, err);
 	if (rc < 0)
 		goto out;
 
 	/* The file first: the environment overrides it. */
 	if (scan->values[SETTING_CONFIG_FILE] != NULL) {
-		rc = setting_apply(cfg, &settings[SETTING_CONFIG_FILE],
-		                   scan->values[SETTING_CONFIG_FILE], err);
+		rc = config_setting_apply(cfg, &config_settings[SETTING_CONFIG_FILE],
+		                          scan->values[SETTING_CONFIG_FILE], err);
 		if (rc < 0) {
-			wd_err_prefix(err, "%s", settings[SETTING_CONFIG_FILE].env);
+			wd_err_prefix(err, "%s", config_settings[SETTING_CONFIG_FILE].env);
 			goto out;
 		}
 	}
@@ -1451,7 +716,7 @@ static int config_load_from(struct wd_config *cfg, char *const *envp, const char
 		rc = config_read_file(cfg->config_file, true, WD_CONFIG_FILE_MAX, &file_text,
 		                      &file_len, err);
 		if (rc < 0) {
-			wd_err_prefix(err, "%s", settings[SETTING_CONFIG_FILE].env);
+			wd_err_prefix(err, "%s", config_settings[SETTING_CONFIG_FILE].env);
 			goto out;
 		}
 		json_text = file_text;
@@ -1459,26 +724,26 @@ static int config_load_from(struct wd_config *cfg, char *const *envp, const char
 		have_json_text = true;
 	}
 	if (have_json_text) {
-		rc = config_apply_json(cfg, json_text, json_len, err);
+		rc = config_json_apply(cfg, json_text, json_len, err);
 		if (rc < 0)
 			goto out;
 	}
 
-	for (size_t s = 0; s < SETTING_COUNT; s++)
+	for (size_t s = 0; s < config_setting_count; s++)
 		env_set[s] = scan->values[s] != NULL;
 	rc = config_check_twins(env_set, false, err);
 	if (rc < 0)
 		goto out;
-	for (size_t s = 0; s < SETTING_COUNT; s++) {
+	for (size_t s = 0; s < config_setting_count; s++) {
 		if (s == SETTING_CONFIG_FILE || scan->values[s] == NULL)
 			continue;
-		rc = setting_apply(cfg, &settings[s], scan->values[s], err);
+		rc = config_setting_apply(cfg, &config_settings[s], scan->values[s], err);
 		if (rc < 0) {
-			wd_err_prefix(err, "%s", settings[s].env);
+			wd_err_prefix(err, "%s", config_settings[s].env);
 			goto out;
 		}
 	}
-	rc = config_apply_env_probes(cfg, scan, err);
+	rc = config_env_apply_probes(cfg, scan, err);
 	if (rc < 0)
 		goto out;
 
@@ -1549,105 +814,4 @@ int config_fit_fd_limit(const struct wd_config *cfg, struct wd_err *err)
 		        need - cfg->http_max_connections - 2 * proxy, need,
 		        (unsigned long long)limit.rlim_cur);
 	return 0;
-}
-
-/* ---- printing ----------------------------------------------------------- */
-
-static json_t *config_probe_to_json(const struct probe_config *probe)
-{
-	json_t *object = json_object();
-	char text[64];
-	int failed = 0;
-
-	if (object == NULL)
-		return NULL;
-	failed |= json_object_set_new(object, "kind", json_string(probe_kind_str(probe->kind)));
-	failed |= json_object_set_new(object, "target", config_json_string(probe->target));
-	for (size_t i = 0; probe_option_name(i) != NULL; i++) {
-		const char *key = probe_option_name(i);
-		json_t *value;
-
-		if (probe_config_option_text(probe, key, text, sizeof(text)) < 0)
-			continue;
-		switch (probe_option_form(key)) {
-		case PROBE_OPTION_BOOL: value = json_boolean(strcmp(text, "true") == 0); break;
-		case PROBE_OPTION_INTEGER: value = json_integer(strtoll(text, NULL, 10)); break;
-		default: value = json_string(text); break;
-		}
-		failed |= json_object_set_new(object, key, value);
-	}
-	if (probe->password[0] != '\0')
-		failed |= json_object_set_new(object, "password", json_string("<redacted>"));
-	if (failed) {
-		json_decref(object);
-		return NULL;
-	}
-	return object;
-}
-
-/* The fencing timing contract (DESIGN.md), computed from the config. */
-static json_t *config_timing_to_json(const struct wd_config *cfg)
-{
-	struct fence_timing timing;
-	char typical[32];
-	char worst[32] = "unbounded";
-
-	fence_timing(cfg->flag_interval_ms, cfg->flag_timeout_ms, cfg->flag_ttl_ms,
-	             cfg->on_stale_hold, &timing);
-	duration_format(timing.typical_ms, typical, sizeof(typical));
-	if (!timing.unbounded)
-		duration_format(timing.worst_case_ms, worst, sizeof(worst));
-	return json_pack(
-	        "{s:s, s:I, s:s, s:o, s:s}", "typical_fence", typical, "typical_fence_ms",
-	        (json_int_t)timing.typical_ms, "worst_case_fence", worst, "worst_case_fence_ms",
-	        timing.unbounded ? json_null() : json_integer(timing.worst_case_ms), "rule",
-	        timing.unbounded ? "WARDEN_ON_STALE=hold: no bound; see safety_contract.rule"
-	                         : "after flipping the flag, wait worst_case_fence before "
-	                           "promoting the other region's database or starting its cron");
-}
-
-/* The safety contract, rendered once (agent/render.c) for here and /status. */
-static json_t *config_safety_contract_to_json(const struct wd_config *cfg)
-{
-	struct wd_buf buf;
-	json_t *contract = NULL;
-
-	wd_buf_init(&buf, 16 * 1024);
-	if (render_safety_contract(cfg, &buf) == 0)
-		contract = json_loadb(buf.data, buf.len, 0, NULL);
-	wd_buf_free(&buf);
-	return contract;
-}
-
-char *config_to_json(const struct wd_config *cfg)
-{
-	json_t *root = json_object();
-	json_t *probes = json_object();
-	char *text = NULL;
-	int failed = 0;
-
-	if (root == NULL || probes == NULL)
-		goto out;
-	for (size_t s = 0; s < SETTING_COUNT; s++) {
-		const char *key = settings[s].key ? settings[s].key : "config_file";
-
-		if (settings[s].type == SETTING_SECRET_FILE)
-			continue; /* shown once, under its twin */
-		failed |= json_object_set_new(root, key, setting_to_json(cfg, &settings[s]));
-	}
-	if (cfg->flag_count > 0)
-		failed |= json_object_set_new(root, "timing_contract", config_timing_to_json(cfg));
-	if (cfg->flag_count > 0)
-		failed |= json_object_set_new(root, "safety_contract",
-		                              config_safety_contract_to_json(cfg));
-	for (size_t i = 0; i < cfg->probe_count; i++)
-		failed |= json_object_set_new(probes, cfg->probes[i].name,
-		                              config_probe_to_json(&cfg->probes[i]));
-	failed |= json_object_set(root, "probes", probes);
-	if (!failed)
-		text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-out:
-	json_decref(probes);
-	json_decref(root);
-	return text;
 }

@@ -133,10 +133,10 @@ int config_parse_listen(const char *text, char *host, size_t host_size, int *por
                         struct wd_err *err);
 
 /*
- * The effective config as pretty JSON, every password and credential
+ * (config_print.c) The effective config as pretty JSON, every password and credential
  * redacted, for `warden config`. Returns a malloc'd string the caller frees,
  * or NULL on allocation failure.
  */
-char *config_to_json(const struct wd_config *cfg);
+char *config_print_json(const struct wd_config *cfg);
 
 #endif

@@ -85,7 +85,7 @@ static int cmd_config(void)
 
 	if (cfg == NULL)
 		return EXIT_CONFIG;
-	json = config_to_json(cfg);
+	json = config_print_json(cfg);
 	free(cfg);
 	if (json == NULL) {
 		fprintf(stderr, "warden: out of memory\n");

@@ -359,7 +359,7 @@ static void put_flag_source(struct writer *w, const struct flag_source *src,
 	put(w, "{");
 	put_json_field_str(w, "source", src->text);
 	put(w, ",\"result\":");
-	put_json_str_or_null(w, st->result);
+	put_json_str_or_null(w, st->has_result ? flag_read_result_str(st->result) : "");
 	put(w, ",");
 	if (st->last_ok_wall_ms != 0) {
 		put_time(w, "last_read", st->last_ok_wall_ms);
@@ -657,12 +657,14 @@ static void put_fence_metrics(struct writer *w, const struct wd_config *cfg,
 	for (size_t i = 0; i < fence->source_count; i++) {
 		const struct flag_source_status *st = &fence->sources[i];
 
-		for (size_t k = 0; k < st->result_kinds; k++) {
+		for (int r = 0; r < FLAG_READ_RESULT_COUNT; r++) {
+			if (st->reads[r] == 0)
+				continue;
 			put(w, "warden_flag_reads_total{source=");
 			put_label_value(w, cfg->flags[i].text);
 			put(w, ",result=");
-			put_label_value(w, st->reads[k].result);
-			putf(w, "} %llu\n", (unsigned long long)st->reads[k].count);
+			put_label_value(w, flag_read_result_str((enum flag_read_result)r));
+			putf(w, "} %llu\n", (unsigned long long)st->reads[r]);
 		}
 	}
 }

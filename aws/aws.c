@@ -315,23 +315,6 @@ void aws_error_type_sanitize(const char *raw, size_t len, char out[AWS_ERROR_TYP
 	out[n] = '\0';
 }
 
-void aws_text_sanitize(const char *text, size_t len, char *out, size_t size)
-{
-	size_t n = 0;
-	size_t i;
-
-	if (size == 0)
-		return;
-	for (i = 0; i < len && text[i] != '\n' && text[i] != '\r' && n + 1 < size; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		out[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-	}
-	out[n] = '\0';
-	if (i < len && text[i] != '\n' && text[i] != '\r' && size >= 4)
-		memcpy(out + size - 4, "...", 4);
-}
-
 /* A string member of obj (the first name present), or NULL. */
 static const char *json_member_str(json_t *obj, const char *a, const char *b)
 {
@@ -359,8 +342,8 @@ void aws_error_parse(const char *body, size_t len, const char *type_header, stru
 			aws_error_type_sanitize(type, strlen(type), out->type);
 		message = json_member_str(root, "message", "Message");
 		if (message != NULL)
-			aws_text_sanitize(message, strlen(message), out->message,
-			                  sizeof(out->message));
+			wd_err_quote_n(message, strcspn(message, "\r\n"), out->message,
+			               sizeof(out->message));
 		/* A signature error may quote the canonical request, token included. */
 		if (strcasestr(out->message, "security-token") != NULL ||
 		    strcasestr(out->message, "Credential=") != NULL)

@@ -216,12 +216,6 @@ struct aws_error {
 void aws_error_type_sanitize(const char *raw, size_t len, char out[AWS_ERROR_TYPE_MAX + 1]);
 
 /*
- * Sanitize text for logs: only its first line, every byte outside printable
- * ASCII replaced by '?', cut to size - 1 bytes (ending in "..." when cut).
- */
-void aws_text_sanitize(const char *text, size_t len, char *out, size_t size);
-
-/*
  * Parse an error body {"__type": "...", "message"|"Message": "..."} (also
  * "code"/"Code" for the type, as the credentials endpoints send it); when it
  * names no type, `type_header` (x-amzn-ErrorType, may be NULL) is used. A

@@ -20,6 +20,7 @@
 
 #include "lib/buf.h"
 #include "lib/clock.h"
+#include "lib/file.h"
 #include "net/curl_deadline.h"
 #include "lib/log.h"
 #include "aws/aws.h"
@@ -391,7 +392,7 @@ static int creds_auth_header(const struct aws_creds_provider *p, char *line, siz
 	char *token = line + strlen("Authorization: ");
 	size_t max = size - strlen("Authorization: ") - 1;
 	size_t len = 0;
-	int fd;
+	int rc;
 
 	line[0] = '\0';
 	if (p->token_file[0] == '\0') {
@@ -399,33 +400,16 @@ static int creds_auth_header(const struct aws_creds_provider *p, char *line, siz
 			snprintf(line, size, "Authorization: %s", p->token);
 		return 0;
 	}
-	fd = open(p->token_file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return wd_err_set(err, -EINVAL, "%s: cannot open: %s", var, strerror(errno));
-	memcpy(line, "Authorization: ", strlen("Authorization: "));
-	for (;;) {
-		ssize_t got = read(fd, token + len, max + 1 - len);
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			int saved = errno;
-
-			close(fd);
-			explicit_bzero(line, size);
-			return wd_err_set(err, -EINVAL, "%s: cannot read: %s", var,
-			                  strerror(saved));
-		}
-		if (got == 0)
-			break;
-		len += (size_t)got;
-		if (len > max) {
-			close(fd);
-			explicit_bzero(line, size);
-			return wd_err_set(err, -EINVAL, "%s is longer than %zu bytes", var, max);
-		}
+	rc = file_read_small(p->token_file, var, token, max + 1, &len, err);
+	if (rc == -EFBIG)
+		rc = wd_err_set(err, -EINVAL, "%s is longer than %zu bytes", var, max);
+	if (rc != 0) {
+		explicit_bzero(line, size);
+		if (err != NULL)
+			err->code = -EINVAL;
+		return -EINVAL;
 	}
-	close(fd);
+	memcpy(line, "Authorization: ", strlen("Authorization: "));
 	while (len > 0 && strchr(" \t\r\n", token[len - 1]) != NULL)
 		len--;
 	token[len] = '\0';

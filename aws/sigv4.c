@@ -39,13 +39,6 @@ static int is_unreserved(unsigned char c)
 	       c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-/* RFC 7230 tchar. */
-static int is_token_char(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
 static int is_space_or_tab(char c)
 {
 	return c == ' ' || c == '\t';
@@ -249,39 +242,15 @@ static int append_canonical_uri(struct wd_buf *out, const char *path, struct wd_
 	return append_encoded(out, (const unsigned char *)norm, norm_len, 1);
 }
 
-/* Percent-decode in[0..len) into out (at least len bytes). Returns the length or -EINVAL. */
-static long percent_decode(const char *in, size_t len, unsigned char *out)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		if (in[i] == '%') {
-			int hi, lo;
-
-			if (i + 2 >= len)
-				return -EINVAL;
-			hi = text_hex_digit((unsigned char)in[i + 1]);
-			lo = text_hex_digit((unsigned char)in[i + 2]);
-			if (hi < 0 || lo < 0)
-				return -EINVAL;
-			out[n++] = (unsigned char)(hi << 4 | lo);
-			i += 2;
-		} else {
-			out[n++] = (unsigned char)in[i];
-		}
-	}
-	return (long)n;
-}
-
 /* Decode then encode in[0..len) onto scratch. */
 static int append_reencoded(struct wd_buf *scratch, const char *in, size_t len)
 {
-	unsigned char decoded[SIGV4_QUERY_MAX];
-	long n = percent_decode(in, len, decoded);
+	char decoded[SIGV4_QUERY_MAX + 1];
+	ssize_t n = text_percent_decode(in, len, decoded, sizeof(decoded), 0);
 
 	if (n < 0)
-		return (int)n;
-	return append_encoded(scratch, decoded, (size_t)n, 0);
+		return n == -ENAMETOOLONG ? -E2BIG : (int)n;
+	return append_encoded(scratch, (const unsigned char *)decoded, (size_t)n, 0);
 }
 
 static int compare_bytes(const char *a, size_t a_len, const char *b, size_t b_len)
@@ -476,7 +445,7 @@ static int collect_headers(const struct sigv4_request *req, const struct sigv4_p
 			                  "sigv4: header %zu name longer than %d bytes", i,
 			                  SIGV4_HEADER_NAME_MAX);
 		for (size_t k = 0; k < name_len; k++) {
-			if (!is_token_char((unsigned char)h->name[k]))
+			if (!text_is_tchar((unsigned char)h->name[k]))
 				return wd_err_set(err, -EINVAL,
 				                  "sigv4: header %zu name has a bad character", i);
 		}
@@ -485,15 +454,10 @@ static int collect_headers(const struct sigv4_request *req, const struct sigv4_p
 			return wd_err_set(err, -E2BIG,
 			                  "sigv4: header %.*s value longer than %d bytes",
 			                  (int)name_len, h->name, SIGV4_HEADER_VALUE_MAX);
-		for (size_t k = 0; k < value_len; k++) {
-			unsigned char c = (unsigned char)h->value[k];
-
-			/* RFC 7230 field-value: no CTL but HTAB (so no CR/LF injection). */
-			if ((c < 0x20 && c != '\t') || c == 0x7f)
-				return wd_err_set(err, -EINVAL,
-				                  "sigv4: header %.*s value has a control byte",
-				                  (int)name_len, h->name);
-		}
+		if (!text_is_field_value(h->value, value_len))
+			return wd_err_set(err, -EINVAL,
+			                  "sigv4: header %.*s value has a control byte",
+			                  (int)name_len, h->name);
 		if (name_is(h->name, name_len, "authorization"))
 			return wd_err_set(err, -EINVAL, "sigv4: request already has Authorization");
 		if (name_is(h->name, name_len, "host"))
@@ -605,7 +569,7 @@ static int build_canonical_request(const struct sigv4_request *req,
 		return wd_err_set(err, -E2BIG, "sigv4: method longer than %d bytes",
 		                  SIGV4_METHOD_MAX);
 	for (size_t i = 0; i < method_len; i++) {
-		if (!is_token_char((unsigned char)req->method[i]))
+		if (!text_is_tchar((unsigned char)req->method[i]))
 			return wd_err_set(err, -EINVAL, "sigv4: method has a bad character");
 	}
 	if (req->payload_hash != NULL) {

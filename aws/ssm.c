@@ -209,12 +209,8 @@ static enum aws_outcome ssm_set(struct ssm_result *out, enum aws_outcome outcome
 static enum aws_outcome ssm_set(struct ssm_result *out, enum aws_outcome outcome, const char *fmt,
                                 ...)
 {
-	va_list ap;
-
 	out->outcome = outcome;
-	va_start(ap, fmt);
-	vsnprintf(out->message, sizeof(out->message), fmt, ap);
-	va_end(ap);
+	WD_ERR_FORMAT_ARGS(out->message, sizeof(out->message), fmt);
 	return outcome;
 }
 

@@ -122,12 +122,8 @@ static void say(struct fence_verdict *out, enum fence_state state, const char *f
 
 static void say(struct fence_verdict *out, enum fence_state state, const char *fmt, ...)
 {
-	va_list ap;
-
 	out->state = state;
-	va_start(ap, fmt);
-	vsnprintf(out->reason, sizeof(out->reason), fmt, ap);
-	va_end(ap);
+	WD_ERR_FORMAT_ARGS(out->reason, sizeof(out->reason), fmt);
 }
 
 /*

@@ -112,15 +112,6 @@ static void task_holder(char *out, size_t size)
 	snprintf(out, size, "%s/%d", host, (int)getpid());
 }
 
-static const struct probe_config *find_probe(const struct fencing_config *cfg, const char *name)
-{
-	for (size_t i = 0; i < cfg->probe_count; i++) {
-		if (strcmp(cfg->probes[i].name, name) == 0)
-			return &cfg->probes[i];
-	}
-	return NULL;
-}
-
 int fencing_start(struct fencing *fencing, struct wd_err *err)
 {
 	const struct fencing_config *cfg = fencing->cfg;
@@ -133,11 +124,13 @@ int fencing_start(struct fencing *fencing, struct wd_err *err)
 	}
 	if (cfg->singleton[0] != '\0') {
 		char holder[LEASE_HOLDER_MAX + 1];
+		ssize_t probe =
+		        probe_config_index(cfg->probes, cfg->probe_count, cfg->singleton_probe);
 
 		task_holder(holder, sizeof(holder));
 		fencing->lease = lease_new(
 		        cfg->singleton, holder, cfg->singleton_ttl_ms,
-		        find_probe(cfg, cfg->singleton_probe),
+		        probe < 0 ? NULL : &cfg->probes[probe],
 		        &(struct lease_fence_view){.arg = fencing, .decide = lease_decide}, err);
 		if (fencing->lease == NULL)
 			return -EINVAL;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lib/clock.h"
+#include "lib/file.h"
 #include "lib/log.h"
 #include "aws/aws_creds.h"
 #include "fencing/flag_value.h"
@@ -36,8 +37,8 @@ struct flag_reader {
 	bool running;
 	uint64_t rng;
 	unsigned backoff_failures;
-	char logged[FLAG_RESULT_MAX + WD_ERR_MSG_MAX]; /* the last result logged */
-	struct flag_source_status status;              /* guarded by loop->lock */
+	char logged[32 + WD_ERR_MSG_MAX]; /* the last result logged */
+	struct flag_source_status status; /* guarded by loop->lock */
 };
 
 struct flag_loop {
@@ -59,7 +60,7 @@ struct flag_loop {
 
 /* One attempt's result. */
 struct flag_attempt {
-	const char *result; /* a static string */
+	enum flag_read_result result;
 	char error[WD_ERR_MSG_MAX];
 	char request_id[AWS_REQUEST_ID_MAX + 1];
 	bool backoff; /* throttled or a server error: back off */
@@ -101,19 +102,31 @@ int64_t flag_loop_delay_ms(int64_t interval_ms, int64_t ttl_ms, unsigned backoff
 	return interval_ms + (int64_t)(random * (double)(high - interval_ms));
 }
 
+const char *flag_read_result_str(enum flag_read_result result)
+{
+	switch (result) {
+	case FLAG_READ_BAD_VALUE: return "bad_value";
+	case FLAG_READ_IO_ERROR: return "io_error";
+	case FLAG_READ_REGION_UNKNOWN: return "region_unknown";
+	case FLAG_READ_RESULT_COUNT: break;
+	default:
+		if ((unsigned)result < AWS_OUTCOME_COUNT)
+			return aws_outcome_str((enum aws_outcome)result);
+		break;
+	}
+	return "unknown";
+}
+
 /* ---- reading one source -------------------------------------------------- */
 
-static void attempt_fail(struct flag_attempt *at, const char *result, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+static void attempt_fail(struct flag_attempt *at, enum flag_read_result result, const char *fmt,
+                         ...) __attribute__((format(printf, 3, 4)));
 
-static void attempt_fail(struct flag_attempt *at, const char *result, const char *fmt, ...)
+static void attempt_fail(struct flag_attempt *at, enum flag_read_result result, const char *fmt,
+                         ...)
 {
-	va_list ap;
-
 	at->result = result;
-	va_start(ap, fmt);
-	vsnprintf(at->error, sizeof(at->error), fmt, ap);
-	va_end(ap);
+	WD_ERR_FORMAT_ARGS(at->error, sizeof(at->error), fmt);
 }
 
 /* Parse a value read from a source into at (result "ok" or "bad_value"). */
@@ -122,10 +135,10 @@ static void attempt_value(struct flag_attempt *at, const char *text, size_t len)
 	struct wd_err err = {0};
 
 	if (flag_value_parse(text, len, &at->value, &err) < 0) {
-		attempt_fail(at, "bad_value", "%s", err.msg);
+		attempt_fail(at, FLAG_READ_BAD_VALUE, "%s", err.msg);
 		return;
 	}
-	at->result = "ok";
+	at->result = FLAG_READ_OK;
 }
 
 /*
@@ -136,39 +149,18 @@ static void attempt_value(struct flag_attempt *at, const char *text, size_t len)
 static void read_file(const struct flag_source *src, struct flag_attempt *at)
 {
 	char buf[FLAG_VALUE_MAX + 1];
-	size_t used = 0;
-	struct stat st;
-	int fd;
+	struct wd_err err = {0};
+	size_t len = 0;
+	int rc = file_read_small(src->path, "the flag file", buf, sizeof(buf), &len, &err);
 
-	fd = open(src->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0) {
-		attempt_fail(at, errno == ENOENT ? "not_found" : "io_error", "%s", strerror(errno));
-		return;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		attempt_fail(at, "io_error", "not a regular file");
-		goto out;
-	}
-	while (used < sizeof(buf)) {
-		ssize_t n = read(fd, buf + used, sizeof(buf) - used);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			attempt_fail(at, "io_error", "%s", strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		used += (size_t)n;
-	}
-	if (used > FLAG_VALUE_MAX) {
-		attempt_fail(at, "bad_value", "file larger than %d bytes", FLAG_VALUE_MAX);
-		goto out;
-	}
-	attempt_value(at, buf, used);
-out:
-	close(fd);
+	if (rc == -ENOENT)
+		attempt_fail(at, FLAG_READ_NOT_FOUND, "%s", err.msg);
+	else if (rc == -EFBIG)
+		attempt_fail(at, FLAG_READ_BAD_VALUE, "%s", err.msg);
+	else if (rc != 0)
+		attempt_fail(at, FLAG_READ_IO_ERROR, "%s", err.msg);
+	else
+		attempt_value(at, buf, len);
 }
 
 /* This task's region, resolving it (bounded by deadline) when not known yet. */
@@ -205,12 +197,12 @@ static bool ssm_client_ready(struct flag_reader *reader, int64_t deadline, struc
 	if (src->region[0] != '\0') {
 		memcpy(region, src->region, sizeof(region));
 	} else if (!task_region(reader->loop, deadline, region, &err)) {
-		attempt_fail(at, "region_unknown", "%s", err.msg);
+		attempt_fail(at, FLAG_READ_REGION_UNKNOWN, "%s", err.msg);
 		return false;
 	}
 	if (aws_endpoint_for(loop_env(reader->loop), "ssm", src->endpoint, region, &endpoint,
 	                     &err) < 0) {
-		attempt_fail(at, "internal", "%s", err.msg);
+		attempt_fail(at, FLAG_READ_INTERNAL, "%s", err.msg);
 		return false;
 	}
 	reader->ssm = ssm_client_new(&(struct ssm_client_config){.region = region,
@@ -218,7 +210,7 @@ static bool ssm_client_ready(struct flag_reader *reader, int64_t deadline, struc
 	                                                         .creds = reader->loop->creds},
 	                             &err);
 	if (reader->ssm == NULL) {
-		attempt_fail(at, "internal", "%s", err.msg);
+		attempt_fail(at, FLAG_READ_INTERNAL, "%s", err.msg);
 		return false;
 	}
 	return true;
@@ -233,7 +225,7 @@ static void read_ssm(struct flag_reader *reader, int64_t deadline, struct flag_a
 	ssm_get_parameter(reader->ssm, reader->src->name, deadline, &res);
 	snprintf(at->request_id, sizeof(at->request_id), "%s", res.request_id);
 	if (res.outcome != AWS_OK) {
-		attempt_fail(at, aws_outcome_str(res.outcome), "%s%s%s", res.error_type,
+		attempt_fail(at, (enum flag_read_result)res.outcome, "%s%s%s", res.error_type,
 		             res.error_type[0] && res.message[0] ? ": " : "", res.message);
 		at->backoff = res.outcome == AWS_THROTTLED || res.outcome == AWS_SERVER_ERROR;
 		return;
@@ -245,37 +237,21 @@ static void read_ssm(struct flag_reader *reader, int64_t deadline, struct flag_a
 
 /* ---- the reader thread --------------------------------------------------- */
 
-static void count_result(struct flag_source_status *status, const char *result)
-{
-	size_t i;
-
-	for (i = 0; i < status->result_kinds; i++) {
-		if (strcmp(status->reads[i].result, result) == 0)
-			break;
-	}
-	if (i == status->result_kinds) {
-		if (i == FLAG_RESULTS_MAX)
-			return;
-		snprintf(status->reads[i].result, sizeof(status->reads[i].result), "%s", result);
-		status->result_kinds++;
-	}
-	status->reads[i].count++;
-}
-
 /* One log line when a source's result changes (not one per failed read). */
 static void log_change(struct flag_reader *reader, const struct flag_attempt *at)
 {
 	char now[sizeof(reader->logged)];
 	struct log_line line;
-	bool ok = strcmp(at->result, "ok") == 0;
+	bool ok = at->result == FLAG_READ_OK;
+	const char *result = flag_read_result_str(at->result);
 
-	snprintf(now, sizeof(now), "%s %s", at->result, at->error);
+	snprintf(now, sizeof(now), "%s %s", result, at->error);
 	if (strcmp(now, reader->logged) == 0)
 		return;
 	memcpy(reader->logged, now, sizeof(now));
 	log_begin(&line, ok ? LOG_INFO : LOG_WARN, "flag.read");
 	log_str(&line, "source", reader->src->text);
-	log_str(&line, "result", at->result);
+	log_str(&line, "result", result);
 	if (ok) {
 		log_str(&line, "active_region", at->value.active_region);
 		log_int(&line, "version", (int64_t)at->version);
@@ -284,7 +260,7 @@ static void log_change(struct flag_reader *reader, const struct flag_attempt *at
 	}
 	if (at->request_id[0])
 		log_str(&line, "aws_request_id", at->request_id);
-	log_end(&line, "flag source %zu: %s", reader->idx + 1, ok ? "read" : at->result);
+	log_end(&line, "flag source %zu: %s", reader->idx + 1, ok ? "read" : result);
 }
 
 static void record(struct flag_reader *reader, const struct flag_attempt *at, int64_t sent,
@@ -292,18 +268,20 @@ static void record(struct flag_reader *reader, const struct flag_attempt *at, in
 {
 	struct flag_loop *loop = reader->loop;
 	struct flag_source_status *status = &reader->status;
-	bool ok = strcmp(at->result, "ok") == 0;
+	bool ok = at->result == FLAG_READ_OK;
 	int64_t now_wall = clock_wall_ms();
 
 	if (ok)
 		fence_record_read(loop->fence, reader->idx, &at->value, at->version, sent);
 	pthread_mutex_lock(&loop->lock);
-	snprintf(status->result, sizeof(status->result), "%s", at->result);
+	status->has_result = true;
+	status->result = at->result;
 	snprintf(status->error, sizeof(status->error), "%s", ok ? "" : at->error);
 	snprintf(status->request_id, sizeof(status->request_id), "%s", at->request_id);
 	status->last_attempt_wall_ms = now_wall;
 	status->next_attempt_mono_ms = sent + delay;
-	count_result(status, at->result);
+	if ((unsigned)at->result < FLAG_READ_RESULT_COUNT)
+		status->reads[at->result]++;
 	if (ok) {
 		status->last_ok_wall_ms = now_wall;
 		status->last_ok_sent_mono_ms = sent;

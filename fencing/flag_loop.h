@@ -28,12 +28,30 @@
 #include "fencing/fence.h"
 #include "fencing/flag_source.h"
 
-#define FLAG_RESULT_MAX  24 /* "server_error", "bad_value"... */
-#define FLAG_RESULTS_MAX 20 /* distinct results counted per source */
+/*
+ * The result of one flag read: an AWS outcome for an SSM read (the values
+ * 0 .. AWS_OUTCOME_COUNT - 1 are enum aws_outcome's, AWS_OK being "ok"; a
+ * file read uses "ok", "not_found" and "internal" too), or one of the
+ * results of its own below. /status "result" and the `result` label of
+ * warden_flag_reads_total are flag_read_result_str() of it.
+ */
+enum flag_read_result {
+	FLAG_READ_OK = AWS_OK,
+	FLAG_READ_NOT_FOUND = AWS_NOT_FOUND,
+	FLAG_READ_INTERNAL = AWS_INTERNAL,
+	FLAG_READ_BAD_VALUE = AWS_OUTCOME_COUNT, /* "bad_value": read, but not a valid flag */
+	FLAG_READ_IO_ERROR,                      /* "io_error": a file that cannot be read */
+	FLAG_READ_REGION_UNKNOWN,                /* "region_unknown": no region to sign for */
+	FLAG_READ_RESULT_COUNT
+};
+
+/* The result's text; "unknown" for a value out of range. Never NULL. */
+const char *flag_read_result_str(enum flag_read_result result);
 
 /* What one source has done, for /status and metrics. Plain data. */
 struct flag_source_status {
-	char result[FLAG_RESULT_MAX]; /* the last attempt's: "ok", an aws outcome, "bad_value"... */
+	bool has_result;              /* an attempt has finished */
+	enum flag_read_result result; /* the last attempt's, when has_result */
 	char error[WD_ERR_MSG_MAX];   /* why the last attempt failed; "" when it did not */
 	char request_id[AWS_REQUEST_ID_MAX + 1]; /* of the last AWS answer */
 	int64_t last_attempt_wall_ms;            /* 0: never */
@@ -44,12 +62,8 @@ struct flag_source_status {
 	uint64_t epoch;                          /* of the last valid read (see fence.h) */
 	uint64_t version; /* SSM Version of the last valid read; 0 for a file */
 	unsigned failures_in_row;
-	int64_t next_attempt_mono_ms; /* when the next attempt starts */
-	size_t result_kinds;
-	struct {
-		char result[FLAG_RESULT_MAX];
-		uint64_t count;
-	} reads[FLAG_RESULTS_MAX]; /* warden_flag_reads_total{source,result} */
+	int64_t next_attempt_mono_ms;           /* when the next attempt starts */
+	uint64_t reads[FLAG_READ_RESULT_COUNT]; /* warden_flag_reads_total{source,result} */
 };
 
 /* What the readers read, and how often: filled from the config. Plain data. */

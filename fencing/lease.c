@@ -277,11 +277,8 @@ static void lease_record_failure(struct lease *lease, enum lease_error reason, c
                                  bool lost, const char *fmt, ...)
 {
 	char text[WD_ERR_MSG_MAX];
-	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
+	WD_ERR_FORMAT_ARGS(text, sizeof(text), fmt);
 	pthread_mutex_lock(&lease->lock);
 	if (lost)
 		lease->state.claim_ok = false;

@@ -4,24 +4,33 @@
 #include <stdio.h>
 #include <string.h>
 
-static void mark_cut(char *buf, size_t size, int wanted)
+bool wd_err_vformat(char *out, size_t size, const char *fmt, va_list ap)
 {
-	if (wanted >= 0 && (size_t)wanted >= size && size >= 4)
-		memcpy(buf + size - 4, "...", 4);
+	int n = vsnprintf(out, size, fmt, ap);
+
+	if (n < 0 || (size_t)n < size || size < 4)
+		return false;
+	memcpy(out + size - 4, "...", 4);
+	return true;
+}
+
+bool wd_err_format(char *out, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	bool cut;
+
+	va_start(ap, fmt);
+	cut = wd_err_vformat(out, size, fmt, ap);
+	va_end(ap);
+	return cut;
 }
 
 int wd_err_set(struct wd_err *err, int code, const char *fmt, ...)
 {
-	va_list ap;
-	int n;
-
 	if (err == NULL)
 		return code;
 	err->code = code;
-	va_start(ap, fmt);
-	n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	mark_cut(err->msg, sizeof(err->msg), n);
+	WD_ERR_FORMAT_ARGS(err->msg, sizeof(err->msg), fmt);
 	return code;
 }
 
@@ -29,32 +38,28 @@ void wd_err_prefix(struct wd_err *err, const char *fmt, ...)
 {
 	char prefix[WD_ERR_MSG_MAX];
 	char old[WD_ERR_MSG_MAX];
-	va_list ap;
-	int n;
 
 	if (err == NULL)
 		return;
-	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
-	va_end(ap);
+	WD_ERR_FORMAT_ARGS(prefix, sizeof(prefix), fmt);
 	memcpy(old, err->msg, sizeof(old));
-	n = snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
-	mark_cut(err->msg, sizeof(err->msg), n);
+	wd_err_format(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
 }
 
 void wd_err_quote_n(const char *text, size_t len, char *buf, size_t size)
 {
-	size_t limit = size > 4 ? size - 4 : 0;
 	size_t i;
 
-	for (i = 0; i < len && text[i] != '\0' && i < limit; i++) {
+	if (size == 0)
+		return;
+	for (i = 0; i < len && text[i] != '\0' && i + 1 < size; i++) {
 		unsigned char c = (unsigned char)text[i];
 
 		buf[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
 	}
 	buf[i] = '\0';
 	if (i < len && text[i] != '\0' && size >= 4)
-		memcpy(buf + i, "...", 4);
+		memcpy(buf + size - 4, "...", 4);
 }
 
 void wd_err_quote(const char *text, char *buf, size_t size)

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "lib/clock.h"
+#include "lib/text.h"
 #include "net/net.h"
 
 #ifndef WARDEN_VERSION
@@ -114,17 +115,6 @@ static size_t cd_write(char *data, size_t size, size_t nmemb, void *userdata)
 	return n == 0 ? 1 : 0;
 }
 
-static bool cd_value_ok(const char *value, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)value[i];
-
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return false;
-	}
-	return true;
-}
-
 /* Capture the requested headers of the final response (a new status line starts over). */
 static size_t cd_header(char *data, size_t size, size_t nmemb, void *userdata)
 {
@@ -159,7 +149,7 @@ static size_t cd_header(char *data, size_t size, size_t nmemb, void *userdata)
 		}
 		while (len > 0 && strchr(" \t\r\n", value[len - 1]) != NULL)
 			len--;
-		if (len > WD_HTTP_HEADER_VALUE_MAX || !cd_value_ok(value, len)) {
+		if (len > WD_HTTP_HEADER_VALUE_MAX || !text_is_field_value(value, len)) {
 			cd->bad_header = name;
 			return n == 0 ? 1 : 0;
 		}
@@ -234,12 +224,8 @@ static enum net_outcome cd_set(struct curl_deadline_result *result, enum net_out
 static enum net_outcome cd_set(struct curl_deadline_result *result, enum net_outcome outcome,
                                const char *fmt, ...)
 {
-	va_list ap;
-
 	result->outcome = outcome;
-	va_start(ap, fmt);
-	vsnprintf(result->detail, sizeof(result->detail), fmt, ap);
-	va_end(ap);
+	WD_ERR_FORMAT_ARGS(result->detail, sizeof(result->detail), fmt);
 	return outcome;
 }
 

@@ -3,35 +3,11 @@
  */
 #include "net/http1.h"
 
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
 
 #include "lib/text.h"
-
-/* RFC 9110 tchar. */
-static const unsigned char tchar_table[256] = {
-        ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
-        ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
-        ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
-        ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,  ['F'] = 1, ['G'] = 1,
-        ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,  ['N'] = 1, ['O'] = 1,
-        ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1,
-        ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,  ['d'] = 1, ['e'] = 1,
-        ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1, ['m'] = 1,
-        ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,  ['t'] = 1, ['u'] = 1,
-        ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
-};
-
-static bool is_tchar(unsigned char c)
-{
-	return tchar_table[c] != 0;
-}
-
-/* field-vchar / SP / HTAB / obs-text: everything but CTLs (HTAB allowed) and DEL. */
-static bool is_value_byte(unsigned char c)
-{
-	return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
 
 const char *http1_status_str(enum http1_status status)
 {
@@ -244,7 +220,7 @@ static int scan_te(const char *value, size_t len, unsigned *codings, bool *chunk
 		while (at < len && (value[at] == ' ' || value[at] == '\t'))
 			at++;
 		start = at;
-		while (at < len && is_tchar((unsigned char)value[at]))
+		while (at < len && text_is_tchar((unsigned char)value[at]))
 			at++;
 		end = at;
 		if (end == start)
@@ -301,7 +277,7 @@ static enum http1_status parse_fields(const char *buf, size_t at, size_t end,
 			break;
 		if (line[0] == ' ' || line[0] == '\t')
 			return fail(out, HTTP1_BAD, "obs-fold (a folded header line)");
-		while (name_len < line_len && is_tchar((unsigned char)line[name_len]))
+		while (name_len < line_len && text_is_tchar((unsigned char)line[name_len]))
 			name_len++;
 		if (name_len == 0 || name_len == line_len || line[name_len] != ':')
 			return fail(out, HTTP1_BAD, "a header name is not a token followed by ':'");
@@ -310,7 +286,7 @@ static enum http1_status parse_fields(const char *buf, size_t at, size_t end,
 			v++;
 		v_end = line_len;
 		for (size_t i = v; i < line_len; i++) {
-			if (!is_value_byte((unsigned char)line[i]))
+			if (!text_is_field_value_byte((unsigned char)line[i]))
 				return fail(out, HTTP1_BAD,
 				            "a control byte (NUL, CR, LF) in a header value");
 		}
@@ -458,7 +434,7 @@ enum http1_status http1_parse_request(const char *buf, size_t len, const struct 
 	line_len = (size_t)(lf - buf) - 1;
 
 	/* method SP request-target SP HTTP-version */
-	while (at < line_len && is_tchar((unsigned char)buf[at]))
+	while (at < line_len && text_is_tchar((unsigned char)buf[at]))
 		at++;
 	if (at == 0 || at == line_len || buf[at] != ' ')
 		return fail(out, HTTP1_BAD, "a bad method");
@@ -523,7 +499,7 @@ enum http1_status http1_parse_response(const char *buf, size_t len, enum http1_m
 		if (buf[12] != ' ')
 			return fail(out, HTTP1_BAD, "a bad status line");
 		for (size_t i = 13; i < line_len; i++) {
-			if (!is_value_byte((unsigned char)buf[i]))
+			if (!text_is_field_value_byte((unsigned char)buf[i]))
 				return fail(out, HTTP1_BAD, "a control byte in the reason phrase");
 		}
 		out->reason = buf + 13;
@@ -622,7 +598,7 @@ ssize_t http1_chunked_feed(struct http1_chunked *ck, char *out, const char *in, 
 		case CK_EXT:
 			if (c == '\r')
 				ck->state = CK_SIZE_LF;
-			else if (!is_value_byte(c))
+			else if (!text_is_field_value_byte(c))
 				return -1;
 			break;
 		case CK_SIZE_LF:
@@ -649,7 +625,7 @@ ssize_t http1_chunked_feed(struct http1_chunked *ck, char *out, const char *in, 
 				ck->state = CK_FINAL_LF;
 				break;
 			}
-			if (!is_tchar(c))
+			if (!text_is_tchar(c))
 				return -1; /* obs-fold or junk */
 			ck->state = CK_TRAILER;
 			emit = keep_trailers;
@@ -658,7 +634,7 @@ ssize_t http1_chunked_feed(struct http1_chunked *ck, char *out, const char *in, 
 			emit = keep_trailers;
 			if (c == '\r')
 				ck->state = CK_TRAILER_LF;
-			else if (!is_value_byte(c))
+			else if (!text_is_field_value_byte(c))
 				return -1;
 			break;
 		case CK_TRAILER_LF:
@@ -704,47 +680,24 @@ static bool dot_segment(const char *seg, size_t len)
 	return (len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.');
 }
 
-/* Is path[0..len) clean: decodes, and no dot-segment, '\', NUL or encoded '/'. */
+/* Is path[0..len) clean: decodes, and no dot-segment, '\\', NUL or encoded '/'. */
 static bool path_clean(const char *path, size_t len)
 {
-	char seg[256];
-	size_t seg_len = 0;
-	bool seg_long = false;
+	size_t start = 1;
 
 	if (len == 0 || path[0] != '/')
 		return false;
 	for (size_t i = 1; i <= len; i++) {
-		int c;
+		char seg[257]; /* a longer segment cannot be a dot-segment */
+		ssize_t seg_len;
 
-		if (i == len || path[i] == '/') {
-			if (!seg_long && dot_segment(seg, seg_len))
-				return false;
-			seg_len = 0;
-			seg_long = false;
+		if (i < len && path[i] != '/')
 			continue;
-		}
-		c = (unsigned char)path[i];
-		if (c == '%') {
-			int hi;
-			int lo;
-
-			if (i + 2 >= len)
-				return false;
-			hi = text_hex_digit((unsigned char)path[i + 1]);
-			lo = text_hex_digit((unsigned char)path[i + 2]);
-			if (hi < 0 || lo < 0)
-				return false;
-			c = hi * 16 + lo;
-			i += 2;
-			if (c == '/')
-				return false;
-		}
-		if (c == '\\' || c == 0)
+		seg_len = text_percent_decode(path + start, i - start, seg, sizeof(seg),
+		                              TEXT_PCT_NO_NUL | TEXT_PCT_SEGMENT);
+		if (seg_len == -EINVAL || (seg_len >= 0 && dot_segment(seg, (size_t)seg_len)))
 			return false;
-		if (seg_len < sizeof(seg))
-			seg[seg_len++] = (char)c;
-		else
-			seg_long = true; /* too long to be a dot-segment */
+		start = i + 1;
 	}
 	return true;
 }

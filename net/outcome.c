@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/err.h"
 #include "net/outcome.h"
 
 static const char *const outcome_names[NET_OUTCOME_COUNT] = {
@@ -25,14 +26,7 @@ const char *net_outcome_str(enum net_outcome outcome)
 
 enum net_outcome net_fail(struct net_status *status, enum net_outcome outcome, const char *fmt, ...)
 {
-	va_list ap;
-	int n;
-
 	status->outcome = outcome;
-	va_start(ap, fmt);
-	n = vsnprintf(status->detail, sizeof(status->detail), fmt, ap);
-	va_end(ap);
-	if (n >= (int)sizeof(status->detail))
-		memcpy(status->detail + sizeof(status->detail) - 4, "...", 4);
+	WD_ERR_FORMAT_ARGS(status->detail, sizeof(status->detail), fmt);
 	return outcome;
 }

@@ -84,30 +84,17 @@ static int uri_check_component(const char *s, const char *end, const char *extra
 static int uri_decode_userinfo(const char *s, const char *end, char *out, size_t size,
                                bool allow_control)
 {
-	size_t len = 0;
+	ssize_t n;
 
-	while (s < end) {
-		unsigned char c = (unsigned char)*s;
+	for (const char *p = s; p < end; p++) {
+		unsigned char c = (unsigned char)*p;
 
-		if (c == '%') {
-			if (!uri_is_escape(s, end))
-				return -EINVAL;
-			c = (unsigned char)(text_hex_digit((unsigned char)s[1]) * 16 +
-			                    text_hex_digit((unsigned char)s[2]));
-			if (c == '\0' || (!allow_control && (c < 0x20 || c == 0x7f)))
-				return -EINVAL;
-			s += 3;
-		} else if (uri_is_unreserved(c) || uri_is_sub_delim(c) || c == ':') {
-			s++;
-		} else {
+		if (c != '%' && !uri_is_unreserved(c) && !uri_is_sub_delim(c) && c != ':')
 			return -EINVAL;
-		}
-		if (len + 1 >= size)
-			return -ENAMETOOLONG;
-		out[len++] = (char)c;
 	}
-	out[len] = '\0';
-	return 0;
+	n = text_percent_decode(s, (size_t)(end - s), out, size,
+	                        allow_control ? TEXT_PCT_NO_NUL : TEXT_PCT_NO_CONTROL);
+	return n < 0 ? (int)n : 0;
 }
 
 static int uri_parse_userinfo(const char *s, const char *end, struct wd_uri *out,
@@ -342,25 +329,19 @@ static bool redact_is_secret_name(const char *s, const char *end)
 	static const char *const words[] = {"pass", "pwd",  "secret",     "token",
 	                                    "key",  "auth", "credential", "sig"};
 	char name[128];
-	size_t len = 0;
+	ssize_t len =
+	        text_percent_decode(s, (size_t)(end - s), name, sizeof(name), TEXT_PCT_LENIENT);
 
-	while (s < end && len + 1 < sizeof(name)) {
-		unsigned char c = (unsigned char)*s;
-
-		if (uri_is_escape(s, end)) {
-			c = (unsigned char)(text_hex_digit((unsigned char)s[1]) * 16 +
-			                    text_hex_digit((unsigned char)s[2]));
-			s += 3;
-		} else {
-			s++;
-		}
-		if (c >= 'A' && c <= 'Z')
-			c = (unsigned char)(c - 'A' + 'a');
-		name[len++] = c == '\0' ? '?' : (char)c;
-	}
-	name[len] = '\0';
-	if (s < end)
+	if (len < 0)
 		return true; /* a name too long to check: hide its value */
+	for (ssize_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c >= 'A' && c <= 'Z')
+			name[i] = (char)(c - 'A' + 'a');
+		else if (c == '\0')
+			name[i] = '?';
+	}
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
 		if (strstr(name, words[i]) != NULL)
 			return true;

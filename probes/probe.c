@@ -44,6 +44,15 @@ const char *db_role_str(enum db_role role)
 	return "unknown";
 }
 
+ssize_t probe_config_index(const struct probe_config *probes, size_t count, const char *name)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (strcmp(probes[i].name, name) == 0)
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
 const struct probe_ops *probe_ops_for(enum probe_kind kind)
 {
 	switch (kind) {
@@ -59,15 +68,8 @@ const struct probe_ops *probe_ops_for(enum probe_kind kind)
 enum probe_outcome probe_fail(struct probe_observation *obs, enum probe_outcome outcome,
                               const char *fmt, ...)
 {
-	va_list ap;
-	int n;
-
 	obs->outcome = outcome;
-	va_start(ap, fmt);
-	n = vsnprintf(obs->detail, sizeof(obs->detail), fmt, ap);
-	va_end(ap);
-	if (n >= (int)sizeof(obs->detail))
-		memcpy(obs->detail + sizeof(obs->detail) - 4, "...", 4);
+	WD_ERR_FORMAT_ARGS(obs->detail, sizeof(obs->detail), fmt);
 	return outcome;
 }
 

@@ -10,7 +10,9 @@
 #define WARDEN_PROBES_PROBE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "lib/err.h"
 #include "lib/limits.h"
@@ -108,6 +110,13 @@ struct probe_ops {
 	void (*run)(void *ctx, int64_t deadline_mono_ms, struct probe_observation *obs);
 	void (*destroy)(void *ctx);
 };
+
+/*
+ * The index of the probe named name in probes[0..count), or -1 when none has
+ * that name. The one probe lookup by name (config, /readyz/<name>, fencing's
+ * singleton probe). Pure.
+ */
+ssize_t probe_config_index(const struct probe_config *probes, size_t count, const char *name);
 
 /* The ops of a kind. Never NULL for a valid kind. */
 const struct probe_ops *probe_ops_for(enum probe_kind kind);

@@ -57,72 +57,16 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "probes/redis_internal.h"
 #include "lib/clock.h"
 #include "lib/text.h"
 #include "net/net.h"
-
-#define REDIS_DEFAULT_PORT 6379
-#define REDIS_DB_MAX       15
-#define REDIS_USER_MAX     255
-/* One run's pipelined commands: AUTH user password, SELECT, PING, INFO. */
-#define REDIS_CMD_MAX        (WD_SECRET_MAX + REDIS_USER_MAX + 512)
-#define REDIS_READ_CHUNK     4096 /* bytes read from the socket at a time */
-#define REDIS_ERROR_TEXT_MAX 80   /* bytes of a server error kept in detail */
-#define REDIS_ARRAY_MAX      64   /* elements of a reply array (ours: none) */
-
-/* What a probe's config says, checked once by redis_settings_parse(). */
-struct redis_settings {
-	bool tls;
-	char host[WD_HOST_MAX + 1];
-	int port;
-	int db;
-	char user[REDIS_USER_MAX + 1];
-	char password[WD_SECRET_MAX + 1]; /* secret; "" for no AUTH */
-	char cacert[WD_PATH_MAX + 1];     /* "" for the system store only */
-};
-
-/* A probe's context: its settings and its one connection. */
-struct redis_probe {
-	struct redis_settings settings;
-	SSL_CTX *ssl_ctx; /* rediss:// only; made once in create */
-	int fd;           /* -1 when not connected */
-	SSL *ssl;         /* rediss:// only, while connected */
-	redisReader *reader;
-	size_t bytes_read; /* reply bytes read in this attempt */
-	bool got_reply;    /* this attempt read at least one reply */
-	enum db_role last_role;
-};
 
 /* One run's pipelined commands, in RESP. Holds the password: cleansed after use. */
 struct redis_cmds {
 	char data[REDIS_CMD_MAX];
 	size_t len;
 };
-
-/* Percent-decode in[0..n) into out[size]. 0, or -1 (bad escape, NUL, too long). */
-static int percent_decode(const char *in, size_t n, char *out, size_t size)
-{
-	size_t len = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)in[i];
-
-		if (c == '%') {
-			int hi = i + 2 < n ? text_hex_digit((unsigned char)in[i + 1]) : -1;
-			int lo = i + 2 < n ? text_hex_digit((unsigned char)in[i + 2]) : -1;
-
-			if (hi < 0 || lo < 0)
-				return -1;
-			c = hi * 16 + lo;
-			i += 2;
-		}
-		if (c == 0 || len + 1 >= size)
-			return -1;
-		out[len++] = (char)c;
-	}
-	out[len] = '\0';
-	return 0;
-}
 
 /* The env var that holds a probe's password, for error messages. */
 static void password_env_name(const char *probe_name, char *out, size_t size)
@@ -193,8 +137,8 @@ static int parse_query(const char *query, struct redis_settings *out, struct wd_
 			return wd_err_set(err, -EINVAL, "query parameter cacert given twice");
 		if (eq == NULL || len - name_len - 1 == 0)
 			return wd_err_set(err, -EINVAL, "query parameter cacert is empty");
-		if (percent_decode(eq + 1, len - name_len - 1, out->cacert, sizeof(out->cacert)) <
-		    0)
+		if (text_percent_decode(eq + 1, len - name_len - 1, out->cacert,
+		                        sizeof(out->cacert), TEXT_PCT_NO_NUL) < 0)
 			return wd_err_set(err, -EINVAL, "query parameter cacert: bad path");
 		if (access(out->cacert, R_OK) != 0)
 			return wd_err_set(err, -EINVAL, "cacert %.100s: %s", out->cacert,
@@ -255,369 +199,6 @@ static int redis_settings_parse(const struct probe_config *cfg, struct redis_set
 static void redis_settings_wipe(struct redis_settings *settings)
 {
 	OPENSSL_cleanse(settings->password, sizeof(settings->password));
-}
-
-/* ---- the connection ---------------------------------------------------- */
-
-/* Prefix obs->detail with "<step>: "; returns obs->outcome. */
-static enum probe_outcome step_failed(struct probe_observation *obs, const char *step)
-{
-	char old[sizeof(obs->detail)];
-
-	memcpy(old, obs->detail, sizeof(old));
-	return probe_fail(obs, obs->outcome, "%s: %s", step, old[0] != '\0' ? old : "failed");
-}
-
-/* Fail with obs = TIMEOUT when the deadline has passed. */
-static int check_deadline(int64_t deadline_mono_ms, struct probe_observation *obs)
-{
-	if (clock_mono_ms() < deadline_mono_ms)
-		return 0;
-	probe_fail(obs, PROBE_TIMEOUT, "deadline passed");
-	return -1;
-}
-
-/* The text of OpenSSL's latest error on this thread; clears the queue. */
-static void tls_error_text(char *buf, size_t size)
-{
-	unsigned long code = ERR_peek_last_error();
-	const char *reason = code != 0 ? ERR_reason_error_string(code) : NULL;
-
-	if (reason != NULL)
-		snprintf(buf, size, "%s", reason);
-	else if (code != 0)
-		ERR_error_string_n(code, buf, size);
-	else
-		snprintf(buf, size, "unknown TLS error");
-	ERR_clear_error();
-}
-
-/* net_wait(), a failure copied into obs. 0, or -1 with obs. */
-static int wait_fd(int fd, short events, int64_t deadline_mono_ms, struct probe_observation *obs)
-{
-	struct net_status status = {.outcome = NET_OK};
-
-	if (net_wait(fd, events, deadline_mono_ms, &status) == 0)
-		return 0;
-	probe_fail_net(obs, &status);
-	return -1;
-}
-
-/*
- * After an SSL call returned ret <= 0: wait for what OpenSSL wants (0), or
- * fill obs and return -1. `handshake` maps every failure to PROBE_TLS.
- */
-static int tls_wait(struct redis_probe *rp, int ret, bool handshake, int64_t deadline_mono_ms,
-                    struct probe_observation *obs)
-{
-	int saved_errno = errno;
-	int ssl_err = SSL_get_error(rp->ssl, ret);
-	char text[120];
-
-	switch (ssl_err) {
-	case SSL_ERROR_WANT_READ: return wait_fd(rp->fd, POLLIN, deadline_mono_ms, obs);
-	case SSL_ERROR_WANT_WRITE: return wait_fd(rp->fd, POLLOUT, deadline_mono_ms, obs);
-	case SSL_ERROR_ZERO_RETURN:
-		probe_fail(obs, handshake ? PROBE_TLS : PROBE_NETWORK,
-		           "peer closed the TLS connection");
-		return -1;
-	case SSL_ERROR_SYSCALL:
-		ERR_clear_error();
-		probe_fail(obs, handshake ? PROBE_TLS : PROBE_NETWORK, "%s",
-		           ret == 0 || saved_errno == 0 ? "connection closed by peer"
-		                                        : strerror(saved_errno));
-		return -1;
-	default:
-		if (handshake) {
-			long verify = SSL_get_verify_result(rp->ssl);
-
-			if (verify != X509_V_OK) {
-				ERR_clear_error();
-				probe_fail(obs, PROBE_TLS, "certificate verify failed: %s",
-				           X509_verify_cert_error_string(verify));
-				return -1;
-			}
-		}
-		tls_error_text(text, sizeof(text));
-		probe_fail(obs, handshake ? PROBE_TLS : PROBE_NETWORK, "%s", text);
-		return -1;
-	}
-}
-
-static bool host_is_ip_literal(const char *host)
-{
-	unsigned char addr[sizeof(struct in6_addr)];
-
-	return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
-}
-
-/* Handshake on rp->fd, verifying the server's chain and name. 0 or -1 with obs. */
-static int tls_handshake(struct redis_probe *rp, int64_t deadline_mono_ms,
-                         struct probe_observation *obs)
-{
-	const char *host = rp->settings.host;
-	char text[120];
-
-	ERR_clear_error();
-	rp->ssl = SSL_new(rp->ssl_ctx);
-	if (rp->ssl == NULL || SSL_set_fd(rp->ssl, rp->fd) != 1 ||
-	    SSL_set1_host(rp->ssl, host) != 1 ||
-	    (!host_is_ip_literal(host) && SSL_set_tlsext_host_name(rp->ssl, host) != 1)) {
-		tls_error_text(text, sizeof(text));
-		probe_fail(obs, PROBE_INTERNAL, "TLS setup: %s", text);
-		return -1;
-	}
-	for (;;) {
-		int ret;
-
-		if (check_deadline(deadline_mono_ms, obs) < 0)
-			return -1;
-		ERR_clear_error();
-		ret = SSL_connect(rp->ssl);
-		if (ret == 1)
-			return 0;
-		if (tls_wait(rp, ret, true, deadline_mono_ms, obs) < 0)
-			return -1;
-	}
-}
-
-/* Close the connection (if any); the next run reconnects. */
-static void redis_disconnect(struct redis_probe *rp)
-{
-	if (rp->ssl != NULL) {
-		SSL_free(rp->ssl);
-		rp->ssl = NULL;
-	}
-	if (rp->fd >= 0) {
-		close(rp->fd);
-		rp->fd = -1;
-	}
-	if (rp->reader != NULL) {
-		redisReaderFree(rp->reader);
-		rp->reader = NULL;
-	}
-	ERR_clear_error();
-}
-
-/*
- * The reply reader's constructors. hiredis 0.14's own size an array from the
- * count the peer announces ("*2147483647\r\n" asks for 16 GiB of slots);
- * the probe expects a status and a bulk string, so an array over
- * REDIS_ARRAY_MAX elements is refused (the reader then fails with
- * REDIS_ERR_OOM). The objects are plain redisReply, freed by hiredis's own
- * freeReplyObject().
- */
-static void *reply_attach(const redisReadTask *task, redisReply *reply)
-{
-	if (task->parent != NULL) {
-		redisReply *parent = task->parent->obj;
-
-		parent->element[task->idx] = reply;
-	}
-	return reply;
-}
-
-static void *reply_string(const redisReadTask *task, char *str, size_t len)
-{
-	redisReply *reply = calloc(1, sizeof(*reply));
-
-	if (reply == NULL)
-		return NULL;
-	reply->type = task->type;
-	reply->str = malloc(len + 1);
-	if (reply->str == NULL) {
-		free(reply);
-		return NULL;
-	}
-	memcpy(reply->str, str, len);
-	reply->str[len] = '\0';
-	reply->len = len;
-	return reply_attach(task, reply);
-}
-
-static void *reply_array(const redisReadTask *task, int elements)
-{
-	redisReply *reply;
-
-	if (elements > REDIS_ARRAY_MAX)
-		return NULL;
-	reply = calloc(1, sizeof(*reply));
-	if (reply == NULL)
-		return NULL;
-	reply->type = REDIS_REPLY_ARRAY;
-	if (elements > 0) {
-		reply->element = calloc((size_t)elements, sizeof(reply->element[0]));
-		if (reply->element == NULL) {
-			free(reply);
-			return NULL;
-		}
-	}
-	reply->elements = elements > 0 ? (size_t)elements : 0;
-	return reply_attach(task, reply);
-}
-
-static void *reply_integer(const redisReadTask *task, long long value)
-{
-	redisReply *reply = calloc(1, sizeof(*reply));
-
-	if (reply == NULL)
-		return NULL;
-	reply->type = REDIS_REPLY_INTEGER;
-	reply->integer = value;
-	return reply_attach(task, reply);
-}
-
-static void *reply_nil(const redisReadTask *task)
-{
-	redisReply *reply = calloc(1, sizeof(*reply));
-
-	if (reply == NULL)
-		return NULL;
-	reply->type = REDIS_REPLY_NIL;
-	return reply_attach(task, reply);
-}
-
-/* Resolve, connect and (rediss://) handshake. 0, or -1 with obs. */
-static int redis_connect(struct redis_probe *rp, int64_t deadline_mono_ms,
-                         struct probe_observation *obs)
-{
-	struct net_addr addrs[NET_ADDRS_MAX];
-	struct net_status status = {.outcome = NET_OK};
-	int count;
-
-	count = net_resolve(rp->settings.host, rp->settings.port, deadline_mono_ms, addrs, &status);
-	if (count <= 0) {
-		if (count == 0)
-			probe_fail(obs, PROBE_DNS, "%s: no address", rp->settings.host);
-		else
-			probe_fail_net(obs, &status);
-		return -1;
-	}
-	rp->fd = net_connect(addrs, count, deadline_mono_ms, &status);
-	if (rp->fd < 0) {
-		probe_fail_net(obs, &status);
-		rp->fd = -1;
-		return -1;
-	}
-	if (rp->settings.tls && tls_handshake(rp, deadline_mono_ms, obs) < 0) {
-		step_failed(obs, "TLS handshake");
-		goto fail;
-	}
-	/* Not const only because hiredis's prototype is not: never written. */
-	static redisReplyObjectFunctions bounded = {reply_string, reply_array, reply_integer,
-	                                            reply_nil, freeReplyObject};
-
-	rp->reader = redisReaderCreateWithFunctions(&bounded);
-	if (rp->reader == NULL) {
-		probe_fail(obs, PROBE_INTERNAL, "out of memory");
-		goto fail;
-	}
-	return 0;
-fail:
-	redis_disconnect(rp);
-	return -1;
-}
-
-/* Write all n bytes before the deadline. 0, or -1 with obs. */
-static int conn_write_all(struct redis_probe *rp, const void *data, size_t n,
-                          int64_t deadline_mono_ms, struct probe_observation *obs)
-{
-	struct net_status status = {.outcome = NET_OK};
-	size_t off = 0;
-
-	if (rp->ssl == NULL) {
-		if (net_write_all(rp->fd, data, n, deadline_mono_ms, &status) == 0)
-			return 0;
-		probe_fail_net(obs, &status);
-		return -1;
-	}
-	while (off < n) {
-		int ret;
-
-		if (check_deadline(deadline_mono_ms, obs) < 0)
-			return -1;
-		ERR_clear_error();
-		ret = SSL_write(rp->ssl, (const char *)data + off, (int)(n - off));
-		if (ret > 0) {
-			off += (size_t)ret;
-			continue;
-		}
-		if (tls_wait(rp, ret, false, deadline_mono_ms, obs) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* Read at least one byte before the deadline. Bytes read (> 0), or -1 with obs. */
-static ssize_t conn_read_some(struct redis_probe *rp, void *buf, size_t size,
-                              int64_t deadline_mono_ms, struct probe_observation *obs)
-{
-	if (check_deadline(deadline_mono_ms, obs) < 0)
-		return -1;
-	if (rp->ssl == NULL) {
-		struct net_status status = {.outcome = NET_OK};
-		ssize_t got = net_read_some(rp->fd, buf, size, deadline_mono_ms, &status);
-
-		if (got < 0)
-			probe_fail_net(obs, &status);
-		return got;
-	}
-	for (;;) {
-		int ret;
-
-		ERR_clear_error();
-		ret = SSL_read(rp->ssl, buf, (int)size);
-		if (ret > 0)
-			return ret;
-		if (tls_wait(rp, ret, false, deadline_mono_ms, obs) < 0)
-			return -1;
-		if (check_deadline(deadline_mono_ms, obs) < 0)
-			return -1;
-	}
-}
-
-/*
- * The next reply, reading (at most WD_REPLY_MAX bytes per attempt) until the
- * reader has one. Returns the reply (freeReplyObject it), or NULL with obs.
- */
-static redisReply *read_reply(struct redis_probe *rp, int64_t deadline_mono_ms,
-                              struct probe_observation *obs)
-{
-	char chunk[REDIS_READ_CHUNK];
-
-	for (;;) {
-		void *reply = NULL;
-		size_t room;
-		ssize_t n;
-
-		if (redisReaderGetReply(rp->reader, &reply) != REDIS_OK) {
-			if (rp->reader->err == REDIS_ERR_OOM)
-				probe_fail(obs, PROBE_BAD_REPLY, "reply array over %d elements",
-				           REDIS_ARRAY_MAX);
-			else
-				probe_fail(obs, PROBE_BAD_REPLY, "not RESP: %s",
-				           rp->reader->errstr);
-			return NULL;
-		}
-		if (reply != NULL) {
-			rp->got_reply = true;
-			return reply;
-		}
-		if (rp->bytes_read >= WD_REPLY_MAX) {
-			probe_fail(obs, PROBE_BAD_REPLY, "reply over %d bytes", WD_REPLY_MAX);
-			return NULL;
-		}
-		room = WD_REPLY_MAX - rp->bytes_read;
-		n = conn_read_some(rp, chunk, room < sizeof(chunk) ? room : sizeof(chunk),
-		                   deadline_mono_ms, obs);
-		if (n < 0)
-			return NULL;
-		rp->bytes_read += (size_t)n;
-		if (redisReaderFeed(rp->reader, chunk, (size_t)n) != REDIS_OK) {
-			probe_fail(obs, PROBE_INTERNAL, "reply reader: %s", rp->reader->errstr);
-			return NULL;
-		}
-	}
 }
 
 /* ---- the protocol ------------------------------------------------------ */
@@ -730,11 +311,11 @@ static enum probe_outcome reply_error(struct probe_observation *obs, const char 
 static int expect_status(struct redis_probe *rp, const char *command, const char *status,
                          int64_t deadline_mono_ms, struct probe_observation *obs)
 {
-	redisReply *reply = read_reply(rp, deadline_mono_ms, obs);
+	redisReply *reply = redis_conn_read_reply(rp, deadline_mono_ms, obs);
 	int rc = -1;
 
 	if (reply == NULL) {
-		step_failed(obs, command);
+		redis_conn_step_failed(obs, command);
 		return -1;
 	}
 	if (reply->type == REDIS_REPLY_ERROR) {
@@ -796,11 +377,11 @@ static int parse_info_role(const char *text, size_t len, enum db_role *role,
 static int read_info_role(struct redis_probe *rp, int64_t deadline_mono_ms,
                           struct probe_observation *obs)
 {
-	redisReply *reply = read_reply(rp, deadline_mono_ms, obs);
+	redisReply *reply = redis_conn_read_reply(rp, deadline_mono_ms, obs);
 	int rc = -1;
 
 	if (reply == NULL) {
-		step_failed(obs, "INFO");
+		redis_conn_step_failed(obs, "INFO");
 		return -1;
 	}
 	if (reply->type == REDIS_REPLY_ERROR) {
@@ -845,7 +426,7 @@ static enum probe_outcome redis_attempt(struct redis_probe *rp, int64_t deadline
 	obs->detail[0] = '\0';
 	obs->role = DB_ROLE_UNKNOWN;
 	if (rp->fd < 0) {
-		if (redis_connect(rp, deadline_mono_ms, obs) < 0)
+		if (redis_conn_open(rp, deadline_mono_ms, obs) < 0)
 			return obs->outcome;
 		fresh = true;
 	}
@@ -865,8 +446,8 @@ static enum probe_outcome redis_attempt(struct redis_probe *rp, int64_t deadline
 		probe_fail(obs, PROBE_INTERNAL, "commands over %d bytes", REDIS_CMD_MAX);
 		goto out;
 	}
-	if (conn_write_all(rp, cmds.data, cmds.len, deadline_mono_ms, obs) < 0) {
-		step_failed(obs, "write");
+	if (redis_conn_write_all(rp, cmds.data, cmds.len, deadline_mono_ms, obs) < 0) {
+		redis_conn_step_failed(obs, "write");
 		goto out;
 	}
 	if (fresh && auth && expect_status(rp, "AUTH", "OK", deadline_mono_ms, obs) < 0)
@@ -940,13 +521,13 @@ static void *redis_create(const struct probe_config *cfg, struct wd_err *err)
 	if (rp->ssl_ctx == NULL ||
 	    SSL_CTX_set_min_proto_version(rp->ssl_ctx, TLS1_2_VERSION) != 1 ||
 	    SSL_CTX_set_default_verify_paths(rp->ssl_ctx) != 1) {
-		tls_error_text(text, sizeof(text));
+		redis_conn_tls_error(text, sizeof(text));
 		wd_err_set(err, -ENOMEM, "TLS context: %s", text);
 		goto fail;
 	}
 	if (rp->settings.cacert[0] != '\0' &&
 	    SSL_CTX_load_verify_locations(rp->ssl_ctx, rp->settings.cacert, NULL) != 1) {
-		tls_error_text(text, sizeof(text));
+		redis_conn_tls_error(text, sizeof(text));
 		wd_err_set(err, -EINVAL, "cacert %.80s: %s", rp->settings.cacert, text);
 		goto fail;
 	}
@@ -969,14 +550,14 @@ static void redis_run(void *ctx, int64_t deadline_mono_ms, struct probe_observat
 	outcome = redis_attempt(rp, deadline_mono_ms, obs);
 	if (outcome == PROBE_NETWORK && reused && !rp->got_reply) {
 		/* The kept connection was closed under us (restart, idle timeout). */
-		redis_disconnect(rp);
+		redis_conn_close(rp);
 		outcome = redis_attempt(rp, deadline_mono_ms, obs);
 	}
 	if (outcome != PROBE_OK) {
 		obs->role = DB_ROLE_UNKNOWN;
-		redis_disconnect(rp);
+		redis_conn_close(rp);
 	} else if (rp->last_role != DB_ROLE_UNKNOWN && obs->role != rp->last_role) {
-		redis_disconnect(rp); /* failover: follow the endpoint's DNS next run */
+		redis_conn_close(rp); /* failover: follow the endpoint's DNS next run */
 	}
 	if (outcome == PROBE_OK)
 		rp->last_role = obs->role;
@@ -989,7 +570,7 @@ static void redis_destroy(void *ctx)
 
 	if (rp == NULL)
 		return;
-	redis_disconnect(rp);
+	redis_conn_close(rp);
 	SSL_CTX_free(rp->ssl_ctx);
 	redis_settings_wipe(&rp->settings);
 	free(rp);

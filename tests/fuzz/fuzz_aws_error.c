@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();
 	check_printable(type);
 
-	aws_text_sanitize((const char *)data, size, text, sizeof(text));
+	wd_err_quote_n((const char *)data, size, text, sizeof(text));
 	check_printable(text);
 
 	if (aws_skew_check(copy, 1700000000000, 0, &offset) == 1 &&

@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (cfg->probe_count > WD_PROBES_MAX)
 		__builtin_trap();
-	json = config_to_json(cfg);
+	json = config_print_json(cfg);
 	if (json == NULL)
 		__builtin_trap();
 	for (size_t i = 0; i < cfg->probe_count; i++) {
@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (i > 0 && strcmp(cfg->probes[i - 1].name, cfg->probes[i].name) >= 0)
 			__builtin_trap();
 	}
-	other = config_to_json(cfg);
+	other = config_print_json(cfg);
 	if (other == NULL || strcmp(json, other) != 0)
 		__builtin_trap();
 out:

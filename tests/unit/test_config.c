@@ -122,15 +122,15 @@ static const struct probe_config *probe_named(const struct wd_config *cfg, const
 	return NULL;
 }
 
-/* config_to_json, checked to hold none of the secrets given. */
+/* config_print_json, checked to hold none of the secrets given. */
 static char *json_without(const struct wd_config *cfg, const char *const *secrets)
 {
-	char *json = config_to_json(cfg);
+	char *json = config_print_json(cfg);
 
 	assert_non_null(json);
 	for (size_t i = 0; secrets[i] != NULL; i++) {
 		if (strstr(json, secrets[i]) != NULL)
-			fail_msg("config_to_json leaks '%s':\n%s", secrets[i], json);
+			fail_msg("config_print_json leaks '%s':\n%s", secrets[i], json);
 	}
 	return json;
 }
@@ -160,7 +160,7 @@ static void test_defaults(void **state)
 	assert_int_equal(f->cfg->http_header_timeout_ms, 10000);
 	assert_int_equal(f->cfg->probe_count, 0);
 
-	json = config_to_json(f->cfg);
+	json = config_print_json(f->cfg);
 	assert_non_null(json);
 	assert_string_equal(json, "{\n"
 	                          "  \"config_file\": null,\n"

@@ -85,12 +85,29 @@ static void test_cap_is_never_below_the_interval(void **unused)
 	assert_int_equal(flag_loop_delay_ms(120000, 30000, 5, 0.999999), 120000);
 }
 
+/* Every result has one label, the AWS outcomes' own where they are one. */
+static void test_read_result_labels(void **state)
+{
+	(void)state;
+	assert_string_equal(flag_read_result_str(FLAG_READ_OK), "ok");
+	assert_string_equal(flag_read_result_str(FLAG_READ_NOT_FOUND), "not_found");
+	assert_string_equal(flag_read_result_str((enum flag_read_result)AWS_THROTTLED),
+	                    "throttled");
+	assert_string_equal(flag_read_result_str(FLAG_READ_BAD_VALUE), "bad_value");
+	assert_string_equal(flag_read_result_str(FLAG_READ_IO_ERROR), "io_error");
+	assert_string_equal(flag_read_result_str(FLAG_READ_REGION_UNKNOWN), "region_unknown");
+	assert_string_equal(flag_read_result_str(FLAG_READ_RESULT_COUNT), "unknown");
+	for (int r = 0; r < FLAG_READ_RESULT_COUNT; r++)
+		assert_string_not_equal(flag_read_result_str((enum flag_read_result)r), "unknown");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_jitter_is_plus_minus_20_percent),
 	        cmocka_unit_test(test_backoff_never_faster_than_the_interval),
 	        cmocka_unit_test(test_cap_is_never_below_the_interval),
+	        cmocka_unit_test(test_read_result_labels),
 	        cmocka_unit_test(test_backoff_cap_is_half_the_ttl),
 	};
 
