@@ -351,6 +351,8 @@ static const struct setting settings[] = {
          offsetof(struct wd_config, flag_ttl_ms), NULL},
         {"WARDEN_ON_STALE", "on_stale", SETTING_ON_STALE, "fence", 0, 0,
          offsetof(struct wd_config, on_stale_hold), NULL},
+        {"WARDEN_FLAG_QUORUM", "flag_quorum", SETTING_NAME, "majority", 0, FENCE_QUORUM_TEXT_MAX,
+         offsetof(struct wd_config, flag_quorum), NULL},
         {"WARDEN_SPLIT_BRAIN_AFTER", "split_brain_after", SETTING_DURATION, NULL, 1000,
          24 * 3600 * 1000, offsetof(struct wd_config, split_brain_after_ms), NULL},
         {"WARDEN_ADMIN_TOKEN", "admin_token", SETTING_SECRET, NULL, CONFIG_ADMIN_TOKEN_MIN,
@@ -1393,6 +1395,11 @@ static int config_validate_fencing(struct wd_config *cfg, char *const *envp, str
 	}
 	if (cfg->flag_count > 0 && config_validate_region(envp, err) < 0)
 		return -EINVAL;
+	if (fence_quorum_parse(cfg->flag_quorum, cfg->flag_count, &cfg->flag_quorum_needed, err) <
+	    0) {
+		wd_err_prefix(err, "WARDEN_FLAG_QUORUM");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -1596,6 +1603,25 @@ static json_t *config_timing_to_json(const struct wd_config *cfg)
 	                           "promoting the other region's database or starting its cron");
 }
 
+/*
+ * WARDEN_FLAG_QUORUM explained (DESIGN.md "The flag"): what it means for
+ * these sources, and what an outage of their regions does.
+ */
+static json_t *config_quorum_to_json(const struct wd_config *cfg)
+{
+	char lines[4][160];
+	size_t n = fence_quorum_outages(cfg->flag_quorum_needed, cfg->flag_count, lines, 4);
+	json_t *outages = json_array();
+
+	for (size_t i = 1; outages != NULL && i < n; i++)
+		json_array_append_new(outages, json_string(lines[i]));
+	return json_pack("{s:s, s:I, s:I, s:b, s:s, s:o*}", "quorum", cfg->flag_quorum, "needed",
+	                 (json_int_t)cfg->flag_quorum_needed, "of", (json_int_t)cfg->flag_count,
+	                 "partition_safe",
+	                 fence_quorum_partition_safe(cfg->flag_quorum_needed, cfg->flag_count),
+	                 "partition", n > 0 ? lines[0] : "", "outages", outages);
+}
+
 /* The safety contract, rendered once (agent/render.c) for here and /status. */
 static json_t *config_safety_contract_to_json(const struct wd_config *cfg)
 {
@@ -1630,6 +1656,8 @@ char *config_to_json(const struct wd_config *cfg)
 	if (cfg->flag_count > 0)
 		failed |= json_object_set_new(root, "safety_contract",
 		                              config_safety_contract_to_json(cfg));
+	if (cfg->flag_count > 0)
+		failed |= json_object_set_new(root, "flag_quorum", config_quorum_to_json(cfg));
 	for (size_t i = 0; i < cfg->probe_count; i++)
 		failed |= json_object_set_new(probes, cfg->probes[i].name,
 		                              config_probe_to_json(&cfg->probes[i]));

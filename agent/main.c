@@ -173,6 +173,7 @@ static struct fencing_config fencing_config(const struct wd_config *cfg)
 	        .flag_timeout_ms = cfg->flag_timeout_ms,
 	        .flag_ttl_ms = cfg->flag_ttl_ms,
 	        .on_stale_hold = cfg->on_stale_hold,
+	        .flag_quorum = cfg->flag_quorum_needed,
 	        .split_brain_after_ms = cfg->split_brain_after_ms,
 	        .fence_file = cfg->fence_file,
 	        .probes = cfg->probes,
