@@ -283,6 +283,8 @@ const struct setting config_settings[] = {
          offsetof(struct wd_config, flag_ttl_ms), NULL},
         {"WARDEN_ON_STALE", "on_stale", SETTING_ON_STALE, "fence", 0, 0,
          offsetof(struct wd_config, on_stale_hold), NULL},
+        {"WARDEN_FLAG_QUORUM", "flag_quorum", SETTING_NAME, "majority", 0, FENCE_QUORUM_TEXT_MAX,
+         offsetof(struct wd_config, flag_quorum), NULL},
         {"WARDEN_SPLIT_BRAIN_AFTER", "split_brain_after", SETTING_DURATION, NULL, 1000,
          24 * 3600 * 1000, offsetof(struct wd_config, split_brain_after_ms), NULL},
         {"WARDEN_ADMIN_TOKEN", "admin_token", SETTING_SECRET, NULL, CONFIG_ADMIN_TOKEN_MIN,
@@ -667,6 +669,11 @@ static int config_validate_fencing(struct wd_config *cfg, char *const *envp, str
 	}
 	if (cfg->flag_count > 0 && config_validate_region(envp, err) < 0)
 		return -EINVAL;
+	if (fence_quorum_parse(cfg->flag_quorum, cfg->flag_count, &cfg->flag_quorum_needed, err) <
+	    0) {
+		wd_err_prefix(err, "WARDEN_FLAG_QUORUM");
+		return -EINVAL;
+	}
 	return 0;
 }
 

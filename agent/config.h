@@ -59,6 +59,8 @@ struct wd_config {
 	int64_t flag_timeout_ms;                     /* WARDEN_FLAG_TIMEOUT, default 2s */
 	int64_t flag_ttl_ms;                         /* WARDEN_FLAG_TTL, default 30s */
 	bool on_stale_hold;                          /* WARDEN_ON_STALE: fence (default) | hold */
+	char flag_quorum[FENCE_QUORUM_TEXT_MAX + 1]; /* WARDEN_FLAG_QUORUM, as written */
+	size_t flag_quorum_needed;                   /* what it means for flag_count sources */
 	int64_t split_brain_after_ms;        /* WARDEN_SPLIT_BRAIN_AFTER; default ttl + 2m */
 	char admin_token[WD_SECRET_MAX + 1]; /* WARDEN_ADMIN_TOKEN[_FILE]; "" = admin off; secret */
 	char fence_file[WD_PATH_MAX + 1];    /* WARDEN_FENCE_FILE; "" = none */

@@ -137,6 +137,25 @@ static json_t *config_timing_to_json(const struct wd_config *cfg)
 	                           "promoting the other region's database or starting its cron");
 }
 
+/*
+ * WARDEN_FLAG_QUORUM explained (DESIGN.md "The flag"): what it means for
+ * these sources, and what an outage of their regions does.
+ */
+static json_t *config_quorum_to_json(const struct wd_config *cfg)
+{
+	char lines[4][160];
+	size_t n = fence_quorum_outages(cfg->flag_quorum_needed, cfg->flag_count, lines, 4);
+	json_t *outages = json_array();
+
+	for (size_t i = 1; outages != NULL && i < n; i++)
+		json_array_append_new(outages, json_string(lines[i]));
+	return json_pack("{s:s, s:I, s:I, s:b, s:s, s:o*}", "quorum", cfg->flag_quorum, "needed",
+	                 (json_int_t)cfg->flag_quorum_needed, "of", (json_int_t)cfg->flag_count,
+	                 "partition_safe",
+	                 fence_quorum_partition_safe(cfg->flag_quorum_needed, cfg->flag_count),
+	                 "partition", n > 0 ? lines[0] : "", "outages", outages);
+}
+
 /* The safety contract, rendered once (agent/render.c) for here and /status. */
 static json_t *config_safety_contract_to_json(const struct wd_config *cfg)
 {
@@ -171,6 +190,8 @@ char *config_print_json(const struct wd_config *cfg)
 	if (cfg->flag_count > 0)
 		failed |= json_object_set_new(root, "safety_contract",
 		                              config_safety_contract_to_json(cfg));
+	if (cfg->flag_count > 0)
+		failed |= json_object_set_new(root, "flag_quorum", config_quorum_to_json(cfg));
 	for (size_t i = 0; i < cfg->probe_count; i++)
 		failed |= json_object_set_new(probes, cfg->probes[i].name,
 		                              config_probe_to_json(&cfg->probes[i]));

@@ -5,6 +5,8 @@
  *   warden check [URL]    exit 0 if URL (default /livez) answers 2xx within 2s
  *   warden config         print the effective config, or exit 2 naming the bad key
  *   warden version        version and linked libraries
+ *   warden flag get | set REGION [--reason TEXT] [--epoch N] [--wait]
+ *                         the orchestrator's half of the flag (agent/flag_cmd.c)
  *   warden gate [--singleton NAME] [--grace 10s] [--sidecar URL] [--once] -- CMD ARGS...
  *                         run CMD only while the sidecar says this task may write
  */
@@ -23,6 +25,7 @@
 #include "lib/clock.h"
 #include "agent/config.h"
 #include "agent/emf.h"
+#include "agent/flag_cmd.h"
 #include "agent/http_server.h"
 #include "agent/render.h"
 #include "lib/log.h"
@@ -45,6 +48,8 @@ static void usage(FILE *out)
 	        "       warden check [URL]\n"
 	        "       warden config\n"
 	        "       warden version\n"
+	        "       warden flag get\n"
+	        "       warden flag set REGION [--reason TEXT] [--epoch N] [--wait]\n"
 	        "       warden gate [--singleton NAME] [--grace 10s] [--sidecar URL] [--poll 1s]\n"
 	        "                   [--once] -- CMD ARGS...\n");
 }
@@ -94,6 +99,19 @@ static int cmd_config(void)
 	printf("%s\n", json);
 	free(json);
 	return 0;
+}
+
+/* `warden flag get|set`: the config and credentials chain of serve. */
+static int cmd_flag(int argc, char **argv)
+{
+	struct wd_config *cfg = load_config(false);
+	int rc;
+
+	if (cfg == NULL)
+		return EXIT_CONFIG;
+	rc = flag_cmd_run(argc - 1, argv + 1, cfg, environ);
+	free(cfg);
+	return rc;
 }
 
 /* The default URL: /livez of the listener `serve` would open (same config loading). */
@@ -174,6 +192,7 @@ static struct fencing_config fencing_config(const struct wd_config *cfg)
 	        .flag_timeout_ms = cfg->flag_timeout_ms,
 	        .flag_ttl_ms = cfg->flag_ttl_ms,
 	        .on_stale_hold = cfg->on_stale_hold,
+	        .flag_quorum = cfg->flag_quorum_needed,
 	        .split_brain_after_ms = cfg->split_brain_after_ms,
 	        .fence_file = cfg->fence_file,
 	        .probes = cfg->probes,
@@ -350,6 +369,8 @@ int main(int argc, char **argv)
 		rc = cmd_check(argc, argv);
 	else if (strcmp(cmd, "gate") == 0)
 		rc = cmd_gate(argc, argv);
+	else if (strcmp(cmd, "flag") == 0)
+		rc = cmd_flag(argc, argv);
 	else if (strcmp(cmd, "config") == 0 && argc == 2)
 		rc = cmd_config();
 	else if (strcmp(cmd, "version") == 0 && argc == 2) {

@@ -318,6 +318,14 @@ static void put_fence_members(struct writer *w, const struct fencing_report *fen
 	putf(w, ",\"forced\":%s", fence->forced ? "true" : "false");
 	putf(w, ",\"split_brain\":%s", v->split_brain ? "true" : "false");
 	putf(w, ",\"demotion_pending\":%s", v->demotion_pending ? "true" : "false");
+	/* The quorum (DESIGN.md "The flag"): counted lists sources by 1-based index. */
+	putf(w, ",\"quorum\":{\"needed\":%zu,\"met\":%s,\"counted\":[", v->quorum_needed,
+	     v->quorum_met ? "true" : "false");
+	for (size_t i = 0, n = 0; i < FENCE_SOURCES_MAX; i++) {
+		if (v->counted & (1u << i))
+			putf(w, "%s%zu", n++ ? "," : "", i + 1);
+	}
+	put(w, "]}");
 	put(w, ",\"leases\":{");
 	if (fence->has_lease) {
 		const struct lease_status *lease = &fence->lease;
@@ -354,10 +362,12 @@ int render_fence(const struct wd_config *cfg, const struct fencing_report *fence
 
 /* One flag source in /status; errors and request ids only with details. */
 static void put_flag_source(struct writer *w, const struct flag_source *src,
-                            const struct flag_source_status *st, int64_t now_mono, bool details)
+                            const struct flag_source_status *st, int64_t now_mono, bool counts,
+                            bool details)
 {
 	put(w, "{");
 	put_json_field_str(w, "source", src->text);
+	putf(w, ",\"counts\":%s", counts ? "true" : "false");
 	put(w, ",\"result\":");
 	put_json_str_or_null(w, st->has_result ? flag_read_result_str(st->result) : "");
 	put(w, ",");
@@ -489,7 +499,8 @@ static void put_status_fence(struct writer *w, const struct wd_config *cfg,
 	for (size_t i = 0; i < fence->source_count; i++) {
 		if (i > 0)
 			put(w, ",");
-		put_flag_source(w, &cfg->flags[i], &fence->sources[i], fence->now_mono_ms, details);
+		put_flag_source(w, &cfg->flags[i], &fence->sources[i], fence->now_mono_ms,
+		                (fence->verdict.counted & (1u << i)) != 0, details);
 	}
 	put(w, "]");
 	duration_format(fence->timing.typical_ms, typical, sizeof(typical));

@@ -61,7 +61,8 @@ int render_safety_contract(const struct wd_config *cfg, struct wd_buf *out);
 /*
  * The /fence JSON (DESIGN.md): writable, state, region, active_region,
  * epoch, writable_until, writable_for_ms, ttl_ms, typical_fence_ms, reason,
- * since, forced, split_brain, demotion_pending, leases. Also the fence file's content. 0 or -errno.
+ * since, forced, split_brain, demotion_pending, quorum (needed, met, the
+ * 1-based indexes of the sources counted), leases. Also the fence file's content. 0 or -errno.
  */
 int render_fence(const struct wd_config *cfg, const struct fencing_report *fence,
                  struct wd_buf *out);

@@ -19,8 +19,8 @@
 #include "aws/sigv4.h"
 
 #define SSM_TARGET_GET_PARAMETER "AmazonSSM.GetParameter"
+#define SSM_TARGET_PUT_PARAMETER "AmazonSSM.PutParameter"
 #define SSM_CONTENT_TYPE         "application/x-amz-json-1.1"
-#define SSM_REQUEST_BODY_MAX     (SSM_NAME_MAX * 6 + 64) /* every byte \u-escaped, at worst */
 /* The request's header lines: three of ours, three from the signer (the token is the big one). */
 #define SSM_HEADER_LINES_MAX (SIGV4_TOKEN_MAX + SIGV4_AUTHORIZATION_MAX + 4 * 1024)
 
@@ -219,14 +219,14 @@ static enum aws_outcome ssm_set(struct ssm_result *out, enum aws_outcome outcome
  * "Name: value" line in c->lines; line[] points into it. Returns the number
  * of lines, or -1 with out set.
  */
-static int ssm_sign(struct ssm_client *c, const struct aws_credentials *creds, const char *body,
-                    size_t body_len, const char *line[CURL_DEADLINE_HEADERS_MAX],
+static int ssm_sign(struct ssm_client *c, const struct aws_credentials *creds, const char *target,
+                    const char *body, size_t body_len, const char *line[CURL_DEADLINE_HEADERS_MAX],
                     struct ssm_result *out)
 {
 	struct sigv4_header headers[3] = {
 	        {"Host", c->endpoint.host},
 	        {"Content-Type", SSM_CONTENT_TYPE},
-	        {"X-Amz-Target", SSM_TARGET_GET_PARAMETER},
+	        {"X-Amz-Target", target},
 	};
 	struct sigv4_header added[SIGV4_ADDED_HEADERS_MAX];
 	size_t offsets[3 + SIGV4_ADDED_HEADERS_MAX];
@@ -278,12 +278,21 @@ static int ssm_sign(struct ssm_client *c, const struct aws_credentials *creds, c
 	return (int)n;
 }
 
+/* One call: which operation, on which parameter, with which body. */
+struct ssm_call {
+	const char *target; /* SSM_TARGET_* */
+	const char *name;
+	const char *body;
+	size_t body_len;
+};
+
 /* One signed request and its answer, judged. */
 static enum aws_outcome ssm_attempt(struct ssm_client *c, const struct aws_credentials *creds,
-                                    const char *name, const char *body, size_t body_len,
-                                    int64_t deadline_mono_ms, struct ssm_result *out,
-                                    char date[WD_HTTP_HEADER_VALUE_MAX + 1])
+                                    const struct ssm_call *call, int64_t deadline_mono_ms,
+                                    struct ssm_result *out, char date[WD_HTTP_HEADER_VALUE_MAX + 1])
 {
+	const char *body = call->body;
+	size_t body_len = call->body_len;
 	static const char *const capture[SSM_CAPTURE_COUNT] = {
 	        [SSM_CAPTURE_DATE] = "Date",
 	        [SSM_CAPTURE_REQUEST_ID] = "x-amzn-RequestId",
@@ -300,13 +309,13 @@ static enum aws_outcome ssm_attempt(struct ssm_client *c, const struct aws_crede
 	out->error_type[0] = '\0';
 	out->request_id[0] = '\0';
 	date[0] = '\0';
-	count = ssm_sign(c, creds, body, body_len, lines, out);
+	count = ssm_sign(c, creds, call->target, body, body_len, lines, out);
 	if (count < 0)
 		return out->outcome;
 	memset(&req, 0, sizeof(req));
 	req.url = c->endpoint.url;
 	req.method = "POST";
-	req.one_request = true; /* a GetParameter call is one request: the quota counts them */
+	req.one_request = true; /* an SSM call is one request: the quota counts them */
 	req.body = body;
 	req.body_len = body_len;
 	req.headers = lines;
@@ -334,8 +343,14 @@ static enum aws_outcome ssm_attempt(struct ssm_client *c, const struct aws_crede
 		return ssm_set(out, AWS_BAD_REPLY, "ssm: answer larger than %d bytes (HTTP %d)",
 		               WD_AWS_RESPONSE_MAX, result.http_status);
 	if (result.http_status == 200) {
-		if (ssm_parse_get_parameter(c->response.data != NULL ? c->response.data : "",
-		                            c->response.len, name, &out->parameter, &err) != 0)
+		const char *answer = c->response.data != NULL ? c->response.data : "";
+		int rc = strcmp(call->target, SSM_TARGET_PUT_PARAMETER) == 0
+		                 ? ssm_parse_put_parameter(answer, c->response.len, &out->version,
+		                                           &err)
+		                 : ssm_parse_get_parameter(answer, c->response.len, call->name,
+		                                           &out->parameter, &err);
+
+		if (rc != 0)
 			return ssm_set(out, AWS_BAD_REPLY, "%s", err.msg);
 		out->outcome = AWS_OK;
 		out->message[0] = '\0';
@@ -365,6 +380,20 @@ static char *ssm_request_body(const char *name)
 	return text;
 }
 
+/* The PutParameter body: {"Name","Value","Type":"String","Overwrite":b}. */
+static char *ssm_put_request_body(const char *name, const char *value, bool overwrite)
+{
+	json_t *doc = json_pack("{s:s, s:s, s:s, s:b}", "Name", name, "Value", value, "Type",
+	                        "String", "Overwrite", overwrite ? 1 : 0);
+	char *text;
+
+	if (doc == NULL)
+		return NULL;
+	text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(doc);
+	return text;
+}
+
 static void ssm_log_skew(const struct ssm_client *c, int64_t old_ms, int64_t new_ms,
                          const struct ssm_result *out)
 {
@@ -380,11 +409,51 @@ static void ssm_log_skew(const struct ssm_client *c, int64_t old_ms, int64_t new
 	        (long long)new_ms);
 }
 
+/*
+ * Run one call: credentials, one signed request, and once more after a
+ * clock-skew correction, all within the deadline. body is the caller's.
+ */
+static enum aws_outcome ssm_run(struct ssm_client *c, const struct ssm_call *call,
+                                int64_t deadline_mono_ms, struct ssm_result *out)
+{
+	char date[WD_HTTP_HEADER_VALUE_MAX + 1];
+	struct aws_credentials *creds = malloc(sizeof(struct aws_credentials));
+	struct wd_err err = {0, ""};
+	enum aws_outcome outcome;
+
+	if (creds == NULL) {
+		outcome = ssm_set(out, AWS_INTERNAL, "ssm: out of memory");
+		goto out;
+	}
+	if (aws_creds_get(c->creds, deadline_mono_ms, creds, &err) != 0) {
+		outcome = ssm_set(out, AWS_CREDENTIALS, "%s", err.msg);
+		goto out;
+	}
+	outcome = ssm_attempt(c, creds, call, deadline_mono_ms, out, date);
+	if (outcome == AWS_AUTH && aws_is_skew_error(out->error_type)) {
+		int64_t old_ms = atomic_load(&c->skew_ms);
+		int64_t new_ms = old_ms;
+
+		if (aws_skew_check(date, clock_wall_ms(), old_ms, &new_ms) == 1) {
+			atomic_store(&c->skew_ms, new_ms);
+			out->skew_corrected = true;
+			ssm_log_skew(c, old_ms, new_ms, out);
+			outcome = ssm_attempt(c, creds, call, deadline_mono_ms, out, date);
+		}
+	}
+	if (outcome == AWS_AUTH && (strcmp(out->error_type, "ExpiredTokenException") == 0 ||
+	                            strcmp(out->error_type, "ExpiredToken") == 0))
+		aws_creds_invalidate(c->creds); /* AWS says so before Expiration: fetch anew */
+out:
+	if (creds != NULL)
+		aws_credentials_clear(creds);
+	free(creds);
+	return outcome;
+}
+
 enum aws_outcome ssm_get_parameter(struct ssm_client *c, const char *name, int64_t deadline_mono_ms,
                                    struct ssm_result *out)
 {
-	char date[WD_HTTP_HEADER_VALUE_MAX + 1];
-	struct aws_credentials *creds = NULL;
 	struct wd_err err = {0, ""};
 	char *body = NULL;
 	enum aws_outcome outcome;
@@ -395,34 +464,85 @@ enum aws_outcome ssm_get_parameter(struct ssm_client *c, const char *name, int64
 		goto out;
 	}
 	body = ssm_request_body(name);
-	creds = malloc(sizeof(*creds));
-	if (body == NULL || creds == NULL) {
+	if (body == NULL) {
 		outcome = ssm_set(out, AWS_INTERNAL, "ssm: out of memory");
 		goto out;
 	}
-	if (aws_creds_get(c->creds, deadline_mono_ms, creds, &err) != 0) {
-		outcome = ssm_set(out, AWS_CREDENTIALS, "%s", err.msg);
+	outcome = ssm_run(c,
+	                  &(struct ssm_call){.target = SSM_TARGET_GET_PARAMETER,
+	                                     .name = name,
+	                                     .body = body,
+	                                     .body_len = strlen(body)},
+	                  deadline_mono_ms, out);
+out:
+	free(body);
+	return outcome;
+}
+
+int ssm_parse_put_parameter(const char *body, size_t len, uint64_t *version, struct wd_err *err)
+{
+	json_t *root;
+	json_t *number;
+	json_int_t value;
+	int rc = -EBADMSG;
+
+	*version = 0;
+	root = aws_json_load(body, len, "ssm: the answer", rc, err);
+	if (root == NULL)
+		return rc;
+	number = json_is_object(root) ? json_object_get(root, "Version") : NULL;
+	if (!json_is_integer(number)) {
+		wd_err_set(err, rc, "ssm: the answer's Version is %s",
+		           number ? "not an integer" : "missing");
 		goto out;
 	}
-	outcome = ssm_attempt(c, creds, name, body, strlen(body), deadline_mono_ms, out, date);
-	if (outcome == AWS_AUTH && aws_is_skew_error(out->error_type)) {
-		int64_t old_ms = atomic_load(&c->skew_ms);
-		int64_t new_ms = old_ms;
-
-		if (aws_skew_check(date, clock_wall_ms(), old_ms, &new_ms) == 1) {
-			atomic_store(&c->skew_ms, new_ms);
-			out->skew_corrected = true;
-			ssm_log_skew(c, old_ms, new_ms, out);
-			outcome = ssm_attempt(c, creds, name, body, strlen(body), deadline_mono_ms,
-			                      out, date);
-		}
+	value = json_integer_value(number);
+	if (value < 1 || (uint64_t)value > SSM_VERSION_MAX) {
+		wd_err_set(err, rc, "ssm: the answer's Version is outside 1..%llu",
+		           (unsigned long long)SSM_VERSION_MAX);
+		goto out;
 	}
-	if (outcome == AWS_AUTH && (strcmp(out->error_type, "ExpiredTokenException") == 0 ||
-	                            strcmp(out->error_type, "ExpiredToken") == 0))
-		aws_creds_invalidate(c->creds); /* AWS says so before Expiration: fetch anew */
+	*version = (uint64_t)value;
+	rc = 0;
 out:
-	aws_credentials_clear(creds);
-	free(creds);
+	json_decref(root);
+	return rc;
+}
+
+enum aws_outcome ssm_put_parameter(struct ssm_client *c, const char *name, const char *value,
+                                   bool overwrite, int64_t deadline_mono_ms, struct ssm_result *out)
+{
+	struct wd_err err = {0, ""};
+	char *body = NULL;
+	size_t value_len = value != NULL ? strnlen(value, SSM_VALUE_MAX + 1) : 0;
+	enum aws_outcome outcome;
+
+	memset(out, 0, sizeof(*out));
+	if (ssm_name_check(name, &err) != 0 || strchr(name, ':') != NULL) {
+		outcome = ssm_set(out, AWS_INTERNAL, "%s",
+		                  err.msg[0] ? err.msg : "ssm: PutParameter wants a plain name");
+		goto out;
+	}
+	if (value_len == 0 || value_len > SSM_VALUE_MAX) {
+		outcome = ssm_set(out, AWS_INTERNAL,
+		                  "ssm: the value is empty or longer than %d bytes", SSM_VALUE_MAX);
+		goto out;
+	}
+	body = ssm_put_request_body(name, value, overwrite);
+	if (body == NULL) {
+		outcome =
+		        ssm_set(out, AWS_INTERNAL, "ssm: the value is not UTF-8, or out of memory");
+		goto out;
+	}
+	outcome = ssm_run(c,
+	                  &(struct ssm_call){.target = SSM_TARGET_PUT_PARAMETER,
+	                                     .name = name,
+	                                     .body = body,
+	                                     .body_len = strlen(body)},
+	                  deadline_mono_ms, out);
+out:
+	if (body != NULL)
+		explicit_bzero(body, strlen(body)); /* a value may be a secret */
 	free(body);
 	return outcome;
 }

@@ -1,9 +1,10 @@
 /*
- * ssm.h - the SSM Parameter Store client: GetParameter, and nothing else.
+ * ssm.h - the SSM Parameter Store client: GetParameter and PutParameter.
  *
- * One request: POST <endpoint path> with Content-Type
+ * One request per call: POST <endpoint path> with Content-Type
  * application/x-amz-json-1.1, X-Amz-Target AmazonSSM.GetParameter and the
- * body {"Name":"...","WithDecryption":true}, signed with SigV4 (service
+ * body {"Name":"...","WithDecryption":true} (or AmazonSSM.PutParameter and
+ * {"Name","Value","Type":"String","Overwrite"}), signed with SigV4 (service
  * "ssm", the session token a signed header), over HTTPS verified against the
  * system CA store (plain http only when the endpoint URL says http://, e.g.
  * a test server on loopback). The response body is read up to
@@ -68,7 +69,7 @@ struct ssm_client_config {
 	struct aws_creds_provider *creds;    /* borrowed: must outlive the client */
 };
 
-/* The result of one GetParameter call. Plain data, filled whole by ssm_get_parameter(). */
+/* The result of one call. Plain data, filled whole by ssm_get_parameter() / ssm_put_parameter(). */
 struct ssm_result {
 	enum aws_outcome outcome;
 	int http_status;                         /* of the last answer; 0 when none */
@@ -77,7 +78,8 @@ struct ssm_result {
 	char request_id[AWS_REQUEST_ID_MAX + 1]; /* x-amzn-RequestId; "" when none */
 	bool skew_corrected;                     /* the signing clock was corrected */
 	int attempts;                            /* requests sent: 0, 1 or 2 */
-	struct ssm_parameter parameter;          /* when outcome is AWS_OK */
+	struct ssm_parameter parameter;          /* GetParameter, when outcome is AWS_OK */
+	uint64_t version;                        /* PutParameter, when AWS_OK: the new Version */
 };
 
 struct ssm_client;
@@ -100,6 +102,25 @@ void ssm_client_free(struct ssm_client *c);
  */
 enum aws_outcome ssm_get_parameter(struct ssm_client *c, const char *name, int64_t deadline_mono_ms,
                                    struct ssm_result *out);
+
+/*
+ * PutParameter `name` (a plain name, no ':' selector) = `value` (1..
+ * SSM_VALUE_MAX bytes of UTF-8), Type String, Overwrite as given, returning
+ * by deadline_mono_ms; the same rules as ssm_get_parameter() (one request
+ * per call, bounded answer, one retry after a skew correction). Fills *out
+ * (out->version: the parameter's new Version) and returns out->outcome;
+ * AWS_INTERNAL for a bad name or value. The value is never logged or
+ * quoted. Blocks the calling thread up to the deadline.
+ */
+enum aws_outcome ssm_put_parameter(struct ssm_client *c, const char *name, const char *value,
+                                   bool overwrite, int64_t deadline_mono_ms,
+                                   struct ssm_result *out);
+
+/*
+ * Parse a PutParameter answer {"Version": N, "Tier": ...}. 0 with *version
+ * (1..SSM_VERSION_MAX), or -EBADMSG with err. Pure; exported for tests.
+ */
+int ssm_parse_put_parameter(const char *body, size_t len, uint64_t *version, struct wd_err *err);
 
 /* The signing-clock offset in ms (server minus local); 0 until corrected. Any thread. */
 int64_t ssm_client_skew_ms(const struct ssm_client *c);

@@ -11,6 +11,9 @@
  * - one source: the epoch is the JSON "epoch" if present, else the source's
  *   version (SSM Version; 0 for a file). Several sources: every value must
  *   carry a JSON epoch, else `conflict`;
+ * - the task decides only from a quorum of valid reads (WARDEN_FLAG_QUORUM:
+ *   majority by default, all, any, or a number); fewer valid reads than the
+ *   quorum is `stale` (the reason names the missing sources);
  * - among valid reads the highest epoch wins; two different regions at that
  *   epoch are a `conflict`;
  * - epochs never go back: a winner below the highest epoch ever recorded is
@@ -35,7 +38,7 @@ enum fence_state {
 	FENCE_UNKNOWN,  /* "unknown": no valid read yet since start */
 	FENCE_ACTIVE,   /* "active": the newest valid read names this region */
 	FENCE_PASSIVE,  /* "passive": it names another region */
-	FENCE_STALE,    /* "stale": no valid read for longer than ttl */
+	FENCE_STALE,    /* "stale": fewer valid reads than the quorum, or an epoch went back */
 	FENCE_CONFLICT, /* "conflict": sources disagree at one epoch, or lack epochs */
 	FENCE_FORCED,   /* "forced": an operator fenced this task */
 	FENCE_STATE_COUNT
@@ -55,6 +58,7 @@ struct fence_config {
 	int64_t ttl_ms;
 	bool on_stale_hold;  /* WARDEN_ON_STALE=hold: unsafe, keeps the last verdict */
 	size_t source_count; /* 1..FENCE_SOURCES_MAX */
+	size_t quorum;       /* valid reads needed, 1..source_count; 0: a majority */
 	/*
 	 * WARDEN_SPLIT_BRAIN_AFTER: how long after becoming passive a writer
 	 * database is still `demotion_pending` (a failover in progress) rather
@@ -72,8 +76,70 @@ struct fence_verdict {
 	bool split_brain;      /* passive for over split_brain_after, the database a writer */
 	bool demotion_pending; /* passive for less than that, the database still a writer */
 	int64_t passive_since_mono_ms; /* when the task became passive (0: not passive) */
+	size_t quorum_needed;          /* valid reads needed to decide */
+	bool quorum_met;               /* at least that many valid reads now */
+	uint32_t counted;              /* bit i: source i's read is valid and counts */
 	char reason[WD_ERR_MSG_MAX];
 };
+
+/* ---- Quorum (DESIGN.md "The flag") ------------------------------------------- */
+
+#define FENCE_QUORUM_TEXT_MAX 16 /* "majority", or a number */
+
+/*
+ * Parse WARDEN_FLAG_QUORUM for `sources` sources: "majority" (sources / 2 +
+ * 1), "all", "any" (1) or a number 1..sources. Returns 0 with *needed set,
+ * or -EINVAL with err saying what is wrong (the text is not a secret, but is
+ * quoted only when short and printable). Pure.
+ */
+int fence_quorum_parse(const char *text, size_t sources, size_t *needed, struct wd_err *err);
+
+/* The quorum of fence_config.quorum: a majority when 0, capped at sources. Pure. */
+size_t fence_quorum_needed(size_t quorum, size_t sources);
+
+/*
+ * What an outage of sources does under a quorum of `needed` of `sources`,
+ * in words, for `warden config` and the README: lines[0] for a partition
+ * (safe or not), then one line per number of sources out. Returns the
+ * number of lines written (at most max). Pure.
+ */
+size_t fence_quorum_outages(size_t needed, size_t sources, char lines[][160], size_t max);
+
+/* True when any two quorums of `needed` of `sources` intersect (2 x needed > sources). */
+bool fence_quorum_partition_safe(size_t needed, size_t sources);
+
+/* One source's latest read, as the quorum rule sees it. Plain data. */
+struct fence_reading {
+	bool present;
+	struct flag_value value;
+	uint64_t version;     /* SSM Version; 0 for a file */
+	int64_t sent_mono_ms; /* when its request was sent */
+};
+
+/* What a quorum of readings says, without this task's region or history. Plain data. */
+struct fence_quorum_verdict {
+	enum fence_state state; /* ACTIVE: a region decided; CONFLICT, STALE or UNKNOWN */
+	char active_region[FLAG_REGION_MAX + 1];
+	uint64_t epoch;
+	size_t needed;
+	size_t valid;
+	uint32_t counted;      /* bit i: reading i is valid */
+	int64_t until_mono_ms; /* when decided: the instant the verdict stops holding */
+	char reason[WD_ERR_MSG_MAX];
+};
+
+/*
+ * The quorum rule over `count` readings at now_mono_ms (with ignore_ttl,
+ * every present reading is valid): fewer than `needed` valid readings is
+ * STALE (UNKNOWN when none is present) naming the missing sources (1-based);
+ * a multi-source value without an epoch, or two regions at the highest
+ * epoch, is CONFLICT; else ACTIVE with the winning region and epoch and
+ * until_mono_ms = min(the needed-th largest expiry of a valid reading, the
+ * largest expiry of a reading at the winning epoch). Pure.
+ */
+void fence_quorum_decide(const struct fence_reading *readings, size_t count, size_t needed,
+                         int64_t ttl_ms, int64_t now_mono_ms, bool ignore_ttl,
+                         struct fence_quorum_verdict *out);
 
 struct fence;
 

@@ -76,6 +76,7 @@ struct fencing *fencing_new(const struct fencing_config *cfg, char *const *envp,
 	        &(struct fence_config){.ttl_ms = cfg->flag_ttl_ms,
 	                               .on_stale_hold = cfg->on_stale_hold,
 	                               .source_count = cfg->flag_count,
+	                               .quorum = cfg->flag_quorum,
 	                               .split_brain_after_ms = cfg->split_brain_after_ms});
 	if (fencing->fence == NULL) {
 		wd_err_set(err, -ENOMEM, "out of memory");

@@ -60,6 +60,7 @@ struct fencing_config {
 	int64_t flag_timeout_ms;           /* WARDEN_FLAG_TIMEOUT */
 	int64_t flag_ttl_ms;               /* WARDEN_FLAG_TTL */
 	bool on_stale_hold;                /* WARDEN_ON_STALE=hold */
+	size_t flag_quorum;                /* WARDEN_FLAG_QUORUM; 0 = a majority */
 	int64_t split_brain_after_ms;      /* WARDEN_SPLIT_BRAIN_AFTER */
 	const char *fence_file;            /* WARDEN_FENCE_FILE; "" = none */
 	const struct probe_config *probes; /* the role check's and the lease's probes */

@@ -163,7 +163,11 @@ GET    /_fake/creds                  issued credentials (with secrets: it is a f
 POST   /_fake/expire_creds           make every issued credential expired now
 PUT    /_fake/config                 {"error_style": "plain"|"coral", "auth_token": T|null,
                                       "creds_ttl": S, "strict_content_type": bool,
-                                      "cluster", "task_id", "task_group", "task_family"}
+                                      "cluster", "task_id", "task_group", "task_family",
+                                      "get_rate_limit": N|null}
+                                     get_rate_limit: GetParameter requests per second per
+                                     region (token bucket of N, as SSM's 40 TPS quota);
+                                     beyond it 400 ThrottlingException "Rate exceeded"
 GET    /_fake/config                 current config
 """
 
@@ -262,7 +266,12 @@ class State:
             "task_id": self.task_id,
             "task_group": args.group,
             "task_family": args.family,
+            # GetParameter requests per second per region (a token bucket of that
+            # size, refilled continuously, as SSM's per-account-and-region quota);
+            # beyond it ThrottlingException "Rate exceeded". null: no limit.
+            "get_rate_limit": None,
         }
+        self.buckets = {}  # region -> [tokens, last refill (monotonic s)]; reset empties it
         self.static_keys = {}
         for spec in args.static_key or []:
             parts = spec.split(":", 2)
@@ -278,6 +287,7 @@ class State:
 
     def reset_locked(self):
         self.params = {r: {} for r in self.regions}
+        self.buckets = {}
         self.issued = {}
         self.faults = []          # [{"fault", "remaining" (None = forever), "seconds"}]
         self.skew = 0.0
@@ -319,6 +329,20 @@ class State:
         entry["History"] = history
         store[name] = entry
         return version
+
+    def take_get_token_locked(self, region):
+        """False when the region's GetParameter rate limit is exhausted."""
+        limit = self.config.get("get_rate_limit")
+        if not limit:
+            return True
+        now = time.monotonic()
+        tokens, last = self.buckets.get(region, [float(limit), now])
+        tokens = min(float(limit), tokens + (now - last) * float(limit))
+        if tokens < 1.0:
+            self.buckets[region] = [tokens, now]
+            return False
+        self.buckets[region] = [tokens - 1.0, now]
+        return True
 
     def arn(self, region, name):
         path = name if name.startswith("/") else "/" + name
@@ -558,6 +582,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             try:
                 region, akid = self.authenticate(body, rec)
                 rec["region"], rec["akid"] = region, akid
+                if rec["op"] == "GetParameter":
+                    with st.lock:
+                        allowed = st.take_get_token_locked(region)
+                    if not allowed:
+                        raise AwsError("ThrottlingException", "Rate exceeded")
                 result = self.ssm_operation(region, body)
                 out = json.dumps(result).encode()
                 rec["status"] = 200
@@ -1053,6 +1082,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return 400, {"error": "unknown config key %r" % key}
                 if key == "error_style" and val not in ("plain", "coral"):
                     return 400, {"error": "error_style is plain or coral"}
+                if key == "get_rate_limit" and val is not None and (
+                        not isinstance(val, (int, float)) or val <= 0):
+                    return 400, {"error": "get_rate_limit is a positive number or null"}
                 st.config[key] = val
             return 200, dict(st.config)
         if route == ("GET", "/_fake/config"):

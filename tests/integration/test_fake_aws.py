@@ -202,6 +202,43 @@ class FakeAwsTest(unittest.TestCase):
         rc, out, err = self.cli("get-parameter", "--name", NAME)   # fault consumed
         self.assertEqual(rc, 0, err)
 
+    def test_cli_put_parameter_json_value_as_flag_set_writes_it(self):
+        """`aws ssm put-parameter --endpoint-url` with the value `warden flag set`
+        writes: accepted, signed by the CLI, Version +1 on every overwrite."""
+        value = json.dumps({"active_region": "us-west-2", "epoch": 7, "set_at":
+                            "2026-01-01T00:00:00.000Z", "by": "test", "reason": "drill"})
+        for version in (1, 2):
+            rc, out, err = self.cli("put-parameter", "--name", NAME, "--value", value,
+                                    "--type", "String", "--overwrite", region="us-west-2")
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(out["Version"], version)
+        doc = self.call(payload={"Name": NAME}, region="us-west-2")[2]["Parameter"]
+        self.assertEqual((json.loads(doc["Value"])["epoch"], doc["Version"]), (7, 2))
+        self.assertEqual(self.fake.get_counts()["by_error"], {})
+
+    def test_get_rate_limit_per_region(self):
+        """get_rate_limit: a token bucket per region for GetParameter, as SSM's quota."""
+        self.fake.set_param(NAME, "us-east-1")
+        self.fake.set_param(NAME, "us-east-1", region="us-west-2")
+        self.fake.config(get_rate_limit=2)
+        try:
+            east = [self.call()[0] for _ in range(12)]
+            # The bucket holds 2; the calls take a few ms each, refilling at most one.
+            self.assertEqual(east[:2], [200, 200], east)
+            self.assertIn(east.count(200), (2, 3), east)
+            self.assertEqual(east.count(400), 12 - east.count(200), east)
+            self.assert_aws_error(self.call(), 400, "ThrottlingException", "^Rate exceeded$")
+            # Another region has its own bucket; PutParameter is not limited.
+            self.assertEqual(self.call(region="us-west-2")[0], 200)
+            put = self.call("PutParameter", {"Name": NAME, "Value": "us-west-2",
+                                             "Type": "String", "Overwrite": True})
+            self.assertEqual(put[0], 200, put)
+            time.sleep(0.6)  # refills at 2/s: at least one more token
+            self.assertEqual(self.call()[0], 200)
+        finally:
+            self.fake.config(get_rate_limit=None)
+        self.assertEqual([self.call()[0] for _ in range(10)], [200] * 10)
+
     def test_cli_parses_coral_style_errors(self):
         self.fake.config(error_style="coral")
         rc, _, err = self.cli("get-parameter", "--name", "/missing")

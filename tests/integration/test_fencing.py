@@ -630,8 +630,11 @@ class FencingTest(unittest.TestCase):
         west.set_param(NAME, epoch_value(HOME, 1))
         flag = "ssm:%s?region=%s&endpoint=%s,ssm:%s?region=%s&endpoint=%s" % (
             NAME, HOME, east.url, NAME, OTHER, west.url)
+        # `any`: the highest epoch among whatever is readable (the rule before
+        # WARDEN_FLAG_QUORUM; the majority default is tested in test_flag_cmd.py).
         run = self.start("two-sources", {
-            "WARDEN_FLAG": flag, "AWS_REGION": HOME, "AWS_ACCESS_KEY_ID": STATIC_AKID,
+            "WARDEN_FLAG": flag, "WARDEN_FLAG_QUORUM": "any", "AWS_REGION": HOME,
+            "AWS_ACCESS_KEY_ID": STATIC_AKID,
             "AWS_SECRET_ACCESS_KEY": STATIC_SECRET, "HOME": self.dir("home")})
         run.wait_fence(FOLLOW + TTL, "both agree", state="active", writable=True, epoch=1)
         run.settle(1)

@@ -178,6 +178,7 @@ static void test_defaults(void **state)
 	                          "  \"flag_timeout\": \"2s\",\n"
 	                          "  \"flag_ttl\": \"30s\",\n"
 	                          "  \"on_stale\": \"fence\",\n"
+	                          "  \"flag_quorum\": \"majority\",\n"
 	                          "  \"split_brain_after\": \"150s\",\n"
 	                          "  \"admin_token\": null,\n"
 	                          "  \"fence_file\": null,\n"
@@ -1032,6 +1033,46 @@ static void test_flag_timing_rule_boundary(void **state)
 	load_ok(f);
 }
 
+static void test_flag_quorum(void **state)
+{
+	struct fixture *f = *state;
+	char *json;
+
+	env_add(f, "AWS_REGION=us-east-1");
+	env_add(f, "WARDEN_FLAG=file:/a,file:/b,file:/c");
+	load_ok(f);
+	assert_int_equal(f->cfg->flag_quorum_needed, 2); /* majority by default */
+	json = config_print_json(f->cfg);
+	assert_non_null(json);
+	assert_non_null(strstr(json, "\"needed\": 2,\n    \"of\": 3"));
+	assert_non_null(strstr(json, "an outage of any one source changes nothing; of two fences "
+	                             "every task"));
+	free(json);
+
+	env_add(f, "WARDEN_FLAG_QUORUM=all");
+	load_ok(f);
+	assert_int_equal(f->cfg->flag_quorum_needed, 3);
+	env_clear(f);
+	env_add(f, "AWS_REGION=us-east-1");
+	env_add(f, "WARDEN_FLAG=file:/a,file:/b");
+	env_add(f, "WARDEN_FLAG_QUORUM=any");
+	load_ok(f);
+	assert_int_equal(f->cfg->flag_quorum_needed, 1);
+	json = config_print_json(f->cfg);
+	assert_non_null(strstr(json, "unsafe in a partition"));
+	free(json);
+
+	env_clear(f);
+	env_add(f, "AWS_REGION=us-east-1");
+	env_add(f, "WARDEN_FLAG=file:/a,file:/b");
+	env_add(f, "WARDEN_FLAG_QUORUM=3");
+	load_fails(f, "WARDEN_FLAG_QUORUM: want majority, all, any or a number from 1 to 2 (the "
+	              "number of WARDEN_FLAG sources)");
+	env_clear(f);
+	env_add(f, "WARDEN_FLAG_QUORUM=most");
+	load_fails_with(f, "WARDEN_FLAG_QUORUM", NULL);
+}
+
 static void test_fencing_errors(void **state)
 {
 	struct fixture *f = *state;
@@ -1273,6 +1314,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_json_text_too_many_probes, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_fencing_settings, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_flag_timing_rule, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_flag_quorum, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_flag_timing_rule_boundary, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_fencing_errors, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_admin_token_file, setup, teardown),

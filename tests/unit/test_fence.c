@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,6 +43,8 @@ struct row {
 	uint64_t epoch;
 	const char *active_region; /* NULL: not checked */
 	bool split_brain;
+	size_t quorum;          /* fence_config.quorum: 0 a majority, 1 `any` (the old rule) */
+	const char *reason_has; /* NULL: not checked; else a part of the reason */
 };
 
 static const struct row rows[] = {
@@ -58,7 +61,9 @@ static const struct row rows[] = {
          0,
          0,
          "",
-         false},
+         false,
+         0,
+         NULL},
         {"this region is active and writable",
          1,
          false,
@@ -72,7 +77,9 @@ static const struct row rows[] = {
          1000 + TTL,
          7,
          "us-east-1",
-         false},
+         false,
+         0,
+         NULL},
         {"another region is passive",
          1,
          false,
@@ -86,7 +93,9 @@ static const struct row rows[] = {
          0,
          8,
          "us-west-2",
-         false},
+         false,
+         0,
+         NULL},
         {"valid one ms before the TTL ends",
          1,
          false,
@@ -100,7 +109,9 @@ static const struct row rows[] = {
          1000 + TTL,
          1,
          "us-east-1",
-         false},
+         false,
+         0,
+         NULL},
         {"stale exactly at the TTL boundary",
          1,
          false,
@@ -114,7 +125,9 @@ static const struct row rows[] = {
          0,
          0,
          NULL,
-         false},
+         false,
+         0,
+         NULL},
         {"hung flag loop: last read long ago",
          1,
          false,
@@ -128,7 +141,9 @@ static const struct row rows[] = {
          0,
          0,
          NULL,
-         false},
+         false,
+         0,
+         NULL},
         {"hold keeps the last verdict when stale (unsafe)",
          1,
          true,
@@ -142,7 +157,9 @@ static const struct row rows[] = {
          INT64_MAX,
          1,
          "us-east-1",
-         false},
+         false,
+         0,
+         NULL},
         {"hold keeps passive passive",
          1,
          true,
@@ -156,7 +173,9 @@ static const struct row rows[] = {
          0,
          1,
          "us-west-2",
-         false},
+         false,
+         0,
+         NULL},
         {"active but the database is a reader",
          1,
          false,
@@ -170,7 +189,9 @@ static const struct row rows[] = {
          0,
          1,
          "us-east-1",
-         false},
+         false,
+         0,
+         NULL},
         {"active with a writer database",
          1,
          false,
@@ -184,7 +205,9 @@ static const struct row rows[] = {
          1000 + TTL,
          1,
          "us-east-1",
-         false},
+         false,
+         0,
+         NULL},
         {"passive with a writer database is split brain",
          1,
          false,
@@ -198,7 +221,9 @@ static const struct row rows[] = {
          0,
          1,
          "us-west-2",
-         true},
+         true,
+         0,
+         NULL},
         {"operator fence wins over active",
          1,
          false,
@@ -212,7 +237,9 @@ static const struct row rows[] = {
          0,
          1,
          "us-east-1",
-         false},
+         false,
+         0,
+         NULL},
         {"operator fence on a stale task",
          1,
          false,
@@ -226,7 +253,9 @@ static const struct row rows[] = {
          0,
          0,
          NULL,
-         false},
+         false,
+         0,
+         NULL},
         {"JSON epoch beats the SSM version",
          1,
          false,
@@ -240,7 +269,9 @@ static const struct row rows[] = {
          1000 + TTL,
          42,
          "us-east-1",
-         false},
+         false,
+         0,
+         NULL},
         {"newer read replaces the older",
          1,
          false,
@@ -254,7 +285,9 @@ static const struct row rows[] = {
          0,
          2,
          "us-west-2",
-         false},
+         false,
+         0,
+         NULL},
         {"a late answer (sent earlier) never wins",
          1,
          false,
@@ -268,7 +301,9 @@ static const struct row rows[] = {
          0,
          2,
          "us-west-2",
-         false},
+         false,
+         0,
+         NULL},
         {"the epoch never goes back (parameter recreated)",
          1,
          false,
@@ -282,7 +317,9 @@ static const struct row rows[] = {
          0,
          0,
          NULL,
-         false},
+         false,
+         0,
+         NULL},
         {"two sources: the highest epoch wins",
          2,
          false,
@@ -297,8 +334,10 @@ static const struct row rows[] = {
          0,
          5,
          "us-west-2",
-         false},
-        {"two sources agree: writable until the later expiry",
+         false,
+         0,
+         NULL},
+        {"two sources agree, any: writable until the later expiry",
          2,
          false,
          {{0, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 1000},
@@ -312,8 +351,10 @@ static const struct row rows[] = {
          4000 + TTL,
          5,
          "us-east-1",
-         false},
-        {"two sources, one down: the other still decides",
+         false,
+         1,
+         NULL},
+        {"two sources, one down, any: the other still decides (today's rule)",
          2,
          false,
          {{1, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 1000}},
@@ -326,7 +367,9 @@ static const struct row rows[] = {
          1000 + TTL,
          5,
          "us-east-1",
-         false},
+         false,
+         1,
+         NULL},
         {"two regions at one epoch are a conflict",
          2,
          false,
@@ -341,7 +384,9 @@ static const struct row rows[] = {
          0,
          0,
          NULL,
-         false},
+         false,
+         0,
+         NULL},
         {"multi-source value without an epoch is a conflict",
          2,
          false,
@@ -355,7 +400,9 @@ static const struct row rows[] = {
          0,
          0,
          NULL,
-         false},
+         false,
+         1,
+         NULL},
         {"newer epoch expired, older one alone is not trusted",
          2,
          false,
@@ -370,7 +417,9 @@ static const struct row rows[] = {
          0,
          0,
          NULL,
-         false},
+         false,
+         0,
+         NULL},
         {"file with a plain value has epoch 0",
          1,
          false,
@@ -384,7 +433,135 @@ static const struct row rows[] = {
          1000 + TTL,
          0,
          "us-east-1",
-         false},
+         false,
+         0,
+         NULL},
+        /* Quorum (DESIGN.md "The flag"): rows written by name. */
+        {.name = "two sources, majority: one expired is stale",
+         .sources = 2,
+         .reads = {{0, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 1000},
+                   {1, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 20000}},
+         .read_count = 2,
+         .now = 1000 + TTL,
+         .state = FENCE_STALE,
+         .reason_has = "missing source 1"},
+        {.name = "two sources agree, majority: writable until the earlier expiry",
+         .sources = 2,
+         .reads = {{0, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 1000},
+                   {1, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 4000}},
+         .read_count = 2,
+         .now = 5000,
+         .state = FENCE_ACTIVE,
+         .writable = true,
+         .until = 1000 + TTL,
+         .epoch = 5,
+         .active_region = "us-east-1"},
+        {.name = "three sources, majority, one cut off: two still decide",
+         .sources = 3,
+         .reads = {{0, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 1000},
+                   {1, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 4000},
+                   {2, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 100}},
+         .read_count = 3,
+         .now = 100 + TTL,
+         .state = FENCE_ACTIVE,
+         .writable = true,
+         .until = 1000 + TTL,
+         .epoch = 5,
+         .active_region = "us-east-1"},
+        {.name = "three sources, majority, two cut off: stale naming them",
+         .sources = 3,
+         .reads = {{0, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 1000},
+                   {1, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 4000},
+                   {2, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 25000}},
+         .read_count = 3,
+         .now = 4000 + TTL,
+         .state = FENCE_STALE,
+         .reason_has = "missing source 1, 2"},
+        {.name = "three sources, majority: the newest epoch of the quorum wins",
+         .sources = 3,
+         .reads = {{0, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 1000},
+                   {1, "{\"active_region\":\"us-west-2\",\"epoch\":6}", 0, 1000},
+                   {2, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 1000}},
+         .read_count = 3,
+         .now = 2000,
+         .state = FENCE_PASSIVE,
+         .epoch = 6,
+         .active_region = "us-west-2"},
+        {.name = "three sources, majority: two regions at the top epoch conflict",
+         .sources = 3,
+         .reads = {{0, "{\"active_region\":\"us-east-1\",\"epoch\":6}", 0, 1000},
+                   {1, "{\"active_region\":\"us-west-2\",\"epoch\":6}", 0, 1000},
+                   {2, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 1000}},
+         .read_count = 3,
+         .now = 2000,
+         .state = FENCE_CONFLICT,
+         .reason_has = "at epoch 6"},
+        {.name = "three sources, any: one valid read decides (today's rule)",
+         .sources = 3,
+         .quorum = 1,
+         .reads = {{2, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 1000}},
+         .read_count = 1,
+         .now = 2000,
+         .state = FENCE_ACTIVE,
+         .writable = true,
+         .until = 1000 + TTL,
+         .epoch = 5,
+         .active_region = "us-east-1"},
+        {.name = "three sources, all: three valid reads decide",
+         .sources = 3,
+         .quorum = 3,
+         .reads = {{0, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 1000},
+                   {1, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 1000},
+                   {2, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 1000}},
+         .read_count = 3,
+         .now = 2000,
+         .state = FENCE_ACTIVE,
+         .writable = true,
+         .until = 1000 + TTL,
+         .epoch = 5,
+         .active_region = "us-east-1"},
+        {.name = "three sources, all: one expired is stale",
+         .sources = 3,
+         .quorum = 3,
+         .reads = {{0, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 1000},
+                   {1, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 5000},
+                   {2, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 5000}},
+         .read_count = 3,
+         .now = 1000 + TTL,
+         .state = FENCE_STALE,
+         .reason_has = "2 of 3 needed"},
+        {.name = "four sources, quorum 2: writable until the second largest expiry",
+         .sources = 4,
+         .quorum = 2,
+         .reads = {{0, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 1000},
+                   {1, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 3000},
+                   {2, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 2000}},
+         .read_count = 3,
+         .now = 4000,
+         .state = FENCE_ACTIVE,
+         .writable = true,
+         .until = 2000 + TTL,
+         .epoch = 5,
+         .active_region = "us-east-1"},
+        {.name = "three sources, majority, a lower epoch read last: winner's expiry bounds",
+         .sources = 3,
+         .reads = {{0, "{\"active_region\":\"us-east-1\",\"epoch\":6}", 0, 1000},
+                   {1, "{\"active_region\":\"us-west-2\",\"epoch\":5}", 0, 9000},
+                   {2, "{\"active_region\":\"us-west-2\",\"epoch\":5}", 0, 8000}},
+         .read_count = 3,
+         .now = 9500,
+         .state = FENCE_ACTIVE,
+         .writable = true,
+         .until = 1000 + TTL,
+         .epoch = 6,
+         .active_region = "us-east-1"},
+        {.name = "not enough sources answered yet is unknown",
+         .sources = 3,
+         .reads = {{0, "{\"active_region\":\"us-east-1\",\"epoch\":5}", 0, 1000}},
+         .read_count = 1,
+         .now = 2000,
+         .state = FENCE_UNKNOWN,
+         .reason_has = "missing source 2, 3"},
 };
 
 static void run_row(const struct row *row)
@@ -392,7 +569,8 @@ static void run_row(const struct row *row)
 	struct fence_config cfg = {.region = "us-east-1",
 	                           .ttl_ms = TTL,
 	                           .on_stale_hold = row->hold,
-	                           .source_count = row->sources};
+	                           .source_count = row->sources,
+	                           .quorum = row->quorum};
 	struct fence *fence = fence_new(&cfg);
 	struct fence_verdict verdict;
 
@@ -422,6 +600,8 @@ static void run_row(const struct row *row)
 	}
 	assert_int_equal(verdict.split_brain, row->split_brain);
 	assert_true(verdict.reason[0] != '\0');
+	if (row->reason_has != NULL && strstr(verdict.reason, row->reason_has) == NULL)
+		fail_msg("%s: reason '%s' lacks '%s'", row->name, verdict.reason, row->reason_has);
 	fence_free(fence);
 }
 
@@ -573,6 +753,122 @@ static void test_no_window_alarms_at_once(void **unused)
 	fence_free(fence);
 }
 
+/*
+ * The safety contract under a partition, with a fake clock: three sources,
+ * the orchestrator confirms epoch 6 (us-west-2) on sources 2 and 3 (a
+ * quorum) at T_CONFIRM; this task of us-east-1 is cut off from both and
+ * keeps reading only its own region's parameter (source 1), which still
+ * names it at epoch 5. Under a quorum that intersects every other quorum it
+ * is writable at no instant at or after T_CONFIRM + TTL, and no verdict's
+ * writable_until passes it; under `any` it stays writable (unsafe, as
+ * documented).
+ */
+#define T_CONFIRM 2500
+
+static int64_t cut_off_last_writable(size_t quorum, int64_t *max_until)
+{
+	struct fence_config cfg = {
+	        .region = "us-east-1", .ttl_ms = TTL, .source_count = 3, .quorum = quorum};
+	struct fence *fence = fence_new(&cfg);
+	struct flag_value old;
+	struct wd_err err = {0};
+	const char *text = "{\"active_region\":\"us-east-1\",\"epoch\":5}";
+	int64_t last = -1;
+	int64_t next_own_read = 6000;
+
+	assert_non_null(fence);
+	assert_int_equal(flag_value_parse(text, strlen(text), &old, &err), 0);
+	for (size_t i = 0; i < 3; i++)
+		fence_record_read(fence, i, &old, 0, 1000); /* before the flip: all agree */
+	*max_until = 0;
+	for (int64_t now = 1000; now < 4 * TTL; now += 50) {
+		struct fence_verdict verdict;
+
+		if (now >= next_own_read) { /* its own region's parameter, every 5 s */
+			fence_record_read(fence, 0, &old, 0, now);
+			next_own_read += 5000;
+		}
+		fence_decide(fence, now, FENCE_DB_NO_CHECK, &verdict);
+		if (!verdict.writable)
+			continue;
+		last = now;
+		if (verdict.writable_until_mono_ms > *max_until)
+			*max_until = verdict.writable_until_mono_ms;
+	}
+	fence_free(fence);
+	return last;
+}
+
+static void test_cut_off_region_fences_within_ttl(void **unused)
+{
+	static const size_t safe[] = {0 /* majority */, 2, 3 /* all */};
+	int64_t max_until;
+
+	(void)unused;
+	for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++) {
+		int64_t last = cut_off_last_writable(safe[i], &max_until);
+
+		printf("  quorum %zu: last writable at %lld, writable_until at most %lld\n",
+		       safe[i], (long long)last, (long long)max_until);
+		assert_true(last >= 1000);           /* it was writable before the flip */
+		assert_true(last < T_CONFIRM + TTL); /* never at or after t + ttl */
+		assert_true(max_until <= T_CONFIRM + TTL);
+	}
+	/* `any`: the own region's parameter alone keeps it writable: unsafe. */
+	assert_true(cut_off_last_writable(1, &max_until) > T_CONFIRM + 2 * TTL);
+}
+
+static void test_quorum_parse(void **unused)
+{
+	static const struct {
+		const char *text;
+		size_t sources;
+		int rc;
+		size_t needed;
+	} cases[] = {
+	        {"majority", 1, 0, 1}, {"majority", 2, 0, 2},   {"majority", 3, 0, 2},
+	        {"majority", 4, 0, 3}, {"all", 3, 0, 3},        {"any", 3, 0, 1},
+	        {"2", 3, 0, 2},        {"3", 3, 0, 3},          {"4", 3, -EINVAL, 0},
+	        {"0", 3, -EINVAL, 0},  {"-1", 3, -EINVAL, 0},   {"2x", 3, -EINVAL, 0},
+	        {"", 3, -EINVAL, 0},   {"most", 3, -EINVAL, 0},
+	};
+
+	(void)unused;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct wd_err err = {0};
+		size_t needed = 0;
+		int rc = fence_quorum_parse(cases[i].text, cases[i].sources, &needed, &err);
+
+		if (rc != cases[i].rc || (rc == 0 && needed != cases[i].needed))
+			fail_msg("'%s' of %zu: rc %d needed %zu", cases[i].text, cases[i].sources,
+			         rc, needed);
+		if (rc < 0)
+			assert_non_null(strstr(err.msg, "majority, all, any"));
+	}
+}
+
+static void test_quorum_outages(void **unused)
+{
+	char lines[4][160];
+	size_t n;
+
+	(void)unused;
+	n = fence_quorum_outages(2, 2, lines, 4);
+	assert_int_equal(n, 2);
+	assert_non_null(strstr(lines[0], "safe in a partition"));
+	assert_string_equal(lines[1], "an outage of either source fences every task");
+	n = fence_quorum_outages(2, 3, lines, 4);
+	assert_string_equal(
+	        lines[1], "an outage of any one source changes nothing; of two fences every task");
+	n = fence_quorum_outages(1, 2, lines, 4);
+	assert_non_null(strstr(lines[0], "unsafe in a partition"));
+	assert_non_null(strstr(lines[1], "any one source changes nothing"));
+	n = fence_quorum_outages(1, 1, lines, 4);
+	assert_non_null(strstr(lines[0], "safe in a partition"));
+	assert_string_equal(lines[1], "an outage of the source fences every task");
+	(void)n;
+}
+
 static void test_timing(void **unused)
 {
 	struct fence_timing t;
@@ -613,6 +909,9 @@ int main(void)
 	        cmocka_unit_test(test_demotion_window),
 	        cmocka_unit_test(test_no_window_alarms_at_once),
 	        cmocka_unit_test(test_timing),
+	        cmocka_unit_test(test_cut_off_region_fences_within_ttl),
+	        cmocka_unit_test(test_quorum_parse),
+	        cmocka_unit_test(test_quorum_outages),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -438,6 +438,104 @@ static void test_answers_judged(void **state)
 	}
 }
 
+static void test_put_request_shape_and_ok(void **state)
+{
+	static const struct canned answers[] = {
+	        {NET_OK, 200, "{\"Version\":8,\"Tier\":\"Standard\"}", "@0", "req-p", false, false},
+	};
+	struct scripted_client sc;
+	struct ssm_result res;
+
+	(void)state;
+	script_run(answers, 1);
+	scripted_client(&sc, NULL);
+	assert_int_equal(ssm_put_parameter(sc.ssm, PARAM_NAME, "{\"active_region\":\"us-west-2\"}",
+	                                   true, clock_mono_ms() + 2000, &res),
+	                 AWS_OK);
+	assert_string_equal(script.body,
+	                    "{\"Name\":\"" PARAM_NAME
+	                    "\",\"Value\":\"{\\\"active_region\\\":\\\"us-west-2\\\"}\","
+	                    "\"Type\":\"String\",\"Overwrite\":true}");
+	assert_true(sent_header("X-Amz-Target: AmazonSSM.PutParameter"));
+	assert_true(sent_header("Content-Type: application/x-amz-json-1.1"));
+	assert_true(sent_header("X-Amz-Security-Token: SESSIONTOKENEXAMPLE"));
+	assert_true(sent_header_prefix("Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"));
+	assert_int_equal(res.attempts, 1);
+	assert_int_equal(res.version, 8);
+	assert_string_equal(res.request_id, "req-p");
+	scripted_free(&sc);
+}
+
+static void test_put_answers_judged(void **state)
+{
+	static const struct {
+		struct canned answers[2];
+		size_t count;
+		enum aws_outcome want;
+		int attempts;
+	} cases[] = {
+	        {{{NET_OK, 200, "{\"Tier\":\"Standard\"}", "@0", "r", false, false}},
+	         1,
+	         AWS_BAD_REPLY,
+	         1},
+	        {{{NET_OK, 200, "{\"Version\":0}", "@0", "r", false, false}}, 1, AWS_BAD_REPLY, 1},
+	        {{{NET_OK, 200, "[]", "@0", "r", false, false}}, 1, AWS_BAD_REPLY, 1},
+	        {{{NET_OK, 400, "{\"__type\":\"ThrottlingException\"}", "@0", "r", false, false}},
+	         1,
+	         AWS_THROTTLED,
+	         1},
+	        {{{NET_OK, 400, "{\"__type\":\"AccessDeniedException\"}", "@0", "r", false, false}},
+	         1,
+	         AWS_AUTH,
+	         1},
+	        {{{NET_OK, 400, "{\"__type\":\"ParameterAlreadyExists\"}", "@0", "r", false,
+	           false}},
+	         1,
+	         AWS_CLIENT_ERROR,
+	         1},
+	        {{{NET_TIMEOUT, 0, NULL, "", "", false, false}}, 1, AWS_TIMEOUT, 1},
+	        /* Skew: corrected from Date and sent once more. */
+	        {{{NET_OK, 400, "{\"__type\":\"InvalidSignatureException\"}", "@900", "r1", false,
+	           false},
+	          {NET_OK, 200, "{\"Version\":3}", "@900", "r2", false, false}},
+	         2,
+	         AWS_OK,
+	         2},
+	};
+	struct scripted_client sc;
+	struct ssm_result res;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		script_run(cases[i].answers, cases[i].count);
+		scripted_client(&sc, NULL);
+		ssm_put_parameter(sc.ssm, PARAM_NAME, "us-west-2", true, clock_mono_ms() + 2000,
+		                  &res);
+		if (res.outcome != cases[i].want)
+			print_error("case %zu: %s (%s)\n", i, aws_outcome_str(res.outcome),
+			            res.message);
+		assert_int_equal(res.outcome, cases[i].want);
+		assert_int_equal(res.attempts, cases[i].attempts);
+		assert_int_equal(script.calls, cases[i].count);
+		scripted_free(&sc);
+	}
+	/* Bad input never reaches the transport, and the value is never quoted. */
+	script_run(NULL, 0);
+	scripted_client(&sc, NULL);
+	assert_int_equal(
+	        ssm_put_parameter(sc.ssm, PARAM_NAME ":3", "x", true, clock_mono_ms() + 2000, &res),
+	        AWS_INTERNAL);
+	assert_int_equal(
+	        ssm_put_parameter(sc.ssm, PARAM_NAME, "", true, clock_mono_ms() + 2000, &res),
+	        AWS_INTERNAL);
+	assert_int_equal(ssm_put_parameter(sc.ssm, PARAM_NAME, "s3cr3t\xff", true,
+	                                   clock_mono_ms() + 2000, &res),
+	                 AWS_INTERNAL);
+	assert_null(strstr(res.message, "s3cr3t"));
+	assert_int_equal(script.calls, 0);
+	scripted_free(&sc);
+}
+
 /* The signed X-Amz-Date of attempt i, in seconds since the epoch. */
 static int64_t sent_date(int i)
 {
@@ -734,6 +832,32 @@ static void test_fake_aws_faults(void **state)
 	assert_int_equal(res.parameter.version, 1);
 	assert_true(res.request_id[0] != '\0');
 
+	/* PutParameter: Version + 1 on every overwrite, read back by GetParameter. */
+	assert_int_equal(ssm_put_parameter(fc.ssm, FAKE_PARAM,
+	                                   "{\"active_region\":\"us-west-2\","
+	                                   "\"epoch\":9}",
+	                                   true, clock_mono_ms() + 2000, &res),
+	                 AWS_OK);
+	report("put", &res, 0);
+	assert_int_equal(res.version, 2);
+	assert_int_equal(fake_get(&fc, "after put", 2000, &res), AWS_OK);
+	assert_int_equal(res.parameter.version, 2);
+	assert_string_equal(res.parameter.value, "{\"active_region\":\"us-west-2\",\"epoch\":9}");
+	assert_int_equal(ssm_put_parameter(fc.ssm, FAKE_PARAM, "us-east-1", false,
+	                                   clock_mono_ms() + 2000, &res),
+	                 AWS_CLIENT_ERROR);
+	assert_string_equal(res.error_type, "ParameterAlreadyExists");
+	fake_inject("stall", 1, 10);
+	started = clock_mono_ms();
+	assert_int_equal(
+	        ssm_put_parameter(fc.ssm, FAKE_PARAM, "us-east-1", true, started + 1000, &res),
+	        AWS_TIMEOUT);
+	assert_true(clock_mono_ms() - started < 5000);
+	assert_int_equal(fake_control("POST", "clear", "{}"), 200);
+	assert_int_equal(fake_control("PUT", "param",
+	                              "{\"name\":\"" FAKE_PARAM "\",\"value\":\"us-east-1\"}"),
+	                 200);
+
 	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
 		fake_inject(faults[i].fault, 1, 0);
 		assert_int_equal(fake_get(&fc, faults[i].fault, 2000, &res), faults[i].want);
@@ -836,6 +960,8 @@ int main(void)
 	        cmocka_unit_test(test_golden),
 	        cmocka_unit_test(test_name_check),
 	        cmocka_unit_test(test_request_shape_and_ok),
+	        cmocka_unit_test(test_put_request_shape_and_ok),
+	        cmocka_unit_test(test_put_answers_judged),
 	        cmocka_unit_test(test_name_is_json_escaped),
 	        cmocka_unit_test(test_answers_judged),
 	        cmocka_unit_test(test_skew_corrected_and_retried_once),
