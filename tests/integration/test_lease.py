@@ -16,7 +16,6 @@ the TTL, well before it after a release), with generous slack.
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -341,7 +340,7 @@ class LeaseTest(unittest.TestCase):
     def test_07_never_two_holders(self):
         duration = 60.0  # the issue: "over a minute of random flag flips"
         ttl = 2000
-        rng = random.Random(os.environ.get("LEASE_TEST_SEED") or time.time())
+        rng = harness.seeded_random(self.id())
         a = self.driver("flip", "task-a", ttl_ms=ttl)
         b = self.driver("flip", "task-b", ttl_ms=ttl)
         drivers = [a, b]
