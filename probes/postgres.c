@@ -159,8 +159,9 @@ static enum probe_outcome pg_judge(const struct probe_config *cfg, enum db_role 
 			                  "not in recovery, want reader");
 		break;
 	case EXPECT_ROLE_WRITER_WHEN_ACTIVE:
-		/* Acts as ANY until the fencing module lands and tells us the region's
-		 * state; then an active task will want a writer here. */
+		/* The probe accepts either role; the fence reads the role it saw and
+		 * makes an active task writable only while it is a writer
+		 * (fencing/decision.h). */
 	case EXPECT_ROLE_ANY: break;
 	}
 	if (obs->has_lag && cfg->max_lag_ms >= 0 &&

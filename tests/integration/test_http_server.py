@@ -42,15 +42,6 @@ def raise_nofile(want=8192):
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def config_loader_is_real():
-    """The skeleton's stub loader ignores the environment (and listens on 8089)."""
-    import subprocess
-    out = subprocess.run([harness.WARDEN_BIN, "config"], capture_output=True, text=True,
-                         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                              "WARDEN_LISTEN": "127.0.0.1:18089"}, timeout=10)
-    return "127.0.0.1:18089" in out.stdout
-
-
 def non_loopback_ipv4():
     """An IPv4 address of this machine that is not loopback, or None."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -136,9 +127,6 @@ class HttpServerTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.nofile = raise_nofile()
-        if not config_loader_is_real():
-            raise unittest.SkipTest("the config loader is still the stub "
-                                    "(WARDEN_LISTEN is ignored)")
         cls.warden = harness.Warden(env=dict(FLOOD_ENV, WARDEN_DRAIN_SECONDS="1"))
 
     @classmethod
@@ -322,8 +310,6 @@ class HardeningTest(unittest.TestCase):
     control bytes in the target, /readyz/<probe>."""
 
     def setUp(self):
-        if not config_loader_is_real():
-            self.skipTest("the config loader is still the stub (WARDEN_LISTEN is ignored)")
         raise_nofile()
 
     def test_header_timeout_closes_tricklers(self):
@@ -521,10 +507,6 @@ class HardeningTest(unittest.TestCase):
 
 
 class LameDuckTest(unittest.TestCase):
-    def setUp(self):
-        if not config_loader_is_real():
-            self.skipTest("the config loader is still the stub (WARDEN_LISTEN is ignored)")
-
     def test_sigterm_fails_readyz_then_exits_zero(self):
         warden = harness.Warden(env={"WARDEN_DRAIN_SECONDS": "1"})
         try:
