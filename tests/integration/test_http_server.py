@@ -81,6 +81,18 @@ def connect_from(source, port, timeout=5.0):
     return s
 
 
+def accept_queue(port):
+    """Connections waiting in the accept queue of the IPv4 listener on `port`
+    (the kernel's count, /proc/net/tcp), or None when nothing listens there."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            local, state, queues = fields[1], fields[3], fields[4]
+            if state == "0A" and int(local.split(":")[1], 16) == port:
+                return int(queues.split(":")[1], 16)  # rx_queue: the backlog now
+    return None
+
+
 def still_open(sock):
     """True unless the peer closed (EOF or reset) the connection."""
     sock.setblocking(False)
@@ -234,7 +246,9 @@ class HttpServerTest(unittest.TestCase):
             for i in range(IDLE_CONNECTIONS):
                 idle.append(connect_from(IDLE_SOURCES[i % len(IDLE_SOURCES)], port))
             slow = Slowloris(port, SLOWLORIS_CONNECTIONS, SLOWLORIS_SOURCES)
-            time.sleep(1.5)  # let the drip start and the server take every connection
+            # The server took every connection: none left in the accept queue.
+            harness.wait_until(lambda: accept_queue(port) == 0, timeout=10,
+                               what="the flood accepted")
             for attempt in range(3):
                 status, _, body = harness.http_request(port, "/readyz", timeout=5.0)
                 self.assertEqual(status, 200, "attempt %d" % attempt)
