@@ -210,7 +210,10 @@ class PostgresProbeTest(unittest.TestCase):
             self.primary.start()
         # The reconnect backoff is at most 10 s; a short outage costs far less.
         self.warden.wait_probe("db", health="up", outcome="ok", timeout=20)
-        events = self.transitions("db")[before:]
+        # /status shows a change before its log line is written: wait for both.
+        events = harness.wait_until(
+            lambda: (lambda t: t if len(t) >= 2 else None)(self.transitions("db")[before:]),
+            what="two transitions of db logged")
         self.assertEqual([(e["from"], e["to"]) for e in events],
                          [("up", "down"), ("down", "up")], events)
         self.assertEqual(events[0]["reason"], "refused")
