@@ -29,6 +29,7 @@
  * names and holders are checked to be printable; nothing else is shown.
  */
 #include "fencing/lease.h"
+#include "fencing/lease_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -47,14 +48,14 @@
 #define LEASE_TTL_MIN_MS 300     /* ttl/3 must leave room for a round trip */
 #define LEASE_TTL_MAX_MS 3600000 /* an hour: a singleton that long is a mistake */
 
-static const char lease_create_sql[] = "CREATE TABLE IF NOT EXISTS warden_lease ("
-                                       " name text PRIMARY KEY,"
-                                       " holder text NOT NULL,"
-                                       " generation bigint NOT NULL,"
-                                       " expires_at timestamptz NOT NULL)";
+const char lease_create_sql[] = "CREATE TABLE IF NOT EXISTS warden_lease ("
+                                " name text PRIMARY KEY,"
+                                " holder text NOT NULL,"
+                                " generation bigint NOT NULL,"
+                                " expires_at timestamptz NOT NULL)";
 
 /* $1 name, $2 holder, $3 ttl in ms. */
-static const char lease_claim_sql[] =
+const char lease_claim_sql[] =
         "INSERT INTO warden_lease AS l (name, holder, generation, expires_at)"
         " VALUES ($1, $2, 1, now() + $3::bigint * interval '1 millisecond')"
         " ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder,"
@@ -68,24 +69,9 @@ static const char lease_claim_sql[] =
 static const char lease_holder_sql[] = "SELECT holder FROM warden_lease WHERE name = $1";
 
 /* $1 name, $2 holder, $3 generation. Only ever shortens our own row, at our generation. */
-static const char lease_release_sql[] = "UPDATE warden_lease SET expires_at = now()"
-                                        " WHERE name = $1 AND holder = $2 AND generation = $3"
-                                        " AND expires_at > now()";
-
-/* What the thread last learned; shared under lease->lock. Plain data. */
-struct lease_state {
-	bool claim_ok; /* the row is ours until held_until (no attempt said otherwise) */
-	bool draining; /* the agent is stopping: claim no more, report not held */
-	int64_t held_until_mono_ms; /* of the last successful claim */
-	uint64_t generation;        /* of the last successful claim; 0: never */
-	char holder[LEASE_HOLDER_MAX + 1];
-	enum lease_error reason; /* of the last attempt */
-	char error[WD_ERR_MSG_MAX];
-	uint64_t errors[LEASE_ERROR_COUNT];
-	/* The latest instant lease_status() reported the lease held until: the
-	 * row is not given up on demotion before it (a gate may trust it). */
-	int64_t promised_until_mono_ms;
-};
+const char lease_release_sql[] = "UPDATE warden_lease SET expires_at = now()"
+                                 " WHERE name = $1 AND holder = $2 AND generation = $3"
+                                 " AND expires_at > now()";
 
 struct lease {
 	char name[LEASE_NAME_MAX + 1];
@@ -135,8 +121,8 @@ const char *lease_error_str(enum lease_error error)
  * The reason of a failed statement (result not PGCONN_OK) from its SQLSTATE
  * ("" if none) and outcome, or of a failed connect (result PGCONN_FAILED).
  */
-static enum lease_error lease_error_of(enum pgconn_result result, const char *sqlstate,
-                                       enum probe_outcome outcome)
+enum lease_error lease_error_of(enum pgconn_result result, const char *sqlstate,
+                                enum probe_outcome outcome)
 {
 	if (result == PGCONN_SERVER_ERROR) {
 		if (strcmp(sqlstate, "42501") == 0)
@@ -177,7 +163,7 @@ int lease_name_check(const char *name, struct wd_err *err)
 }
 
 /* A holder (task id): 1..LEASE_HOLDER_MAX printable ASCII characters, no space. */
-static int lease_holder_check(const char *holder, struct wd_err *err)
+int lease_holder_check(const char *holder, struct wd_err *err)
 {
 	size_t len = holder ? strlen(holder) : 0;
 
@@ -198,8 +184,8 @@ static int lease_holder_check(const char *holder, struct wd_err *err)
  * Parse a claim's row: the generation (> 0) and the milliseconds left.
  * 0, or -EINVAL when either is not a number.
  */
-static int lease_parse_claim(const char *generation_text, const char *remaining_text,
-                             uint64_t *generation, int64_t *remaining_ms)
+int lease_parse_claim(const char *generation_text, const char *remaining_text, uint64_t *generation,
+                      int64_t *remaining_ms)
 {
 	char *end;
 	unsigned long long gen;
@@ -226,9 +212,9 @@ static int lease_parse_claim(const char *generation_text, const char *remaining_
  * for a task that the fence judges `verdict`: held only if writable now, the
  * last claim succeeded and its time has not run out.
  */
-static void lease_status_compute(const char *name, const struct lease_state *state,
-                                 const struct fence_verdict *verdict, int64_t now_mono_ms,
-                                 struct lease_status *out)
+void lease_status_compute(const char *name, const struct lease_state *state,
+                          const struct fence_verdict *verdict, int64_t now_mono_ms,
+                          struct lease_status *out)
 {
 	memset(out, 0, sizeof(*out));
 	snprintf(out->name, sizeof(out->name), "%s", name);
@@ -262,19 +248,14 @@ static void lease_status_compute(const char *name, const struct lease_state *sta
 
 /* ---- state shared with lease_status ------------------------------------ */
 
-/* Record a failed attempt (holder: who the database named, NULL if unknown). */
-static void lease_record_failure(struct lease *lease, enum lease_error reason, const char *holder,
-                                 bool lost, const char *fmt, ...)
-        __attribute__((format(printf, 5, 6)));
-
 /*
  * `lost`: the database said the row is not ours (another holder, a reader):
  * not held from now on. Otherwise (a timeout, a dropped connection) the row
  * stays ours until the held time of the last claim runs out, counted from
  * when that claim was sent; only then is the lease not held.
  */
-static void lease_record_failure(struct lease *lease, enum lease_error reason, const char *holder,
-                                 bool lost, const char *fmt, ...)
+void lease_record_failure(struct lease *lease, enum lease_error reason, const char *holder,
+                          bool lost, const char *fmt, ...)
 {
 	char text[WD_ERR_MSG_MAX];
 
@@ -291,7 +272,7 @@ static void lease_record_failure(struct lease *lease, enum lease_error reason, c
 	pthread_mutex_unlock(&lease->lock);
 }
 
-static void lease_record_claim(struct lease *lease, uint64_t generation, int64_t held_until)
+void lease_record_claim(struct lease *lease, uint64_t generation, int64_t held_until)
 {
 	pthread_mutex_lock(&lease->lock);
 	lease->state.claim_ok = true;
@@ -467,7 +448,7 @@ static bool lease_draining(struct lease *lease)
 }
 
 /* Log a transition of the lease as lease_status sees it now. */
-static void lease_log_transition(struct lease *lease, int64_t now_mono_ms)
+void lease_log_transition(struct lease *lease, int64_t now_mono_ms)
 {
 	struct fence_verdict verdict;
 	struct lease_state state;
@@ -508,7 +489,7 @@ static void lease_log_transition(struct lease *lease, int64_t now_mono_ms)
  * be claimed for a reason other than another holder (a missing grant would
  * otherwise only show in the database's log), an info line when that ends.
  */
-static void lease_log_error(struct lease *lease)
+void lease_log_error(struct lease *lease)
 {
 	struct lease_state state;
 	struct log_line line;
@@ -555,7 +536,7 @@ static void lease_release_generation(struct lease *lease, uint64_t generation, c
  * the same lock that lease_status() reports under). Returns true when the
  * caller should release the row in the database.
  */
-static bool lease_release_due(struct lease *lease, uint64_t *generation)
+bool lease_release_due(struct lease *lease, uint64_t *generation)
 {
 	bool due;
 	int64_t now;

@@ -37,6 +37,7 @@
  * target.
  */
 #include "probes/pgconn.h"
+#include "probes/pgconn_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -49,7 +50,6 @@
 #include "lib/clock.h"
 #include "net/net.h"
 
-#define PGCONN_HOSTS_MAX        8  /* hosts in one multi-host URI (validate rejects more) */
 #define PGCONN_ADDRS_MAX        16 /* addresses handed to libpq, all hosts together */
 #define PGCONN_LIST_MAX         (PGCONN_ADDRS_MAX * (WD_HOST_MAX + 2)) /* one comma-separated list */
 #define PGCONN_BACKOFF_FIRST_MS 1000
@@ -96,7 +96,7 @@ static void pgconn_copy(char *dst, size_t size, const char *src)
  * (the probe's target is shown elsewhere), and whitespace runs become one
  * space.
  */
-static void pgconn_tidy_message(const char *in, char *out, size_t size)
+void pgconn_tidy_message(const char *in, char *out, size_t size)
 {
 	static const char prefix[] = "connection to server";
 	size_t n = 0;
@@ -160,7 +160,7 @@ static size_t pgconn_replace_range(char *text, size_t size, size_t at, size_t le
 }
 
 /* Replace every occurrence of secret in text[size] by "***" (cut to fit). */
-static void pgconn_redact_secret(char *text, size_t size, const char *secret)
+void pgconn_redact_secret(char *text, size_t size, const char *secret)
 {
 	size_t secret_len = secret ? strlen(secret) : 0;
 	size_t from = 0;
@@ -177,7 +177,7 @@ static void pgconn_redact_secret(char *text, size_t size, const char *secret)
  * `shown` (the redacted target) by "***": libpq's URI parse errors quote raw
  * pieces of the URI, and a piece of the userinfo may be the password.
  */
-static void pgconn_redact_quoted(char *text, size_t size, const char *shown)
+void pgconn_redact_quoted(char *text, size_t size, const char *shown)
 {
 	size_t from = 0;
 	char *open;
@@ -216,7 +216,7 @@ static bool pgconn_contains(const char *haystack, const char *needle)
  * errors without a SQLSTATE while a query runs). Credentials first (the
  * server's pg_hba message mentions "SSL off"), then TLS, then transport.
  */
-static enum probe_outcome pgconn_classify_message(const char *msg)
+enum probe_outcome pgconn_classify_message(const char *msg)
 {
 	static const char *const auth[] = {
 	        "password authentication failed",
@@ -285,7 +285,7 @@ static enum probe_outcome pgconn_classify_message(const char *msg)
  * is auth, class 08 (connection exception) network, 08P01 (protocol
  * violation) bad_reply, anything else server_error.
  */
-static enum probe_outcome pgconn_classify_sqlstate(const char *sqlstate)
+enum probe_outcome pgconn_classify_sqlstate(const char *sqlstate)
 {
 	if (sqlstate == NULL || strlen(sqlstate) != 5)
 		return PROBE_SERVER_ERROR;
@@ -299,7 +299,7 @@ static enum probe_outcome pgconn_classify_sqlstate(const char *sqlstate)
 }
 
 /* The pause before connect attempt n+1 after n consecutive failures. */
-static int64_t pgconn_backoff_ms(unsigned failures)
+int64_t pgconn_backoff_ms(unsigned failures)
 {
 	int64_t pause = PGCONN_BACKOFF_FIRST_MS;
 
@@ -315,7 +315,7 @@ static int64_t pgconn_backoff_ms(unsigned failures)
  * item_size - 1 characters each. Returns the count (an empty list is one empty
  * item, as libpq counts), or -ENOSPC / -ENAMETOOLONG.
  */
-static int pgconn_split_list(const char *list, char (*items)[WD_HOST_MAX + 1], int max)
+int pgconn_split_list(const char *list, char (*items)[WD_HOST_MAX + 1], int max)
 {
 	int count = 0;
 	const char *start = list;
@@ -338,7 +338,7 @@ static int pgconn_split_list(const char *list, char (*items)[WD_HOST_MAX + 1], i
 }
 
 /* True for a host libpq takes as a unix socket directory (or the default). */
-static bool pgconn_host_is_socket(const char *host)
+bool pgconn_host_is_socket(const char *host)
 {
 	return host[0] == '\0' || host[0] == '/' || host[0] == '@';
 }
@@ -353,7 +353,7 @@ static const char *pgconn_option(const PQconninfoOption *opts, const char *keywo
 }
 
 /* Count the entries of a comma-separated list ("" is one entry). */
-static int pgconn_list_count(const char *list)
+int pgconn_list_count(const char *list)
 {
 	int n = 1;
 
@@ -421,7 +421,7 @@ static int pgconn_wait(int fd, short events, int64_t deadline_mono_ms)
  * list[size] of length *len: a comma goes before every entry but the first,
  * empty entries included. 0 or -ENOSPC.
  */
-static int pgconn_list_add(char *list, size_t size, size_t *len, int index, const char *item)
+int pgconn_list_add(char *list, size_t size, size_t *len, int index, const char *item)
 {
 	size_t item_len = strlen(item);
 	size_t comma = index > 0 ? 1 : 0;

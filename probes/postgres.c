@@ -56,16 +56,7 @@
 #include <string.h>
 
 #include "probes/pgconn.h"
-
-#define PG_QUERY_MAX 1024 /* the role query text */
-
-/* Which Aurora functions the server has (bits of pg_probe.aurora). */
-enum {
-	PG_AURORA_REPLICA_STATUS = 1 << 0,  /* aurora_replica_status() */
-	PG_AURORA_GLOBAL_STATUS = 1 << 1,   /* aurora_global_db_status() */
-	PG_AURORA_GLOBAL_INSTANCE = 1 << 2, /* aurora_global_db_instance_status() */
-	PG_AURORA_INSTANCE_ID = 1 << 3,     /* aurora_db_instance_identifier() */
-};
+#include "probes/postgres_internal.h"
 
 static const char pg_detect_query[] = "SELECT to_regproc('aurora_replica_status') IS NOT NULL,"
                                       " to_regproc('aurora_global_db_status') IS NOT NULL,"
@@ -88,7 +79,7 @@ struct pg_probe {
 /* ---- pure helpers (unit-tested) ---------------------------------------- */
 
 /* A duration as people write it in config: "5s", "1500ms", "2m". */
-static void pg_format_ms(int64_t ms, char *buf, size_t size)
+void pg_format_ms(int64_t ms, char *buf, size_t size)
 {
 	if (ms > 0 && ms % 60000 == 0)
 		snprintf(buf, size, "%lldm", (long long)(ms / 60000));
@@ -102,7 +93,7 @@ static void pg_format_ms(int64_t ms, char *buf, size_t size)
  * Build the role query for a connection with the Aurora functions `aurora`
  * into out[size]. Returns 0, or -ENOSPC if it does not fit.
  */
-static int pg_build_role_query(unsigned aurora, char *out, size_t size)
+int pg_build_role_query(unsigned aurora, char *out, size_t size)
 {
 	static const char replica_part[] =
 	        "(SELECT max(replica_lag_in_msec)::float8 FROM aurora_replica_status()"
@@ -141,8 +132,8 @@ static int pg_build_role_query(unsigned aurora, char *out, size_t size)
  * Judge what the server said against the probe's expectations and fill obs:
  * role, lag, and the outcome (ok, unexpected_role, lagging). Returns it.
  */
-static enum probe_outcome pg_judge(const struct probe_config *cfg, enum db_role role, bool has_lag,
-                                   double lag_seconds, struct probe_observation *obs)
+enum probe_outcome pg_judge(const struct probe_config *cfg, enum db_role role, bool has_lag,
+                            double lag_seconds, struct probe_observation *obs)
 {
 	obs->role = role;
 	obs->has_lag = role == DB_ROLE_READER && has_lag;
@@ -159,8 +150,9 @@ static enum probe_outcome pg_judge(const struct probe_config *cfg, enum db_role 
 			                  "not in recovery, want reader");
 		break;
 	case EXPECT_ROLE_WRITER_WHEN_ACTIVE:
-		/* Acts as ANY until the fencing module lands and tells us the region's
-		 * state; then an active task will want a writer here. */
+		/* The probe accepts either role; the fence reads the role it saw and
+		 * makes an active task writable only while it is a writer
+		 * (fencing/decision.h). */
 	case EXPECT_ROLE_ANY: break;
 	}
 	if (obs->has_lag && cfg->max_lag_ms >= 0 &&

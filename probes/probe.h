@@ -32,7 +32,8 @@ const char *probe_kind_str(enum probe_kind kind);
 
 /* The role a postgres probe expects (`expect=` option). */
 enum probe_expect_role {
-	EXPECT_ROLE_WRITER_WHEN_ACTIVE, /* default; acts as ANY until fencing lands */
+	EXPECT_ROLE_WRITER_WHEN_ACTIVE, /* default; the probe accepts either role, the
+	                                  fence wants a writer when active (decision.h) */
 	EXPECT_ROLE_WRITER,
 	EXPECT_ROLE_READER,
 	EXPECT_ROLE_ANY,

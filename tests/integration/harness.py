@@ -9,6 +9,8 @@ HTTP requests to it, waiting, and the black-hole target.
 
 import json
 import os
+import random
+import sys
 import shutil
 import signal
 import socket
@@ -236,6 +238,20 @@ def check_sanitizer_log(testcase, warden):
     text = warden.log_text()
     for marker in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"):
         testcase.assertNotIn(marker, text, "sanitizer report in warden's log")
+
+
+def seeded_random(what):
+    """A random.Random for `what`'s random choices, and its seed printed first.
+
+    The seed is WARDEN_TEST_SEED when set, else taken from the clock; it is
+    printed (stderr, shown by ctest on failure) so that a failing run can be
+    replayed: WARDEN_TEST_SEED=<seed> python3 tests/integration/test_x.py Class.test
+    """
+    text = os.environ.get("WARDEN_TEST_SEED", "").strip()
+    seed = int(text) if text else time.time_ns() % 1000000000
+    print("%s: random seed %d (replay with WARDEN_TEST_SEED=%d)" % (what, seed, seed),
+          file=sys.stderr, flush=True)
+    return random.Random(seed)
 
 
 def main():

@@ -74,8 +74,9 @@ ADMIN_TOKEN = "admin-Bearer-Tk-91f3c0d7e2b6"
 PG_PASSWORD = "Fence-Pg-Pw-4hQ8z"
 STATIC_AKID, STATIC_SECRET = "AKIAWARDENFENCE00001", "fence/Static+Secret0123456789abcd"
 
-# Shared by all tests, checked by test_99_no_secret_in_any_log.
-LOGS = {}            # name -> warden log text
+# Shared by all tests: every log is checked against every secret known when
+# its test ends (FencingTest.tearDown).
+LOGS = []            # (name, warden log text), in the order they stopped
 SECRETS = {}         # secret -> where it came from
 _SHARED = threading.Lock()
 
@@ -168,7 +169,7 @@ class Run:
                 proc.wait()
         text = self.w.log_text()
         with _SHARED:
-            LOGS[self.name] = text
+            LOGS.append((self.name, text))
         self.w.stop()
         for marker in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"):
             if marker in text:
@@ -218,13 +219,23 @@ def gaps(stamps):
     return [b - a for a, b in zip(stamps, stamps[1:])]
 
 
-def reads_total(run, source):
-    """warden's read attempts of one source: the sum of warden_flag_reads_total."""
+def reads_total(run, source=None):
+    """warden's read attempts of one source (None: of all): the sum of
+    warden_flag_reads_total."""
     total = 0
+    prefix = 'warden_flag_reads_total{' + ('source="%s",' % source if source else "")
     for line in run.metrics().splitlines():
-        if line.startswith('warden_flag_reads_total{source="%s",' % source):
+        if line.startswith(prefix):
             total += int(float(line.rsplit(" ", 1)[1]))
     return total
+
+
+def wait_reads(run, count, what, source=None, timeout=30):
+    """Wait until warden has finished `count` more flag reads (of `source`, or
+    of any) than now: the condition that 'a few reads' have happened."""
+    before = reads_total(run, source)
+    return harness.wait_until(lambda: reads_total(run, source) >= before + count,
+                              timeout=timeout, what="%d more reads: %s" % (count, what))
 
 
 def quiet_point(run, fake, source="ssm:" + NAME, timeout=30):
@@ -273,17 +284,16 @@ class FencingTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="warden-fencing-")
         add_secret(CONTAINER_TOKEN, "container authorization token")
         add_secret(ADMIN_TOKEN, "admin token")
         add_secret(PG_PASSWORD, "postgres password")
         add_secret(STATIC_SECRET, "static secret key")
 
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-
     def setUp(self):
+        # Each test on its own: its own directories (flag files, the CLI's home).
+        self.tmp = tempfile.mkdtemp(prefix="warden-fencing-")
+        with _SHARED:
+            self.logs_from = len(LOGS)  # the logs of this test's wardens follow
         self.t0 = time.monotonic()
         self.runs = []
         self.fakes = []
@@ -298,9 +308,33 @@ class FencingTest(unittest.TestCase):
         for fake, where in self.fakes:
             keep_fake_secrets(fake, where)
             fake.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
         note("%s took %.1fs", self._testMethodName, time.monotonic() - self.t0)
+        with _SHARED:
+            logs = LOGS[self.logs_from:]
+        problems.extend(self.leaks(logs))
         if problems:
             self.fail("\n".join(problems))
+
+    @staticmethod
+    def leaks(logs):
+        """'name: what' for every known secret found in one of the logs
+        [(name, text)]."""
+        with _SHARED:
+            secrets = dict(SECRETS)
+        issued = sum(1 for w in secrets.values() if "session token" in w)
+        note("secret check: %d logs, %d secrets (%d session tokens)", len(logs), len(secrets),
+             issued)
+        leaks = []
+        for name, text in logs:
+            for secret, where in secrets.items():
+                # The whole secret, or a telling part of it (a truncated copy).
+                probes = {secret} | ({secret[:16], secret[-16:]} if len(secret) >= 24 else set())
+                for p in probes:
+                    if p in text:
+                        leaks.append("a secret in warden %s's log: %s" % (name, where))
+                        break
+        return leaks
 
     def start(self, name, env):
         run = Run(name, env)
@@ -372,7 +406,7 @@ class FencingTest(unittest.TestCase):
                                    what="fence file says %s epoch %d" % (state, epoch))
                 run.settle(n + 2)
                 # A few reads at the same epoch: the file is rewritten (writable_until).
-                time.sleep(2 * INTERVAL)
+                wait_reads(run, 2, "at epoch %d" % epoch)
         finally:
             stop.set()
             reader.join(5)
@@ -517,7 +551,7 @@ class FencingTest(unittest.TestCase):
             # Enough calls under the fault to see the rate (and the back-off). The
             # fake logs a stalled call only once it is released.
             if fault == "stall":
-                time.sleep(4 * INTERVAL * 1.2)
+                wait_reads(run, 4, "under %s" % fault, source="ssm:" + NAME)
             else:
                 harness.wait_until(lambda: len(fake.get_requests(since, kind=kind)) >= 4,
                                    timeout=30, what="4 calls under %s" % fault)
@@ -823,7 +857,7 @@ class FencingTest(unittest.TestCase):
             st = run.status()
             self.assertTrue(st["fence"]["split_brain"], st["fence"])
             self.assertEqual(metric(run.metrics(), "warden_split_brain"), 1)
-            time.sleep(4 * INTERVAL)   # the alarm is raised once, not once per tick
+            wait_reads(run, 4, "after the alarm")   # raised once, not once per tick
             alarms = run.events("fence.split_brain")
             self.assertEqual(len(alarms), 1, alarms)
             self.assertEqual((alarms[0]["level"], alarms[0]["split_brain"]), ("error", True))
@@ -910,7 +944,7 @@ class FencingTest(unittest.TestCase):
         self.assertEqual((doc["state"], doc["writable"], doc["forced"]), ("forced", False, True))
         self.assertEqual(run.activez(), 503)
         settle(["active", "forced"])
-        time.sleep(2 * INTERVAL)   # new reads do not lift it
+        wait_reads(run, 2, "while forced")   # new reads do not lift it
         self.assertEqual(run.fence()["state"], "forced")
         self.assertEqual(post("/admin/unfence", ADMIN_TOKEN), 204)
         doc = run.fence()
@@ -1130,26 +1164,6 @@ class FencingTest(unittest.TestCase):
             self.assertEqual(len(run.events("lease.error")), 2)
         finally:
             cluster.cleanup()
-
-    # -- 9 (last: it reads the logs of all the others) -------------------------------
-    def test_99_no_secret_in_any_log(self):
-        with _SHARED:
-            logs, secrets = dict(LOGS), dict(SECRETS)
-        if not logs:
-            self.skipTest("no warden ran (run the whole module)")
-        issued = sum(1 for w in secrets.values() if "session token" in w)
-        note("secret check: %d logs, %d secrets (%d session tokens)", len(logs), len(secrets),
-             issued)
-        leaks = []
-        for name, text in logs.items():
-            for secret, where in secrets.items():
-                # The whole secret, or a telling part of it (a truncated copy).
-                probes = {secret} | ({secret[:16], secret[-16:]} if len(secret) >= 24 else set())
-                for p in probes:
-                    if p in text:
-                        leaks.append("%s: %s" % (name, where))
-                        break
-        self.assertEqual(leaks, [])
 
 
 if __name__ == "__main__":

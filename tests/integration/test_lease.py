@@ -16,7 +16,6 @@ the TTL, well before it after a release), with generous slack.
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -37,6 +36,9 @@ PASSWORD = "L3ase-Pw-Qz81x"
 LIMITED_PASSWORD = "L1mit-Pw-Uy72c"
 TTL_MS = 3000
 TIMEOUT_MS = 300
+# The table as lease.h documents it, for a test that plays the operator.
+CREATE_TABLE = ("CREATE TABLE warden_lease (name text PRIMARY KEY, holder text NOT NULL,"
+                " generation bigint NOT NULL, expires_at timestamptz NOT NULL)")
 
 
 def now_ms():
@@ -113,11 +115,12 @@ class Driver:
             return "\n".join(self.raw)
 
     def intervals(self, end_ms):
-        """[(start_ms, end_ms, generation)] during which it reported held."""
+        """[(start_ms, end_ms, generation)] during which it reported held,
+        from the status lines printed up to end_ms."""
         out = []
         start = gen = None
         with self.lock:
-            statuses = list(self.statuses)
+            statuses = [s for s in self.statuses if s["t_ms"] <= end_ms]
         for s in statuses:
             if start is not None and (not s["held"] or s["generation"] != gen):
                 out.append((start, s["last_held_ms"], gen))
@@ -176,6 +179,9 @@ class LeaseTest(unittest.TestCase):
         cls.tmp.cleanup()
 
     def setUp(self):
+        # The cluster is shared (it is slow to start); its state is not: every
+        # test starts without the table, as on a fresh database.
+        self.primary.sql("DROP TABLE IF EXISTS warden_lease")
         self.drivers = []
 
     def tearDown(self):
@@ -200,6 +206,8 @@ class LeaseTest(unittest.TestCase):
 
     def row(self, name):
         """(holder, generation, unexpired) of the lease row, or None."""
+        if self.primary.sql("SELECT to_regclass('warden_lease') IS NULL") == "t":
+            return None
         out = self.primary.sql("SELECT holder, generation, expires_at > now() FROM "
                                "warden_lease WHERE name = '%s'" % name)
         if not out:
@@ -226,7 +234,7 @@ class LeaseTest(unittest.TestCase):
                            what="one of two drivers holding")
         return (a, b) if a.held() else (b, a)
 
-    # -- tests, in name order ----------------------------------------------
+    # -- tests (each on its own: setUp drops the table) -------------------
 
     def test_01_exactly_one_holds(self):
         a = self.driver("cron", "task-a")
@@ -284,10 +292,15 @@ class LeaseTest(unittest.TestCase):
         self.assertEqual(self.row("term"), (other.holder, s["generation"], True))
 
     def test_04_standby_never_holds(self):
+        refused_before = self.standby.log_text().count("read-only transaction")
         s = self.driver("standby", "task-s", server=self.standby)
         s.wait_status(lambda st: "reader" in st["error"], timeout=5, what="reader error")
         self.assertIn("25006", s.current()["error"])
-        time.sleep(TTL_MS / 1000.0)  # several attempts, writable all along
+        # Several attempts (one every ttl/3), writable all along: each one
+        # is refused in the standby's log.
+        harness.wait_until(lambda: self.standby.log_text().count("read-only transaction")
+                           >= refused_before + 3, timeout=TTL_MS * 3 / 1000.0,
+                           what="three attempts refused by the standby")
         self.assertFalse(any(st["held"] for st in s.statuses), s.output())
         self.assertFalse(s.events_named("lease.acquired"))
         self.assertIsNone(self.row("standby"))
@@ -327,9 +340,10 @@ class LeaseTest(unittest.TestCase):
         self.assertFalse(holder.held())
 
     def test_06_no_create_privilege(self):
-        # The table exists (earlier tests); `limited` may not create in public
-        # (42501) but may use the table an operator granted. Its password is
+        # An operator created the table; `limited` may not create in public
+        # (42501) but may use the table the operator granted. Its password is
         # in the URI this time.
+        self.primary.sql(CREATE_TABLE)
         self.primary.sql("GRANT SELECT, INSERT, UPDATE ON warden_lease TO limited")
         uri = "postgres://limited:%s@127.0.0.1:%d/postgres" % (LIMITED_PASSWORD,
                                                                 self.primary.port)
@@ -341,7 +355,7 @@ class LeaseTest(unittest.TestCase):
     def test_07_never_two_holders(self):
         duration = 60.0  # the issue: "over a minute of random flag flips"
         ttl = 2000
-        rng = random.Random(os.environ.get("LEASE_TEST_SEED") or time.time())
+        rng = harness.seeded_random(self.id())
         a = self.driver("flip", "task-a", ttl_ms=ttl)
         b = self.driver("flip", "task-b", ttl_ms=ttl)
         drivers = [a, b]
@@ -366,7 +380,8 @@ class LeaseTest(unittest.TestCase):
         for d in drivers:
             self.assertIsNone(d.proc.poll(), d.output())
         t_end = now_ms()
-        time.sleep(0.2)  # let the last lines arrive
+        for d in drivers:  # every line printed before t_end read: EOF
+            self.assertEqual(d.terminate(), 0, d.output())
         intervals = [d.intervals(t_end) for d in drivers]
 
         # 1. No instant at which both reported it held: the intervals of the

@@ -34,6 +34,17 @@ def transitions(warden, probe):
             for e in warden.events("probe.transition") if e.get("probe") == probe]
 
 
+def wait_transitions(warden, probe, count, to=None, timeout=10):
+    """transitions() once `count` of them (to `to`, if given) are logged. The
+    engine publishes a change (what /status shows) before it logs it, so a
+    test that has seen the change in /status waits for the line too."""
+    def check():
+        got = transitions(warden, probe)
+        return got if len([t for t in got if to is None or t[1] == to]) >= count else None
+    return harness.wait_until(check, timeout=timeout,
+                              what="%d transitions of %s logged" % (count, probe))
+
+
 class ProbeCase(unittest.TestCase):
     def setUp(self):
         self.cleanups = []
@@ -104,7 +115,7 @@ class TestHttpProbe(ProbeCase):
         self.assertGreaterEqual(target.counts()[1] - before, 2)
         self.assertEqual(warden.get("/readyz")[0], 200)
 
-        events = transitions(warden, "web")
+        events = wait_transitions(warden, "web", 3)
         self.assertEqual(events, [("pending", "up", "ok"),
                                   ("up", "down", "http_status"),
                                   ("down", "up", "ok")])
@@ -142,6 +153,7 @@ class TestHttpProbe(ProbeCase):
         warden.wait_probe("hole", health="down", outcome="timeout", timeout=20)
         for _ in range(10):
             self.assertEqual(self.assert_health_answers(warden), 503)
+        wait_transitions(warden, "hole", 1, to="down")
         downs = [t for t in transitions(warden, "hole") if t[1] == "down"]
         self.assertEqual(len(downs), 1)
         self.assertEqual(downs[0][2], "timeout")
@@ -170,7 +182,7 @@ class TestTcpProbe(ProbeCase):
         self.assertIn("refused", p["last"].get("detail", ""))
         target.open()
         warden.wait_probe("port", health="up", outcome="ok")
-        self.assertEqual(transitions(warden, "port"), [("pending", "up", "ok"),
+        self.assertEqual(wait_transitions(warden, "port", 3), [("pending", "up", "ok"),
                                                        ("up", "down", "refused"),
                                                        ("down", "up", "ok")])
 

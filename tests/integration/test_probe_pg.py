@@ -4,7 +4,7 @@ probes, /status read over HTTP.
 
 Probes (all interval=500ms, timeout=300ms, rise=2, fall=2):
   db             primary, password from WARDEN_PROBE_DB_PASSWORD (stop/start)
-  replica        standby, expect=any (role reader and lag; promoted at the end)
+  replica        standby, expect=any (role reader and lag)
   replica_writer standby, expect=writer   -> unexpected_role
   primary_reader primary, expect=reader   -> unexpected_role
   laggy          standby, expect=reader, max_lag=1s (replay paused -> lagging)
@@ -13,9 +13,12 @@ Probes (all interval=500ms, timeout=300ms, rise=2, fall=2):
   badpw          primary, wrong password  -> auth
   hole           a black hole             -> timeout
 
-Tests run in name order and share the servers: later ones stop the primary
-and promote the standby. Never an absolute latency: only "answered within the
-client timeout".
+The tests share the servers and the warden (slow to start) but each runs on
+its own, in any order: a test that stops, freezes or pauses a server restores
+it before it ends, and the promotion (which cannot be undone) gets a standby
+and a warden of its own. After every test, no password in the log, /status
+or /metrics. Never an absolute latency: only "answered within the client
+timeout".
 """
 
 import os
@@ -104,6 +107,16 @@ class PostgresProbeTest(unittest.TestCase):
     def transitions(self, name):
         return [e for e in self.warden.events("probe.transition") if e.get("probe") == name]
 
+    def assert_no_secret(self, warden):
+        text = warden.log_text()
+        status_body = warden.get("/status?verbose")[2]
+        metrics_body = warden.get("/metrics")[2]
+        for secret in (PASSWORD, URI_PASSWORD, WRONG_PASSWORD):
+            self.assertNotIn(secret, text, "a password in warden's log")
+            self.assertNotIn(secret, status_body, "a password in /status")
+            self.assertNotIn(secret, metrics_body, "a password in /metrics")
+        harness.check_sanitizer_log(self, warden)
+
     def assert_health_endpoints_answer(self):
         """/livez and /readyz answer (within the client timeout) whatever the probes do."""
         for path in ("/livez", "/readyz"):
@@ -111,7 +124,7 @@ class PostgresProbeTest(unittest.TestCase):
             self.assertIn(status, (200, 503), path)
         self.assertEqual(self.warden.get("/livez", timeout=2.0)[0], 200)
 
-    # -- tests, in name order ---------------------------------------------
+    # -- tests (each on its own: the shared servers are left as found) -----
 
     def test_01_primary_is_writer(self):
         p = self.warden.wait_probe("db", health="up", outcome="ok")
@@ -197,31 +210,44 @@ class PostgresProbeTest(unittest.TestCase):
             self.primary.start()
         # The reconnect backoff is at most 10 s; a short outage costs far less.
         self.warden.wait_probe("db", health="up", outcome="ok", timeout=20)
-        events = self.transitions("db")[before:]
+        # /status shows a change before its log line is written: wait for both.
+        events = harness.wait_until(
+            lambda: (lambda t: t if len(t) >= 2 else None)(self.transitions("db")[before:]),
+            what="two transitions of db logged")
         self.assertEqual([(e["from"], e["to"]) for e in events],
                          [("up", "down"), ("down", "up")], events)
         self.assertEqual(events[0]["reason"], "refused")
         self.assertEqual(events[1]["reason"], "ok")
 
     def test_09_promoted_standby_is_writer(self):
-        self.standby.promote()
-        p = harness.wait_until(
-            lambda: (lambda q: q if (q.get("last") or {}).get("role") == "writer" else None)(
-                self.warden.probe("replica")),
-            timeout=15, what="replica reports writer")
-        self.assertEqual(p["last"]["outcome"], "ok")
-        self.warden.wait_probe("replica", health="up", outcome="ok")
-        self.warden.wait_probe("laggy", health="down", outcome="unexpected_role")
+        # A promotion cannot be undone: a standby and a warden of its own, so
+        # that the shared standby stays a reader for the other tests.
+        standby = self.cluster.standby(self.primary, name="promoted")
+        warden = harness.Warden(env={
+            "WARDEN_PROBE_REPLICA": "%s#%s&expect=any" % (standby.uri("probe"), OPTIONS),
+            "WARDEN_PROBE_REPLICA_PASSWORD": PASSWORD,
+            "WARDEN_PROBE_LAGGY": "%s#%s&expect=reader&max_lag=1s" % (standby.uri("probe"),
+                                                                       OPTIONS),
+            "WARDEN_PROBE_LAGGY_PASSWORD": PASSWORD,
+        })
+        try:
+            warden.wait_probe("replica", health="up", outcome="ok")
+            standby.promote()
+            p = harness.wait_until(
+                lambda: (lambda q: q if (q.get("last") or {}).get("role") == "writer" else None)(
+                    warden.probe("replica")),
+                timeout=15, what="replica reports writer")
+            self.assertEqual(p["last"]["outcome"], "ok")
+            warden.wait_probe("replica", health="up", outcome="ok")
+            warden.wait_probe("laggy", health="down", outcome="unexpected_role")
+            self.assert_no_secret(warden)
+        finally:
+            warden.stop()
 
-    def test_99_no_secret_anywhere(self):
-        text = self.warden.log_text()
-        status_body = self.warden.get("/status?verbose")[2]
-        metrics_body = self.warden.get("/metrics")[2]
-        for secret in (PASSWORD, URI_PASSWORD, WRONG_PASSWORD):
-            self.assertNotIn(secret, text, "a password in warden's log")
-            self.assertNotIn(secret, status_body, "a password in /status")
-            self.assertNotIn(secret, metrics_body, "a password in /metrics")
-        harness.check_sanitizer_log(self, self.warden)
+    def tearDown(self):
+        # After every test (not once at the end, which only a full run in
+        # name order would reach): no secret shown, no sanitizer report.
+        self.assert_no_secret(self.warden)
 
 
 if __name__ == "__main__":

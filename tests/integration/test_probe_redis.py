@@ -94,6 +94,10 @@ class RedisProbeTest(unittest.TestCase):
         server.start()
         warden.wait_probe("cache", health="up", outcome="ok")
 
+        # /status shows a change before its log line is written: wait for it.
+        harness.wait_until(lambda: [e.get("to") for e in self.transitions(warden)][-1:] == ["up"]
+                           and any(e.get("to") == "down" for e in self.transitions(warden)),
+                           what="the down and the up logged")
         tos = [(e.get("from"), e.get("to")) for e in self.transitions(warden)]
         # pending -> up may or may not be logged; after it, exactly one
         # down and one up, each logged once.

@@ -54,6 +54,13 @@ static struct {
 	int delay_ms;            /* how long a fetch takes */
 } endpoint;
 
+/* Signalled when a fetch starts (before its delay): a thread is inside it. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int started;
+} fetch_started = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+
 enum net_outcome __wrap_curl_deadline_perform(struct curl_deadline *cd,
                                               const struct curl_deadline_request *req,
                                               int64_t deadline_mono_ms,
@@ -66,6 +73,10 @@ enum net_outcome __wrap_curl_deadline_perform(struct curl_deadline *cd,
 {
 	(void)cd;
 	(void)deadline_mono_ms;
+	pthread_mutex_lock(&fetch_started.lock);
+	fetch_started.started++;
+	pthread_cond_broadcast(&fetch_started.cond);
+	pthread_mutex_unlock(&fetch_started.lock);
 	if (endpoint.delay_ms > 0)
 		usleep((useconds_t)endpoint.delay_ms * 1000);
 	endpoint.calls++;
@@ -543,8 +554,15 @@ static void test_shared_between_threads(void **state)
 	memset(&endpoint, 0, sizeof(endpoint));
 	endpoint_gives("ASIASHARED", clock_wall_ms() + 60 * MINUTE);
 	endpoint.delay_ms = 400;
+	pthread_mutex_lock(&fetch_started.lock);
+	fetch_started.started = 0;
+	pthread_mutex_unlock(&fetch_started.lock);
 	assert_int_equal(pthread_create(&threads[0], NULL, getter_run, &slow), 0);
-	usleep(100 * 1000); /* let it take the lock and start fetching */
+	/* The others come once it holds the provider and is fetching. */
+	pthread_mutex_lock(&fetch_started.lock);
+	while (fetch_started.started == 0)
+		pthread_cond_wait(&fetch_started.cond, &fetch_started.lock);
+	pthread_mutex_unlock(&fetch_started.lock);
 	assert_int_equal(pthread_create(&threads[1], NULL, getter_run, &patient), 0);
 	assert_int_equal(pthread_create(&threads[2], NULL, getter_run, &hasty), 0);
 	for (int i = 0; i < 3; i++)

@@ -4,9 +4,8 @@
  * SQLSTATEs, message tidying and scrubbing, backoff, the role query, the
  * role/lag verdict, and one run against a unix socket that does not exist.
  *
- * The helpers are static, so this file includes both modules' sources; the
- * linker then takes probe_pg_ops and the pgconn_ functions from here and
- * leaves postgres.o and pgconn.o of the library out.
+ * The pure helpers come from probes/pgconn_internal.h and
+ * probes/postgres_internal.h; the rest through probe_pg_ops.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,10 +13,16 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "probes/pgconn.c"
-#include "probes/postgres.c"
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
+#include "lib/clock.h"
+#include "lib/err.h"
 #include "net/uri.h"
+#include "probes/pgconn_internal.h"
+#include "probes/postgres.h"
+#include "probes/postgres_internal.h"
 
 static void config_for(struct probe_config *cfg, const char *uri, const char *password)
 {
