@@ -38,45 +38,13 @@
 #include "lib/duration.h"
 #include "lib/log.h"
 #include "fencing/lease.h"
+#include "gate/gate_int.h"
 
 extern char **environ;
 
 #define GATE_STRAGGLER_CHECK_MS 100 /* how often a leftover process group is looked at */
 #define GATE_QUOTE_MAX          48  /* user text quoted in an error message */
 #define GATE_KEEP_FDS_MAX       64  /* inherited descriptors (>= 3) passed on to the child */
-
-/* ------------------------------------------------------------------ names */
-
-static const char *const reason_names[GATE_REASON_COUNT] = {
-        [GATE_REASON_NONE] = "none",
-        [GATE_REASON_FENCED] = "fenced",
-        [GATE_REASON_LEASE_LOST] = "lease_lost",
-        [GATE_REASON_SIDECAR_UNREACHABLE] = "sidecar_unreachable",
-        [GATE_REASON_VERDICT_EXPIRED] = "verdict_expired",
-        [GATE_REASON_DEADLINE] = "deadline",
-        [GATE_REASON_TOKEN_CHANGED] = "token_changed",
-        [GATE_REASON_SIGNAL] = "signal",
-        [GATE_REASON_EXITED] = "exited",
-};
-
-const char *gate_reason_str(enum gate_reason reason)
-{
-	if ((unsigned)reason >= GATE_REASON_COUNT)
-		return "unknown";
-	return reason_names[reason];
-}
-
-const char *gate_action_str(enum gate_action action)
-{
-	switch (action) {
-	case GATE_WAIT: return "wait";
-	case GATE_START: return "start";
-	case GATE_STOP: return "stop";
-	case GATE_KILL: return "kill";
-	case GATE_EXIT: return "exit";
-	}
-	return "unknown";
-}
 
 /* ------------------------------------------------------------- arguments */
 
@@ -416,126 +384,6 @@ out:
 	return rc < 0 ? -EINVAL : 0;
 }
 
-/* -------------------------------------------------------------- decision */
-
-static int64_t min64(int64_t a, int64_t b)
-{
-	return a < b ? a : b;
-}
-
-/*
- * The deadline of the last answer, if it lets a child with this epoch/token
- * run at all (writable, lease held): sent + writable_for_ms, capped by the
- * TTL and the lease. false when it does not.
- */
-static bool verdict_until(const struct gate_view *view, int64_t *until)
-{
-	const struct gate_fence *answer = &view->answer;
-
-	if (!view->have_answer || !answer->writable)
-		return false;
-	if (view->singleton && !(answer->lease_found && answer->lease_held))
-		return false;
-	*until = view->answer_sent_ms + answer->writable_for_ms;
-	if (answer->ttl_ms > 0)
-		*until = min64(*until, view->answer_sent_ms + answer->ttl_ms);
-	if (view->singleton)
-		*until = min64(*until, view->answer_sent_ms + answer->lease_expires_in_ms);
-	return true;
-}
-
-/* Is the child allowed now? Fills allowed, allowed_until, epoch, token, reason. */
-static void decide_allowed(const struct gate_view *view, struct gate_decision *out)
-{
-	const struct gate_fence *answer = &view->answer;
-	int64_t until;
-
-	if (!view->have_answer) {
-		out->reason = GATE_REASON_SIDECAR_UNREACHABLE;
-		return;
-	}
-	if (!verdict_until(view, &until)) {
-		out->reason = answer->writable ? GATE_REASON_LEASE_LOST : GATE_REASON_FENCED;
-		return;
-	}
-	/* The grace is spent before the deadline: no later than until - grace. */
-	if (view->now_ms >= until - view->grace_ms) {
-		if (!view->sidecar_ok)
-			out->reason = GATE_REASON_SIDECAR_UNREACHABLE;
-		else if (view->now_ms >= until)
-			out->reason = GATE_REASON_VERDICT_EXPIRED;
-		else
-			out->reason = GATE_REASON_DEADLINE;
-		return;
-	}
-	out->allowed = true;
-	out->allowed_until_ms = until;
-	out->epoch = answer->epoch;
-	out->token = view->singleton ? answer->lease_generation : answer->epoch;
-}
-
-/*
- * The running child's deadline: the last answer's if that answer is still a
- * verdict for this very child (writable, same epoch and token), else the
- * deadline of the last one that was.
- */
-static int64_t child_deadline(const struct gate_view *view)
-{
-	uint64_t token = view->singleton ? view->answer.lease_generation : view->answer.epoch;
-	int64_t until;
-
-	if (verdict_until(view, &until) && view->answer.epoch == view->child_epoch &&
-	    token == view->child_token)
-		return until;
-	return view->child_until_ms;
-}
-
-void gate_decide(const struct gate_view *view, struct gate_decision *out)
-{
-	int64_t kill_at;
-
-	memset(out, 0, sizeof(*out));
-	out->action = GATE_WAIT;
-	out->wake_ms = INT64_MAX;
-	decide_allowed(view, out);
-
-	switch (view->child) {
-	case GATE_CHILD_NONE:
-		if (view->shutting_down || (view->once && view->ran)) {
-			out->action = GATE_EXIT;
-		} else if (out->allowed && view->now_ms >= view->restart_at_ms) {
-			out->action = GATE_START;
-		} else if (out->allowed) {
-			out->wake_ms =
-			        min64(view->restart_at_ms, out->allowed_until_ms - view->grace_ms);
-		}
-		break;
-	case GATE_CHILD_RUNNING:
-		out->kill_at_ms = min64(view->now_ms + view->grace_ms, child_deadline(view));
-		if (view->shutting_down) {
-			out->action = GATE_STOP;
-			out->reason = GATE_REASON_SIGNAL;
-		} else if (!out->allowed) {
-			out->action = GATE_STOP;
-		} else if (out->epoch != view->child_epoch || out->token != view->child_token) {
-			out->action = GATE_STOP;
-			out->reason = GATE_REASON_TOKEN_CHANGED;
-		} else {
-			out->kill_at_ms = 0;
-			out->wake_ms = out->allowed_until_ms - view->grace_ms;
-		}
-		break;
-	case GATE_CHILD_STOPPING:
-		kill_at = min64(view->kill_at_ms, view->child_until_ms);
-		if (view->now_ms >= kill_at)
-			out->action = GATE_KILL;
-		else
-			out->wake_ms = kill_at;
-		break;
-	case GATE_CHILD_KILLED: break;
-	}
-}
-
 int gate_check_grace(int64_t grace_ms, const struct gate_fence *answer, struct wd_err *err)
 {
 	int64_t room = answer->ttl_ms - answer->typical_fence_ms;
@@ -554,24 +402,6 @@ int gate_check_grace(int64_t grace_ms, const struct gate_fence *answer, struct w
 	                  "--grace %s leaves no room: it must be below the sidecar's ttl %s - "
 	                  "typical fence time %s = %s (the child must be dead by writable_until)",
 	                  grace, ttl, typical, left);
-}
-
-int64_t gate_backoff_next(int64_t prev_ms, int64_t ran_ms)
-{
-	if (ran_ms >= GATE_BACKOFF_RESET_MS || prev_ms < GATE_BACKOFF_MIN_MS)
-		return GATE_BACKOFF_MIN_MS;
-	if (prev_ms >= GATE_BACKOFF_MAX_MS / 2)
-		return GATE_BACKOFF_MAX_MS;
-	return prev_ms * 2;
-}
-
-int gate_exit_code(int wait_status)
-{
-	if (WIFEXITED(wait_status))
-		return WEXITSTATUS(wait_status);
-	if (WIFSIGNALED(wait_status))
-		return 128 + WTERMSIG(wait_status);
-	return 1;
 }
 
 /* ------------------------------------------------------------ the runtime */
@@ -647,7 +477,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
 
 static int curl_setup(struct gate *gate)
 {
-	long timeout = (long)min64(gate->opts->poll_ms, GATE_REQUEST_TIMEOUT_MS);
+	long timeout = (long)gate_min64(gate->opts->poll_ms, GATE_REQUEST_TIMEOUT_MS);
 
 	snprintf(gate->url, sizeof(gate->url), "%s/fence", gate->opts->sidecar_url);
 	gate->multi = curl_multi_init();
@@ -1316,10 +1146,10 @@ static int wait_timeout(const struct gate *gate, const struct gate_decision *dec
 	int64_t wake = decision->wake_ms;
 
 	if (!gate->in_flight && !gate->shutting_down)
-		wake = min64(wake, gate->next_poll_ms);
+		wake = gate_min64(wake, gate->next_poll_ms);
 	if (gate->pid == 0 && gate->child != GATE_CHILD_NONE)
-		wake = min64(wake, now + GATE_STRAGGLER_CHECK_MS);
-	wake = min64(wake, now + GATE_REQUEST_TIMEOUT_MS);
+		wake = gate_min64(wake, now + GATE_STRAGGLER_CHECK_MS);
+	wake = gate_min64(wake, now + GATE_REQUEST_TIMEOUT_MS);
 	return clock_ms_until(wake);
 }
 
@@ -1342,7 +1172,7 @@ static int gate_loop(struct gate *gate)
 		if (gate->child == GATE_CHILD_RUNNING) {
 			/* The latest verdict for this child sets its deadline, shorter or longer.
 			 */
-			gate->child_until_ms = child_deadline(&view);
+			gate->child_until_ms = gate_decide_child_deadline(&view);
 			view.child_until_ms = gate->child_until_ms;
 		}
 		gate_decide(&view, &decision);
