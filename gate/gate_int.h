@@ -2,6 +2,7 @@
  * gate_int.h - what the gate's modules share, private to gate/. Nothing
  * outside gate/ includes it; the command's API is gate.h.
  *
+ *   args.c          gate_parse_args, gate_check_grace: the command line
  *   decide.c        gate_decide and the rest of the pure policy
  *   gate.c          the rest (being split by concern)
  */
