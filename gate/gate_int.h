@@ -3,6 +3,7 @@
  * outside gate/ includes it; the command's API is gate.h.
  *
  *   args.c          gate_parse_args, gate_check_grace: the command line
+ *   fence_answer.c  gate_fence_parse: one /fence answer
  *   decide.c        gate_decide and the rest of the pure policy
  *   gate.c          the rest (being split by concern)
  */
