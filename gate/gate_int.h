@@ -5,7 +5,7 @@
  *   args.c          gate_parse_args, gate_check_grace: the command line
  *   fence_answer.c  gate_fence_parse: one /fence answer
  *   decide.c        gate_decide and the rest of the pure policy
- *   gate.c          the rest (being split by concern)
+ *   supervisor.c    gate_run: the loop, the sidecar poll, signals, the child
  */
 #ifndef WARDEN_GATE_GATE_INT_H
 #define WARDEN_GATE_GATE_INT_H

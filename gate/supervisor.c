@@ -1,6 +1,6 @@
 /*
- * gate.c - `warden gate`: run CMD only while the sidecar says this task may
- * write.
+ * supervisor.c - gate_run, the runtime of `warden gate`: run CMD only while
+ * the sidecar says this task may write.
  *
  * One thread, one loop. The loop asks GET /fence (libcurl multi, so that a
  * hung sidecar never blocks the loop), waits on curl's sockets and a
@@ -14,7 +14,6 @@
  */
 #include "gate/gate.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,13 +30,10 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
-#include <jansson.h>
 
 #include "lib/buf.h"
 #include "lib/clock.h"
-#include "lib/duration.h"
 #include "lib/log.h"
-#include "fencing/lease.h"
 #include "gate/gate_int.h"
 
 extern char **environ;
