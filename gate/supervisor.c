@@ -14,17 +14,13 @@
  */
 #include "gate/gate.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,10 +32,7 @@
 #include "lib/log.h"
 #include "gate/gate_int.h"
 
-extern char **environ;
-
 #define GATE_STRAGGLER_CHECK_MS 100 /* how often a leftover process group is looked at */
-#define GATE_KEEP_FDS_MAX       64  /* inherited descriptors (>= 3) passed on to the child */
 
 /* ------------------------------------------------------------ the runtime */
 
@@ -78,15 +71,8 @@ struct gate {
 	bool ran;                     /* --once: the one child ran (or failed to start) */
 	enum gate_reason once_reason; /* --once: why it ended */
 
-	/*
-	 * Descriptors >= 3 the gate inherited, sorted: the child gets these and
-	 * 0-2, never what the gate opened itself (curl's sockets, the signalfd).
-	 * keep_all: too many or unknown, so nothing is closed.
-	 */
-	int keep_fds[GATE_KEEP_FDS_MAX];
-	size_t keep_count;
-	bool keep_all;
-	unsigned fd_limit; /* RLIMIT_NOFILE, for when close_range(2) is missing */
+	/* Descriptors >= 3 the gate inherited: the child gets these and 0-2. */
+	struct gate_spawn_fds inherited;
 
 	/* The child. */
 	enum gate_child child;
@@ -275,228 +261,15 @@ static int signals_setup(struct gate *gate)
 
 /* ------------------------------------------------------------- the child */
 
-static int compare_int(const void *a, const void *b)
-{
-	int x = *(const int *)a;
-	int y = *(const int *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Remember which descriptors >= 3 we inherited: the child inherits those. */
-static void fds_snapshot(struct gate *gate)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	struct dirent *entry;
-	struct rlimit limit;
-
-	gate->fd_limit = 1024;
-	if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
-	    limit.rlim_cur < 1u << 20)
-		gate->fd_limit = (unsigned)limit.rlim_cur;
-	if (dir == NULL) {
-		gate->keep_all = true;
-		return;
-	}
-	while ((entry = readdir(dir)) != NULL) {
-		char *end;
-		long fd = strtol(entry->d_name, &end, 10);
-
-		if (entry->d_name[0] == '.' || *end != '\0' || fd < 3 || fd == dirfd(dir))
-			continue;
-		if (gate->keep_count == GATE_KEEP_FDS_MAX) {
-			gate->keep_all = true;
-			break;
-		}
-		gate->keep_fds[gate->keep_count++] = (int)fd;
-	}
-	closedir(dir);
-	qsort(gate->keep_fds, gate->keep_count, sizeof(gate->keep_fds[0]), compare_int);
-}
-
-/* Close [first, last] in the child: close_range(2), or one by one up to limit. */
-static void close_span(unsigned first, unsigned last, unsigned limit)
-{
-	if (first > last)
-		return;
-	if (close_range(first, last, 0) == 0)
-		return;
-	for (unsigned fd = first; fd <= last && fd < limit; fd++)
-		close((int)fd);
-}
-
-/* In the child: close every descriptor >= 3 but the sorted keep[]. */
-static void close_unkept(const int *keep, size_t count, unsigned limit)
-{
-	unsigned first = 3;
-
-	for (size_t i = 0; i < count; i++) {
-		if ((unsigned)keep[i] > first)
-			close_span(first, (unsigned)keep[i] - 1, limit);
-		if ((unsigned)keep[i] + 1 > first)
-			first = (unsigned)keep[i] + 1;
-	}
-	close_span(first, ~0u, limit);
-}
-
-/* Find CMD on PATH (as execvp would) before fork, so the child only calls execve. */
-static int resolve_command(const char *name, char *path, size_t size)
-{
-	const char *dirs = getenv("PATH");
-	const char *dir;
-	int rc = -ENOENT;
-
-	if (strchr(name, '/') != NULL) {
-		if ((size_t)snprintf(path, size, "%s", name) >= size)
-			return -ENAMETOOLONG;
-		return 0;
-	}
-	if (dirs == NULL || dirs[0] == '\0')
-		dirs = "/usr/local/bin:/usr/bin:/bin";
-	for (dir = dirs; dir != NULL; dir = strchr(dir, ':') ? strchr(dir, ':') + 1 : NULL) {
-		size_t dir_len = strchr(dir, ':') ? (size_t)(strchr(dir, ':') - dir) : strlen(dir);
-		struct stat st;
-
-		if ((size_t)snprintf(path, size, "%.*s%s%s", (int)dir_len, dir,
-		                     dir_len == 0 ? "" : "/", name) >= size)
-			continue;
-		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-			continue;
-		if (access(path, X_OK) == 0)
-			return 0;
-		rc = -EACCES;
-	}
-	return rc;
-}
-
-/* environ without WARDEN_EPOCH / _FENCING_TOKEN / _DEADLINE, plus ours. Caller frees the array. */
-static char **child_env(char *epoch_var, char *token_var, char *deadline_var)
-{
-	size_t count = 0;
-	size_t n = 0;
-	char **envp;
-
-	while (environ != NULL && environ[count] != NULL)
-		count++;
-	envp = calloc(count + 4, sizeof(*envp));
-	if (envp == NULL)
-		return NULL;
-	for (size_t i = 0; i < count; i++) {
-		if (strncmp(environ[i], "WARDEN_EPOCH=", 13) == 0 ||
-		    strncmp(environ[i], "WARDEN_FENCING_TOKEN=", 21) == 0 ||
-		    strncmp(environ[i], "WARDEN_DEADLINE=", 16) == 0)
-			continue;
-		envp[n++] = environ[i];
-	}
-	envp[n++] = epoch_var;
-	envp[n++] = token_var;
-	envp[n++] = deadline_var;
-	envp[n] = NULL;
-	return envp;
-}
-
-/* What the child keeps open and how to close the rest; filled before fork. */
-struct child_fds {
-	int keep[GATE_KEEP_FDS_MAX + 1]; /* sorted; includes report_fd */
-	size_t count;
-	bool keep_all;
-	unsigned limit;
-	int report_fd; /* CLOEXEC pipe: errno of a failed execve */
-};
-
-/* In the child, between fork and execve: async-signal-safe calls only. */
-static void __attribute__((noreturn))
-child_exec(const char *path, char **argv, char **envp, pid_t parent, const struct child_fds *fds)
-{
-	struct sigaction dfl;
-	sigset_t none;
-	int error;
-
-	setpgid(0, 0);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(127); /* the gate died before we could ask to follow it */
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&dfl.sa_mask);
-	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &dfl, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (!fds->keep_all)
-		close_unkept(fds->keep, fds->count, fds->limit);
-	execve(path, argv, envp);
-	error = errno;
-	while (write(fds->report_fd, &error, sizeof(error)) < 0 && errno == EINTR)
-		;
-	_exit(127);
-}
-
-/*
- * Start the child with epoch and token, under a verdict valid until
- * `until` (monotonic), which it gets as WARDEN_DEADLINE (wall clock).
- * Returns 0 or -errno (nothing runs then).
- */
+/* Start the child (gate_spawn) and take it on as RUNNING. Returns 0 or -errno. */
 static int child_start(struct gate *gate, uint64_t epoch, uint64_t token, int64_t until,
                        int64_t now)
 {
-	char path[WD_PATH_MAX + 1];
-	char epoch_var[48];
-	char token_var[48];
-	char deadline_var[48];
-	char deadline[32];
-	char **envp = NULL;
-	struct child_fds fds;
-	int report[2] = {-1, -1};
-	int error = 0;
-	pid_t parent = getpid();
 	pid_t pid;
-	ssize_t n;
-	int rc;
+	int rc = gate_spawn(gate->opts->argv, epoch, token, until, &gate->inherited, &pid);
 
-	rc = resolve_command(gate->opts->argv[0], path, sizeof(path));
 	if (rc < 0)
-		goto out;
-	snprintf(epoch_var, sizeof(epoch_var), "WARDEN_EPOCH=%llu", (unsigned long long)epoch);
-	snprintf(token_var, sizeof(token_var), "WARDEN_FENCING_TOKEN=%llu",
-	         (unsigned long long)token);
-	clock_format_rfc3339(clock_wall_ms() + (until - clock_mono_ms()), deadline,
-	                     sizeof(deadline));
-	snprintf(deadline_var, sizeof(deadline_var), "WARDEN_DEADLINE=%s", deadline);
-	envp = child_env(epoch_var, token_var, deadline_var);
-	if (envp == NULL) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (pipe2(report, O_CLOEXEC) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	memcpy(fds.keep, gate->keep_fds, gate->keep_count * sizeof(fds.keep[0]));
-	fds.keep[gate->keep_count] = report[1];
-	fds.count = gate->keep_count + 1;
-	qsort(fds.keep, fds.count, sizeof(fds.keep[0]), compare_int);
-	fds.keep_all = gate->keep_all;
-	fds.limit = gate->fd_limit;
-	fds.report_fd = report[1];
-	pid = fork();
-	if (pid < 0) {
-		rc = -errno;
-		goto out;
-	}
-	if (pid == 0)
-		child_exec(path, gate->opts->argv, envp, parent, &fds);
-	setpgid(pid, pid); /* both sides set it: no window where it is in our group */
-	close(report[1]);
-	report[1] = -1;
-	do
-		n = read(report[0], &error, sizeof(error));
-	while (n < 0 && errno == EINTR);
-	if (n == (ssize_t)sizeof(error)) {
-		waitpid(pid, NULL, 0);
-		rc = -error;
-		goto out;
-	}
+		return rc;
 	gate->pid = pid;
 	gate->pgid = pid;
 	gate->child = GATE_CHILD_RUNNING;
@@ -506,14 +279,7 @@ static int child_start(struct gate *gate, uint64_t epoch, uint64_t token, int64_
 	gate->child_until_ms = until;
 	gate->stop_reason = GATE_REASON_NONE;
 	gate->starts++;
-	rc = 0;
-out:
-	if (report[0] >= 0)
-		close(report[0]);
-	if (report[1] >= 0)
-		close(report[1]);
-	free(envp);
-	return rc;
+	return 0;
 }
 
 /* "SIGTERM" for SIGTERM; "SIG42" for what has no name. */
@@ -843,7 +609,7 @@ int gate_run(const struct gate_options *opts)
 	gate->sigfd = -1;
 	gate->last_reason = GATE_REASON_NONE;
 	wd_buf_init(&gate->body, GATE_FENCE_BODY_MAX);
-	fds_snapshot(gate);
+	gate_spawn_fds_snapshot(&gate->inherited);
 	if (signals_setup(gate) < 0) {
 		fprintf(stderr, "warden gate: cannot set up signals: %s\n", strerror(errno));
 		goto out;
