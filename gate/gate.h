@@ -16,10 +16,13 @@
  * that leaves no room (grace >= ttl_ms - typical_fence_ms), and forwards
  * SIGTERM/SIGINT to the child, exiting with its status.
  *
- * The module is three pure pieces and one loop: gate_parse_args (the command
- * line), gate_fence_parse (one /fence answer), gate_decide (what to do now,
- * from the last answer, the clock and the child's state), and gate_run, which
- * polls, decides, acts and logs one JSON line per start, stop and exit.
+ * This is the command's API: three pure pieces and one loop, one file of
+ * gate/ each: gate_parse_args and gate_check_grace (args.c: the command
+ * line), gate_fence_parse (fence_answer.c: one /fence answer), gate_decide
+ * (decide.c: what to do now, from the last answer, the clock and the child's
+ * state), and gate_run (supervisor.c), which polls, decides, acts and logs
+ * one JSON line per start, stop and exit; it starts the child through
+ * spawn.c. What the modules share beyond this is in gate_int.h, private.
  */
 #ifndef WARDEN_GATE_GATE_H
 #define WARDEN_GATE_GATE_H
