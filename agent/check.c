@@ -8,51 +8,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "agent/config.h"
-
-static size_t discard(char *data, size_t size, size_t nmemb, void *user)
-{
-	(void)data;
-	(void)user;
-	return size * nmemb;
-}
+#include "lib/clock.h"
+#include "net/curl_deadline.h"
 
 int check_run(const char *url, int64_t timeout_ms)
 {
-	CURL *curl = curl_easy_init();
-	char error[CURL_ERROR_SIZE] = "";
-	long status = 0;
-	CURLcode rc;
-	int result = 1;
+	struct wd_err err = {0};
+	struct curl_deadline *client = curl_deadline_new(&err);
+	struct curl_deadline_request req = {.url = url, .method = "GET", .discard_max = 64 * 1024};
+	struct curl_deadline_result result;
+	int rc = 1;
 
-	if (curl == NULL) {
-		fprintf(stderr, "warden check: out of memory\n");
+	if (client == NULL) {
+		fprintf(stderr, "warden check: %s\n", err.msg);
 		return 1;
 	}
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
-	rc = curl_easy_perform(curl);
-	if (rc != CURLE_OK) {
-		fprintf(stderr, "warden check: %s: %s\n", url,
-		        error[0] ? error : curl_easy_strerror(rc));
+	if (curl_deadline_perform(client, &req, clock_mono_ms() + timeout_ms, &result) != NET_OK) {
+		fprintf(stderr, "warden check: %s: %s\n", url, result.detail);
 		goto out;
 	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status < 200 || status > 299) {
-		fprintf(stderr, "warden check: %s: HTTP %ld\n", url, status);
+	if (result.http_status < 200 || result.http_status > 299) {
+		fprintf(stderr, "warden check: %s: HTTP %d\n", url, result.http_status);
 		goto out;
 	}
-	result = 0;
+	rc = 0;
 out:
-	curl_easy_cleanup(curl);
-	return result;
+	curl_deadline_free(client);
+	return rc;
 }
 
 int check_default_url(char *const *envp, char *url, size_t size, struct wd_err *err)

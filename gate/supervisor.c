@@ -30,6 +30,7 @@
 #include "lib/buf.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "net/curl_deadline.h"
 #include "gate/gate_int.h"
 
 #define GATE_STRAGGLER_CHECK_MS 100 /* how often a leftover process group is looked at */
@@ -107,17 +108,14 @@ static int curl_setup(struct gate *gate)
 	gate->easy = curl_easy_init();
 	if (gate->multi == NULL || gate->easy == NULL)
 		return -ENOMEM;
+	if (curl_deadline_policy(gate->easy) != 0)
+		return -EINVAL;
 	curl_easy_setopt(gate->easy, CURLOPT_URL, gate->url);
 	curl_easy_setopt(gate->easy, CURLOPT_TIMEOUT_MS, timeout);
 	curl_easy_setopt(gate->easy, CURLOPT_CONNECTTIMEOUT_MS, timeout);
-	curl_easy_setopt(gate->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(gate->easy, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(gate->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(gate->easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(gate->easy, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(gate->easy, CURLOPT_WRITEDATA, gate);
 	curl_easy_setopt(gate->easy, CURLOPT_ERRORBUFFER, gate->curl_error);
-	curl_easy_setopt(gate->easy, CURLOPT_USERAGENT, "warden-gate");
 	return 0;
 }
 

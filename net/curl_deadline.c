@@ -172,6 +172,28 @@ void curl_deadline_free(struct curl_deadline *cd)
 	free(cd);
 }
 
+int curl_deadline_policy(CURL *easy)
+{
+	CURLcode rc = CURLE_OK;
+
+#define CD_POLICY(opt, val)                                                                        \
+	do {                                                                                       \
+		if (rc == CURLE_OK)                                                                \
+			rc = curl_easy_setopt(easy, opt, val);                                     \
+	} while (0)
+	CD_POLICY(CURLOPT_PROTOCOLS_STR, "http,https");
+	CD_POLICY(CURLOPT_FOLLOWLOCATION, 0L);
+	CD_POLICY(CURLOPT_NOSIGNAL, 1L);
+	CD_POLICY(CURLOPT_QUICK_EXIT, 1L);
+	CD_POLICY(CURLOPT_PROXY, "");
+	CD_POLICY(CURLOPT_SSL_VERIFYPEER, 1L);
+	CD_POLICY(CURLOPT_SSL_VERIFYHOST, 2L);
+	CD_POLICY(CURLOPT_USERAGENT, "warden/" WARDEN_VERSION);
+	CD_POLICY(CURLOPT_TCP_NODELAY, 1L);
+#undef CD_POLICY
+	return (int)rc;
+}
+
 struct curl_deadline *curl_deadline_new(struct wd_err *err)
 {
 	struct curl_deadline *cd = calloc(1, sizeof(*cd));
@@ -193,20 +215,12 @@ struct curl_deadline *curl_deadline_new(struct wd_err *err)
 		if (rc == CURLE_OK)                                                                \
 			rc = curl_easy_setopt(easy, opt, val);                                     \
 	} while (0)
-	CD_SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
-	CD_SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
-	CD_SETOPT(CURLOPT_NOSIGNAL, 1L);
-	CD_SETOPT(CURLOPT_QUICK_EXIT, 1L);
-	CD_SETOPT(CURLOPT_PROXY, "");
-	CD_SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
-	CD_SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
-	CD_SETOPT(CURLOPT_USERAGENT, "warden/" WARDEN_VERSION);
+	rc = curl_deadline_policy(easy);
 	CD_SETOPT(CURLOPT_WRITEFUNCTION, cd_write);
 	CD_SETOPT(CURLOPT_WRITEDATA, cd);
 	CD_SETOPT(CURLOPT_HEADERFUNCTION, cd_header);
 	CD_SETOPT(CURLOPT_HEADERDATA, cd);
 	CD_SETOPT(CURLOPT_ERRORBUFFER, cd->errbuf);
-	CD_SETOPT(CURLOPT_TCP_NODELAY, 1L);
 #undef CD_SETOPT
 	if (rc != CURLE_OK) {
 		wd_err_set(err, -EINVAL, "http client: curl: %s", curl_easy_strerror(rc));

@@ -34,6 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <curl/curl.h>
+
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/limits.h"
@@ -98,6 +100,15 @@ struct curl_deadline_result {
 };
 
 struct curl_deadline;
+
+/*
+ * Apply the fixed policy above (http and https only, no redirect, no proxy,
+ * TLS verified, the User-Agent, TCP_NODELAY, no signals) to an easy handle
+ * that a caller drives itself (warden gate polls its sidecar on its own
+ * multi handle). curl_deadline_new() applies it to its own handle. Returns
+ * CURLE_OK (0) or the first curl error.
+ */
+int curl_deadline_policy(CURL *easy);
 
 /*
  * A new request context (one easy + one multi handle, no connection yet).
