@@ -1246,6 +1246,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             or query.get("region") or st.regions[0]
         if route[1] == "/_fake/param" and region not in st.regions:
             return 400, {"error": "region %s not served" % region}
+        if route == ("POST", "/_fake/emf/files"):
+            st.emf_files.extend(str(p) for p in doc["paths"])
+            return 200, {"files": st.emf_files}
         if route == ("GET", "/_fake/health"):
             return 200, {"ok": True, "port": self.server.server_address[1],
                          "regions": st.regions}
