@@ -13,6 +13,8 @@
 
 #include "lib/clock.h"
 #include "aws/aws.h"
+#include "aws/aws_creds.h"
+#include "aws/cloudwatch.h"
 #include "fencing/fence.h"
 #include "fencing/flag_write.h"
 
@@ -23,7 +25,8 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: warden flag get\n"
-	                "       warden flag set REGION [--reason TEXT] [--epoch N] [--wait]\n");
+	                "       warden flag set REGION [--reason TEXT] [--epoch N] [--wait] "
+	                "[--verify]\n");
 }
 
 static void progress(void *arg, const char *line)
@@ -202,14 +205,128 @@ static void sleep_until(int64_t mono_ms)
 	}
 }
 
+/* Round up to a period CloudWatch accepts: 1, 5, 10, 20, 30 s or a multiple of 60. */
+static int64_t verify_period_s(int64_t interval_ms)
+{
+	static const int64_t short_periods[] = {1, 5, 10, 20, 30};
+	int64_t seconds = (interval_ms + 999) / 1000;
+
+	for (size_t i = 0; i < sizeof(short_periods) / sizeof(short_periods[0]); i++)
+		if (seconds <= short_periods[i])
+			return short_periods[i];
+	return (seconds + 59) / 60 * 60;
+}
+
+/*
+ * The fleet's acknowledgement (--verify): after safe_at, ask CloudWatch for
+ * the old region's Writable Sum and SampleCount (namespace Warden, dimension
+ * set [Region]) over the first whole period after safe_at, one heartbeat
+ * interval long (rounded up to a period CloudWatch accepts), once that period
+ * has ended and FLAG_CMD_VERIFY_SLACK_MS more have passed for the last
+ * heartbeats to be delivered. Adds old_region, old_region_writable,
+ * old_region_reporting, verify_window and verify_error to doc. Never changes
+ * the exit code: the bound (safe_at) does not depend on it.
+ */
+static void verify_old_region(const struct wd_config *cfg, char *const *envp,
+                              const char *old_region, int64_t safe_mono, int64_t safe_wall,
+                              json_t *doc)
+{
+	const char *const *env = (const char *const *)envp;
+	int64_t period_s = verify_period_s(cfg->emf_interval_ms);
+	int64_t start_s = (safe_wall / 1000 + period_s - 1) / period_s * period_s;
+	int64_t end_s = start_s + period_s;
+	struct cloudwatch_dimension dims[1] = {{"Region", old_region}};
+	struct cloudwatch_query q = {
+	        .namespace_ = "Warden",
+	        .metric_name = "Writable",
+	        .dimensions = dims,
+	        .dimension_count = 1,
+	        .period_s = period_s,
+	        .start_s = start_s,
+	        .end_s = end_s,
+	};
+	struct cloudwatch_result *res = calloc(1, sizeof(*res));
+	struct aws_creds_provider *creds = NULL;
+	struct cloudwatch_client *client = NULL;
+	struct aws_endpoint endpoint;
+	struct wd_err err = {0, ""};
+	char error[WD_ERR_MSG_MAX + 64] = "";
+	double writable = 0;
+	double reporting = 0;
+
+	json_object_set_new(doc, "old_region",
+	                    old_region[0] != '\0' ? json_string(old_region) : json_null());
+	json_object_set_new(doc, "verify_window",
+	                    json_pack("{s:o, s:o, s:I}", "start", time_or_null(start_s * 1000),
+	                              "end", time_or_null(end_s * 1000), "period_s",
+	                              (json_int_t)period_s));
+	if (res == NULL) {
+		snprintf(error, sizeof(error), "out of memory");
+		goto out;
+	}
+	if (old_region[0] == '\0') {
+		snprintf(error, sizeof(error),
+		         "no old region: the sources agreed on no region before the flip");
+		goto out;
+	}
+	if (aws_endpoint_for(env, "monitoring", NULL, old_region, &endpoint, &err) < 0 ||
+	    (creds = aws_creds_provider_new(env, &err)) == NULL ||
+	    (client = cloudwatch_client_new(
+	             &(struct cloudwatch_client_config){
+	                     .region = old_region, .endpoint = &endpoint, .creds = creds},
+	             &err)) == NULL) {
+		snprintf(error, sizeof(error), "%s", err.msg);
+		goto out;
+	}
+	fprintf(stderr,
+	        "warden flag set: verify: waiting for the %llds period after safe_at, then "
+	        "asking CloudWatch in %s for Writable of Region=%s\n",
+	        (long long)period_s, old_region, old_region);
+	sleep_until(safe_mono + (end_s * 1000 - safe_wall) + FLAG_CMD_VERIFY_SLACK_MS);
+	if (cloudwatch_get_metric_data(client, &q, clock_mono_ms() + FLAG_CMD_VERIFY_TIMEOUT_MS,
+	                               res) != AWS_OK) {
+		snprintf(error, sizeof(error), "CloudWatch unreachable or refused (%s): %s",
+		         aws_outcome_str(res->outcome), res->message);
+		goto out;
+	}
+	writable = res->stats.sum;
+	reporting = res->stats.sample_count;
+	if (res->stats.points == 0 || reporting <= 0)
+		snprintf(error, sizeof(error),
+		         "no data: no task of %s reported a heartbeat in the window", old_region);
+out:
+	json_object_set_new(doc, "old_region_writable",
+	                    error[0] == '\0' ? json_integer((json_int_t)writable) : json_null());
+	json_object_set_new(doc, "old_region_reporting", json_integer((json_int_t)reporting));
+	json_object_set_new(doc, "verify_error",
+	                    error[0] != '\0' ? json_string(error) : json_null());
+	if (error[0] != '\0')
+		fprintf(stderr,
+		        "warden flag set: WARNING: verify: the old region %s is not reporting "
+		        "(old_region_reporting 0): %s; the flip stands (safe_at does not depend on "
+		        "it): check its tasks with the Logs Insights query of the runbook\n",
+		        old_region[0] != '\0' ? old_region : "(unknown)", error);
+	else
+		fprintf(stderr,
+		        "warden flag set: verify: %s: Sum(Writable) = %.0f over %.0f samples "
+		        "(SampleCount) in the window%s\n",
+		        old_region, writable, reporting,
+		        writable > 0 ? ": WARNING: a task of the old region still says writable"
+		                     : "");
+	cloudwatch_client_free(client);
+	aws_creds_provider_free(creds);
+	free(res);
+}
+
 static int cmd_set(const struct wd_config *cfg, struct flag_writer *w, const char *region,
-                   const char *reason, uint64_t epoch, bool wait)
+                   const char *reason, uint64_t epoch, bool wait, bool verify, char *const *envp)
 {
 	struct flag_set_report *report = malloc(sizeof(*report));
 	struct fence_timing timing;
 	struct wd_err err = {0};
 	char by[FLAG_WRITE_BY_MAX];
 	json_t *sources = json_array();
+	json_t *doc;
 	int64_t safe_mono = 0;
 	int64_t safe_wall = 0;
 	bool attempted;
@@ -241,7 +358,7 @@ static int cmd_set(const struct wd_config *cfg, struct flag_writer *w, const cha
 		safe_mono = report->confirmed_mono_ms + timing.worst_case_ms;
 		safe_wall = report->confirmed_wall_ms + timing.worst_case_ms;
 	}
-	print_doc(json_pack(
+	doc = json_pack(
 	        "{s:b, s:s, s:o, s:s, s:{s:I, s:I, s:I}, s:o, s:o, s:o, s:o, s:o, s:b, s:o}", "ok",
 	        report->status == FLAG_SET_CONFIRMED, "status",
 	        report->status == FLAG_SET_CONFIRMED     ? "confirmed"
@@ -264,7 +381,9 @@ static int cmd_set(const struct wd_config *cfg, struct flag_writer *w, const cha
 	                               (unsigned long long)report->epoch, report->confirmed_count,
 	                               cfg->flag_count)
 	                : json_string(report->error),
-	        "wait", wait, "before", verdict_to_json(&report->before, cfg->flag_count)));
+	        "wait", wait, "before", verdict_to_json(&report->before, cfg->flag_count));
+	if (!verify || report->status != FLAG_SET_CONFIRMED)
+		print_doc(doc); /* at once: the orchestrator sees safe_at before the wait */
 	if (report->status == FLAG_SET_NO_QUORUM) {
 		fprintf(stderr, "warden flag set: %s\n", report->error);
 		rc = EXIT_USAGE;
@@ -277,6 +396,17 @@ static int cmd_set(const struct wd_config *cfg, struct flag_writer *w, const cha
 			fprintf(stderr, "warden flag set: waiting %lld ms until safe_at\n",
 			        (long long)(safe_mono - clock_mono_ms()));
 			sleep_until(safe_mono);
+		}
+		if (verify) {
+			json_object_set_new(doc, "verify", json_true());
+			verify_old_region(
+			        cfg, envp,
+			        report->before.state == FENCE_ACTIVE &&
+			                        strcmp(report->before.active_region, region) != 0
+			                ? report->before.active_region
+			                : "",
+			        safe_mono, safe_wall, doc);
+			print_doc(doc);
 		}
 	}
 	free(report);
@@ -305,6 +435,7 @@ int flag_cmd_run(int argc, char **argv, const struct wd_config *cfg, char *const
 	const char *reason = "";
 	uint64_t epoch = 0;
 	bool wait = false;
+	bool verify = false;
 	bool set;
 	struct flag_write_config wcfg;
 	struct flag_writer *w;
@@ -323,6 +454,8 @@ int flag_cmd_run(int argc, char **argv, const struct wd_config *cfg, char *const
 	for (int i = 2; set && i < argc; i++) {
 		if (strcmp(argv[i], "--wait") == 0) {
 			wait = true;
+		} else if (strcmp(argv[i], "--verify") == 0) {
+			verify = wait = true; /* verify asks after safe_at: it waits for it */
 		} else if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc) {
 			reason = argv[++i];
 		} else if (strcmp(argv[i], "--epoch") == 0 && i + 1 < argc) {
@@ -367,7 +500,7 @@ int flag_cmd_run(int argc, char **argv, const struct wd_config *cfg, char *const
 		fprintf(stderr, "warden flag: %s\n", err.msg);
 		return EXIT_USAGE;
 	}
-	rc = set ? cmd_set(cfg, w, region, reason, epoch, wait) : cmd_get(cfg, w);
+	rc = set ? cmd_set(cfg, w, region, reason, epoch, wait, verify, envp) : cmd_get(cfg, w);
 	flag_writer_free(w);
 	return rc;
 }
