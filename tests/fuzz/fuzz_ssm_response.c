@@ -1,4 +1,5 @@
-/* fuzz_ssm_response.c - the GetParameter answer parser, and the error parser on the same bytes. */
+/* fuzz_ssm_response.c - the GetParameter and PutParameter answer parsers, and the error parser,
+ * on the same bytes. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -13,6 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ssm_parameter param;
 	struct aws_error aws_err;
 	struct wd_err err;
+	uint64_t version;
 
 	if (ssm_parse_get_parameter((const char *)data, size, "/platform/prod/active-region",
 	                            &param, &err) == 0) {
@@ -23,6 +25,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (param.version < 1 || param.version > SSM_VERSION_MAX)
 			__builtin_trap();
 		if (memchr(param.type, '\0', sizeof(param.type)) == NULL || param.type[0] == '\0')
+			__builtin_trap();
+	} else if (memchr(err.msg, '\0', sizeof(err.msg)) == NULL) {
+		__builtin_trap();
+	}
+	/* The PutParameter answer ({"Version": N, "Tier": ...}) on the same bytes. */
+	if (ssm_parse_put_parameter((const char *)data, size, &version, &err) == 0) {
+		if (version < 1 || version > SSM_VERSION_MAX)
 			__builtin_trap();
 	} else if (memchr(err.msg, '\0', sizeof(err.msg)) == NULL) {
 		__builtin_trap();
