@@ -72,16 +72,28 @@ def pct(values, p):
 
 
 def free_ports(n):
-    socks, ports = [], []
+    """n bindable loopback ports below the ephemeral range: an ephemeral one,
+    free when probed, may be taken by another warden's outgoing connection
+    before its own warden listens on it."""
+    low = 32768
     try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-            ports.append(s.getsockname()[1])
-    finally:
-        for s in socks:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    ports, port = [], max(1024, low - 10000)
+    while len(ports) < n and port < low:
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            ports.append(port)
+        except OSError:
+            pass
+        finally:
             s.close()
+        port += 1
+    if len(ports) < n:
+        raise RuntimeError("only %d free ports below the ephemeral range" % len(ports))
     return ports
 
 
@@ -202,6 +214,9 @@ class Fleet:
     def counts(self):
         out = {}
         for r, fake in self.fakes.items():
+            if fake is self.stopped_fake:
+                out[r] = None  # SIGSTOPped: it cannot answer
+                continue
             c = fake.get_counts()
             out[r] = (c["by_op"].get("GetParameter", 0),
                       c["by_error"].get("ThrottlingException", 0), time.monotonic())
@@ -211,23 +226,31 @@ class Fleet:
     def rates(before, after):
         res = {}
         for r in REGIONS:
+            if before[r] is None or after[r] is None:
+                res[r] = None
+                continue
             gets = after[r][0] - before[r][0]
             thr = after[r][1] - before[r][1]
             dt = after[r][2] - before[r][2]
             res[r] = (gets / dt, (gets - thr) / dt, thr / dt, dt)
         return res
 
-    def rss_kb(self, pids):
+    @staticmethod
+    def mem_kb(pids, path="status", key="VmRSS:"):
+        """Sum of one /proc/<pid>/<path> line over pids (kB)."""
         total = 0
         for pid in pids:
             try:
-                with open("/proc/%d/status" % pid) as f:
+                with open("/proc/%d/%s" % (pid, path)) as f:
                     for line in f:
-                        if line.startswith("VmRSS:"):
+                        if line.startswith(key):
                             total += int(line.split()[1])
             except OSError:
                 pass
         return total
+
+    def rss_kb(self, pids):
+        return self.mem_kb(pids)
 
     def resources(self):
         pids = [t["proc"].pid for t in self.tasks if t["proc"].poll() is None]
@@ -239,6 +262,7 @@ class Fleet:
             except OSError:
                 pass
         return {"alive": len(pids), "rss_kb": self.rss_kb(pids),
+                "pss_kb": self.mem_kb(pids, "smaps_rollup", "Pss:"),
                 "fake_rss_kb": self.rss_kb([f.proc.pid for f in self.fakes.values()]),
                 "fds_max": max(fds or [0]), "fds_total": sum(fds),
                 "threads_max": max(threads or [0]), "threads_total": sum(threads)}
@@ -289,6 +313,7 @@ class Fleet:
             return res
         confirmed = parse_ts(doc["confirmed_at"])
         res["confirmed_at"] = doc["confirmed_at"]
+        res["set_ms"] = (confirmed - start_wall) * 1000.0
         res["sources"] = [(s.get("written"), s.get("confirmed")) for s in doc["sources"]]
         # Sweep until every old-region task is fenced, or worst_case + slack.
         deadline_wall = confirmed + worst_ms / 1000.0 + self.args.slack
@@ -420,6 +445,8 @@ class Fleet:
         if res:
             row("warden RSS total", "%.1f MiB (%.2f MiB per task)"
                 % (res["rss_kb"] / 1024.0, res["rss_kb"] / 1024.0 / max(1, res["alive"])))
+            row("warden PSS total", "%.1f MiB (%.2f MiB per task; shared pages split)"
+                % (res["pss_kb"] / 1024.0, res["pss_kb"] / 1024.0 / max(1, res["alive"])))
             row("warden fds / threads", "%d fds total (max %d per task), %d threads "
                 "(max %d per task)" % (res["fds_total"], res["fds_max"],
                                        res["threads_total"], res["threads_max"]))
@@ -427,6 +454,9 @@ class Fleet:
 
         def rate_rows(label, rates):
             for r in REGIONS:
+                if rates[r] is None:
+                    row("%s %s" % (label, r), "- (fake stopped: no counts)")
+                    continue
                 calls, okr, thr, dt = rates[r]
                 row("%s %s" % (label, r), "%.1f calls/s, %.1f answered/s, %.2f throttled/s "
                     "(over %.1f s)" % (calls, okr, thr, dt))
@@ -443,6 +473,8 @@ class Fleet:
                 f.get("confirmed_at")))
             if "fence_ms" not in f:
                 continue
+            row("%s flag set" % label, "confirmed %.0f ms after it started (read, write, "
+                "read back); a task may fence before confirmed_at (< 0 below)" % f["set_ms"])
             fm = f["fence_ms"]
             row("%s fence %s" % (label, EAST),
                 "p50 %s, p99 %s, max %s (ms after confirmed_at; %d samples)"
