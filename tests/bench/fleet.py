@@ -173,6 +173,8 @@ class Fleet:
             except OSError:
                 pass
             fake.stop()
+        self.pidfile.write("stopped\n")
+        self.pidfile.flush()
 
     # -- observation ----------------------------------------------------------------
     @staticmethod
@@ -307,7 +309,7 @@ class Fleet:
         res = {"rc": rc, "confirmed": (doc.get("quorum") or {}).get("confirmed"),
                "of": (doc.get("quorum") or {}).get("of"), "epoch": doc.get("epoch")}
         if rc != 0 or not doc.get("confirmed_at"):
-            self.failures.append("%s: flag set exit %d: %s" % (label, rc, err.strip()[-300:]))
+            self.failures.append("%s: flag set exit %d: %s" % (label, rc, last_line(err)))
             res["ok"] = False
             self.results[label] = res
             return res
@@ -401,11 +403,12 @@ class Fleet:
         self.results["resources"] = res0
 
         log("flip 1: flag set %s" % WEST)
-        self.flip("flip 1", WEST, EAST, worst_ms)
+        if not self.flip("flip 1", WEST, EAST, worst_ms).get("confirmed_at"):
+            return worst_ms, typical_ms
         log("flip 2: flag set %s (back)" % EAST)
         rc, doc, err = self.flag_set(EAST)
         if rc != 0:
-            self.failures.append("flip 2: flag set exit %d: %s" % (rc, err.strip()[-300:]))
+            self.failures.append("flip 2: flag set exit %d: %s" % (rc, last_line(err)))
             return worst_ms, typical_ms
         ok, bad = self.wait_roles(EAST, worst_ms / 1000.0 + a.slack)
         if bad:
@@ -504,7 +507,12 @@ class Fleet:
             return "throttled to %s GetParameter/s" % self.args.fault_rate
         if self.args.fault == "stop":
             return "down (fake SIGSTOPped)"
-        return "stalled (requests never answered)"
+        return "stalled (requests never answered; the fake counts them when answered)"
+
+
+def last_line(text):
+    lines = [x for x in text.strip().splitlines() if x.strip()]
+    return lines[-1] if lines else "(no message)"
 
 
 def fmt(ms):

@@ -28,6 +28,7 @@
 # exits 1 if a task of the old region was not fenced within worst_case (= ttl)
 # or a flip did not confirm. About 2-3 minutes; every process started is
 # stopped on exit.
+# shellcheck disable=SC2317  # ours and cleanup run from the EXIT trap
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -38,20 +39,34 @@ HELPER_PID=""
 
 log() { printf '%s\n' "$*" >&2; }
 
+# A pid the helper started is ours while it is still a warden or a fake_aws.py
+# (a pid of a process that exited may have been reused since).
+ours() {
+	local cmd
+	cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
+	case "$cmd" in
+	"$WARDEN_BIN serve"*|*/fake_aws.py*) return 0 ;;
+	*) return 1 ;;
+	esac
+}
+
 cleanup() {
 	set +e
 	if [ -n "$HELPER_PID" ]; then
 		kill -TERM "$HELPER_PID" 2>/dev/null
 		for _ in $(seq 150); do kill -0 "$HELPER_PID" 2>/dev/null || break; sleep 0.1; done
 	fi
-	# Whatever the helper left running (it was killed, or died): by id only.
-	while read -r pid; do
-		[ -n "$pid" ] || continue
-		if kill -0 "$pid" 2>/dev/null; then
-			kill -CONT "$pid" 2>/dev/null
-			kill -KILL "$pid" 2>/dev/null
-		fi
-	done <"$PIDFILE"
+	# Whatever the helper left running (it was killed, or died before its
+	# own cleanup wrote "stopped"): by id only.
+	if ! grep -qx stopped "$PIDFILE"; then
+		while read -r pid; do
+			case "$pid" in '' | stopped) continue ;; esac
+			if ours "$pid"; then
+				kill -CONT "$pid" 2>/dev/null
+				kill -KILL "$pid" 2>/dev/null
+			fi
+		done <"$PIDFILE"
+	fi
 	[ -n "${BENCH_KEEP:-}" ] && { log "fleet.sh: logs kept in $TMP"; return; }
 	rm -rf "$TMP"
 }
@@ -70,6 +85,7 @@ if [ -z "${WARDEN_BIN:-}" ]; then
 	WARDEN_BIN=$ROOT/build/warden
 fi
 
+WARDEN_BIN=$(realpath "$WARDEN_BIN")
 TASKS=${BENCH_TASKS:-200}
 # Each warden needs 86 descriptors (16 connections + 64 + 2 x 3 sources) and this
 # shell's children share nothing, but the fakes hold one connection per task and
