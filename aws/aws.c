@@ -574,6 +574,11 @@ int aws_task_metadata_parse(const char *body, size_t len, struct aws_task_metada
 		rc = wd_err_set(err, -EINVAL, "task metadata has no string \"TaskARN\"");
 		goto out;
 	}
+	if (strlen(arn) > AWS_TASK_ARN_MAX) {
+		rc = wd_err_set(err, -EINVAL, "task metadata TaskARN is longer than %d bytes",
+		                AWS_TASK_ARN_MAX);
+		goto out;
+	}
 	if ((rc = aws_region_from_arn(arn, out->region, err)) != 0) {
 		wd_err_prefix(err, "task metadata TaskARN");
 		goto out;

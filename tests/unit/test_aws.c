@@ -187,6 +187,22 @@ static void test_task_metadata_parse(void **state)
 	assert_string_equal(task.cluster, ""); /* nothing half-filled */
 }
 
+/* A TaskARN that does not fit is refused, never accepted as an empty one (found by fuzzing). */
+static void test_task_metadata_long_arn(void **state)
+{
+	char body[AWS_TASK_ARN_MAX + 64];
+	struct aws_task_metadata task;
+	struct wd_err err;
+	int n = snprintf(body, sizeof(body), "{\"TaskARN\":\"arn:aws:ecs:us-east-1:1:task/%0*d\"}",
+	                 AWS_TASK_ARN_MAX, 7);
+
+	(void)state;
+	assert_true(n > 0 && (size_t)n < sizeof(body));
+	assert_int_equal(aws_task_metadata_parse(body, (size_t)n, &task, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "longer than"));
+	assert_string_equal(task.task_arn, "");
+}
+
 /* ---- The task metadata endpoint, scripted ---------------------------------- */
 
 static struct {
@@ -572,6 +588,7 @@ int main(void)
 	        cmocka_unit_test(test_region_from_arn),
 	        cmocka_unit_test(test_region_from_task_json),
 	        cmocka_unit_test(test_task_metadata_parse),
+	        cmocka_unit_test(test_task_metadata_long_arn),
 	        cmocka_unit_test(test_region_resolve),
 	        cmocka_unit_test(test_endpoint_for),
 	        cmocka_unit_test(test_error_type_sanitize),
