@@ -195,16 +195,6 @@ static json_t *set_source_to_json(const struct flag_source *src, const struct fl
 	return obj;
 }
 
-/* Sleep until the wall clock reads wall_ms (monotonic, robust to EINTR). */
-static void sleep_until(int64_t mono_ms)
-{
-	for (int64_t left = mono_ms - clock_mono_ms(); left > 0; left = mono_ms - clock_mono_ms()) {
-		struct timespec ts = {.tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000L};
-
-		nanosleep(&ts, NULL);
-	}
-}
-
 /* Round up to a period CloudWatch accepts: 1, 5, 10, 20, 30 s or a multiple of 60. */
 static int64_t verify_period_s(int64_t interval_ms)
 {
@@ -282,7 +272,7 @@ static void verify_old_region(const struct wd_config *cfg, char *const *envp,
 	        "warden flag set: verify: waiting for the %llds period after safe_at, then "
 	        "asking CloudWatch in %s for Writable of Region=%s\n",
 	        (long long)period_s, old_region, old_region);
-	sleep_until(safe_mono + (end_s * 1000 - safe_wall) + FLAG_CMD_VERIFY_SLACK_MS);
+	clock_sleep_until(safe_mono + (end_s * 1000 - safe_wall) + FLAG_CMD_VERIFY_SLACK_MS);
 	if (cloudwatch_get_metric_data(client, &q, clock_mono_ms() + FLAG_CMD_VERIFY_TIMEOUT_MS,
 	                               res) != AWS_OK) {
 		snprintf(error, sizeof(error), "CloudWatch unreachable or refused (%s): %s",
@@ -395,7 +385,7 @@ static int cmd_set(const struct wd_config *cfg, struct flag_writer *w, const cha
 		if (wait) {
 			fprintf(stderr, "warden flag set: waiting %lld ms until safe_at\n",
 			        (long long)(safe_mono - clock_mono_ms()));
-			sleep_until(safe_mono);
+			clock_sleep_until(safe_mono);
 		}
 		if (verify) {
 			json_object_set_new(doc, "verify", json_true());

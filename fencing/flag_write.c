@@ -21,7 +21,8 @@
 #include "aws/ssm.h"
 #include "fencing/fence_file.h"
 
-#define FLAG_WRITE_ROUND_MS 200 /* the pause between read-back rounds */
+#define FLAG_WRITE_ROUND_MS  200  /* the pause between read-back rounds; the first retry's */
+#define FLAG_WRITE_RETRY_MAX 2000 /* a retry's pause doubles up to this (full jitter) */
 
 struct flag_writer {
 	struct flag_write_config cfg;
@@ -44,6 +45,7 @@ struct job {
 	uint64_t version;
 	char result[FLAG_WRITE_RESULT_MAX];
 	char error[WD_ERR_MSG_MAX];
+	bool retry; /* it failed in a way worth another try: throttled, 5xx */
 };
 
 static void job_fail(struct job *job, const char *result, const char *fmt, ...)
@@ -124,6 +126,12 @@ out:
 
 static void ssm_failed(struct job *job, const struct ssm_result *res)
 {
+	/* SSM's quota is shared by every task of the account and region: on the
+	 * day of a failover the fleet itself may use it up. Throttling and 5xx
+	 * are worth another try; a region that does not answer (timeout,
+	 * network) is the outage itself and would only delay the flip, and auth,
+	 * not_found or a bad value will not change. */
+	job->retry = res->outcome == AWS_THROTTLED || res->outcome == AWS_SERVER_ERROR;
 	job_fail(job, aws_outcome_str(res->outcome), "%s%s%s", res->error_type,
 	         res->error_type[0] && res->message[0] ? ": " : "", res->message);
 }
@@ -415,7 +423,7 @@ static void confirm(struct flag_writer *w, const struct flag_set_request *req, s
 			break;
 		say(progress, arg, "read-back round %u: %zu of %zu needed confirmed; again", round,
 		    out->confirmed_count, w->cfg.quorum);
-		nanosleep(&(struct timespec){.tv_nsec = FLAG_WRITE_ROUND_MS * 1000000L}, NULL);
+		clock_sleep_ms(FLAG_WRITE_ROUND_MS);
 	}
 	out->status = FLAG_SET_UNCONFIRMED;
 	snprintf(out->error, sizeof(out->error),
@@ -423,6 +431,70 @@ static void confirm(struct flag_writer *w, const struct flag_set_request *req, s
 	         "may be partial; run flag set again",
 	         (unsigned long long)out->epoch, out->confirmed_count, w->cfg.quorum,
 	         (long long)w->cfg.confirm_timeout_ms);
+}
+
+/*
+ * Run the jobs again that failed with job->retry, after a pause (full
+ * jitter, doubling from FLAG_WRITE_ROUND_MS up to FLAG_WRITE_RETRY_MAX),
+ * until done(jobs) says enough, none is left to retry, or the next round
+ * would start after until_mono_ms. A job that succeeded is never run again.
+ */
+static void retry_jobs(struct flag_writer *w, struct job *jobs, int64_t until_mono_ms,
+                       bool (*done)(struct flag_writer *, struct job *),
+                       void (*progress)(void *, const char *), void *arg)
+{
+	int64_t pause = FLAG_WRITE_ROUND_MS;
+
+	for (unsigned round = 1; !done(w, jobs); round++) {
+		size_t again = 0;
+		int64_t wait = pause / 2 + clock_mono_us() % (pause / 2 + 1); /* jitter */
+
+		for (size_t i = 0; i < w->cfg.flag_count; i++) {
+			bool ok = jobs[i].kind == JOB_READ ? jobs[i].read.ok : jobs[i].written;
+
+			jobs[i].run = !ok && jobs[i].retry;
+			again += jobs[i].run;
+		}
+		if (again == 0 || clock_mono_ms() + wait >= until_mono_ms)
+			return;
+		say(progress, arg, "retry %u: %zu source%s again in %lld ms", round, again,
+		    again == 1 ? "" : "s", (long long)wait);
+		clock_sleep_ms(wait);
+		for (size_t i = 0; i < w->cfg.flag_count; i++) {
+			if (!jobs[i].run)
+				continue;
+			memset(&jobs[i].read, 0, sizeof(jobs[i].read));
+			jobs[i].result[0] = jobs[i].error[0] = '\0';
+			jobs[i].retry = false;
+		}
+		run_jobs(jobs, w->cfg.flag_count);
+		if (pause < FLAG_WRITE_RETRY_MAX)
+			pause = pause * 2 > FLAG_WRITE_RETRY_MAX ? FLAG_WRITE_RETRY_MAX : pause * 2;
+	}
+}
+
+/* Enough reads: a quorum of them is valid. */
+static bool reads_done(struct flag_writer *w, struct job *jobs)
+{
+	size_t ok = 0;
+
+	for (size_t i = 0; i < w->cfg.flag_count; i++)
+		ok += jobs[i].read.ok;
+	return ok >= w->cfg.quorum;
+}
+
+/*
+ * Enough writes: a quorum took it (the read-back confirms it; a source left
+ * behind holds the old epoch, which no quorum can decide by, and the report
+ * names it so that the operator can run flag set again).
+ */
+static bool writes_done(struct flag_writer *w, struct job *jobs)
+{
+	size_t written = 0;
+
+	for (size_t i = 0; i < w->cfg.flag_count; i++)
+		written += jobs[i].written;
+	return written >= w->cfg.quorum;
 }
 
 int flag_writer_set(struct flag_writer *w, const struct flag_set_request *req,
@@ -446,10 +518,16 @@ int flag_writer_set(struct flag_writer *w, const struct flag_set_request *req,
 	if (jobs == NULL)
 		return wd_err_set(err, -ENOMEM, "out of memory");
 
-	/* 1. Read every source; the next epoch is the highest seen + 1. */
+	/* 1. Read every source; the next epoch is the highest seen + 1. Sources
+	 * that failed for a passing reason (throttled...) are read again until a
+	 * quorum answered, within the read-back's time. */
 	say(progress, arg, "reading %zu source%s (quorum %zu)", count, count == 1 ? "" : "s",
 	    w->cfg.quorum);
-	flag_writer_read_all(w, reads);
+	jobs_init(w, jobs, JOB_READ, NULL);
+	run_jobs(jobs, count);
+	retry_jobs(w, jobs, clock_mono_ms() + w->cfg.confirm_timeout_ms, reads_done, progress, arg);
+	for (size_t i = 0; i < count; i++)
+		reads[i] = jobs[i].read;
 	flag_writer_verdict(w, reads, clock_mono_ms(), &out->before);
 	for (size_t i = 0; i < count; i++) {
 		out->sources[i].read = reads[i];
@@ -495,6 +573,8 @@ int flag_writer_set(struct flag_writer *w, const struct flag_set_request *req,
 	    (unsigned long long)out->epoch);
 	jobs_init(w, jobs, JOB_WRITE, out->value);
 	run_jobs(jobs, count);
+	retry_jobs(w, jobs, clock_mono_ms() + w->cfg.confirm_timeout_ms, writes_done, progress,
+	           arg);
 	for (size_t i = 0; i < count; i++) {
 		struct flag_write_source *src = &out->sources[i];
 

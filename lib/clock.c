@@ -37,6 +37,23 @@ void clock_format_rfc3339(int64_t wall_ms, char *buf, size_t size)
 	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(wall_ms % 1000));
 }
 
+void clock_sleep_until(int64_t deadline_mono_ms)
+{
+	struct timespec until = {.tv_sec = deadline_mono_ms / 1000,
+	                         .tv_nsec = (deadline_mono_ms % 1000) * 1000000L};
+
+	if (deadline_mono_ms <= 0)
+		return;
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
+		;
+}
+
+void clock_sleep_ms(int64_t ms)
+{
+	if (ms > 0)
+		clock_sleep_until(clock_mono_ms() + ms);
+}
+
 int clock_ms_until(int64_t deadline_mono_ms)
 {
 	int64_t left = deadline_mono_ms - clock_mono_ms();

@@ -32,6 +32,15 @@ void clock_format_rfc3339(int64_t wall_ms, char *buf, size_t size);
 int clock_ms_until(int64_t deadline_mono_ms);
 
 /*
+ * Sleep until the monotonic clock reads deadline_mono_ms (at once when it
+ * has passed); a signal does not cut the sleep short. Blocks the caller.
+ */
+void clock_sleep_until(int64_t deadline_mono_ms);
+
+/* Sleep ms milliseconds of the monotonic clock (clock_sleep_until). Blocks. */
+void clock_sleep_ms(int64_t ms);
+
+/*
  * Initialise cond so that its timed waits run on CLOCK_MONOTONIC, like every
  * wait in warden. Returns 0 or an errno value (as pthread_cond_init).
  */

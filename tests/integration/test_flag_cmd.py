@@ -258,6 +258,31 @@ class FlagCmdTest(unittest.TestCase):
         with open(paths[0]) as f:
             self.assertEqual(json.load(f)["reason"], "file drill")
 
+    def test_08_throttled_reads_and_writes_are_tried_again(self):
+        """The fleet may use up a region's SSM quota on the day of the flip:
+        a throttled read or write is tried again (with back-off, within the
+        read-back's time) instead of failing the flip for want of a quorum."""
+        self.seed(EAST, 5)
+        # Two regions throttle their next 3 requests each: the first read of
+        # both fails, so without a retry there is no quorum of reads (exit 2).
+        for region in (WEST, WITNESS):
+            self.fakes[region].inject("throttle", count=3)
+        rc, doc, err = self.flag(self.env(self.flag_list()), "set", WEST)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual((doc["ok"], doc["epoch"]), (True, 6))
+        self.assertIn("retry", err)
+        for region in (WEST, WITNESS):
+            counts = self.fakes[region].get_counts()
+            self.assertEqual(counts["by_error"].get("ThrottlingException"), 3, counts)
+        # A region that keeps throttling is left behind once a quorum took the
+        # write; the others confirm and the report names it.
+        self.fakes[WITNESS].inject("throttle")
+        rc, doc, err = self.flag(self.env(self.flag_list()), "set", EAST)
+        self.fakes[WITNESS].clear()
+        self.assertEqual(rc, 0, err)
+        self.assertEqual([s["written"] for s in doc["sources"]], [True, True, False])
+        self.assertTrue(doc["sources"][2]["write_error"].startswith("throttled"), doc)
+
     def test_07_usage(self):
         env = self.env(self.flag_list())
         for args in (("set",), ("set", "mars-1"), ("set", EAST, "--epoch", "0"),
