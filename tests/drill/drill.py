@@ -46,8 +46,10 @@ The sequence, per scenario:
              writes in flight across the flip proves nothing).
   3. flip    write {"active_region": "us-west-2", "epoch": 2} (temp file +
              rename); t = the moment the rename returned (for a file source
-             that is "confirmed").
-  4. wait    until t + worst_case (the runbook's one rule).
+             that is "confirmed"). partition: `warden flag set`, t = its
+             confirmed_at.
+  4. wait    until t + worst_case (the runbook's one rule; partition: until
+             `flag set --wait` returns at safe_at).
   5. promote B's database (pg_ctl promote).
   6. takeover  wait until B is writable, B's proxy forwards writes that land
              in B's database, and B's cron holds the lease and writes there.
@@ -59,17 +61,35 @@ Scenarios:
   cut-off  side A loses the flag store just before the flip (its view
            points nowhere): it never reads epoch 2 and must fence itself when
            its last valid read expires - the worst case the bound is for.
+  partition  the flag lives in three SSM regions (one fake AWS each, SigV4
+           checked): us-east-1 (A), us-west-2 (B) and the witness us-east-2,
+           values {"active_region", "epoch"}, WARDEN_FLAG_QUORUM majority,
+           WARDEN_FLAG_TIMEOUT 400ms (interval + 2 x timeout = 1 s <= ttl).
+           Each side reaches its own region's SSM directly and the others'
+           through a Link; at the flip every Link into or out of region A
+           turns into a black hole (connections accepted, never answered),
+           so A reaches only its own SSM. The orchestrator runs
+           `warden flag set us-west-2 --reason drill --wait` from B's side
+           (A's SSM is a black hole in its WARDEN_FLAG too): it must confirm
+           2 of 3 (exit 0); t = its confirmed_at, and B's database is
+           promoted when --wait returns at safe_at (= t + worst_case). A
+           cannot see the flip - its own region's parameter still names it
+           - and must fence by losing its quorum: `stale`, naming the
+           missing sources 2 and 3.
 
 Checks (FAIL = exit 1, with the numbers): the contract's three clauses on
 side A after t + worst_case (+ SLACK_S for process scheduling on a loaded
 2-core machine): no row reached A's database, no byte of a write reached
 app A, no gated process of A was alive, A's sidecar held no lease; and the
 sanity checks above (writes flowed, uploads and WebSockets in flight across
-the flip, B took over). Times are wall clock: the database's
+the flip, B took over); for partition also: flag set exited 0 with 2 of 3
+confirmed and --wait returned at safe_at, A's own region's parameter still
+names A at epoch 1, and A's sidecar went active -> stale (never passive),
+stale after the bound with "missing source 2, 3" in its reason. Times are wall clock: the database's
 clock_timestamp(), the app's receive times and t come from one machine's
 clock.
 
-Run: WARDEN_BIN=build/warden /usr/bin/python3 tests/drill/drill.py [flip|cut-off ...]
+Run: WARDEN_BIN=build/warden /usr/bin/python3 tests/drill/drill.py [flip|cut-off|partition ...]
 (DRILL_KEEP=1 keeps the logs of wardens, gates and apps, and says where.)
 """
 
