@@ -916,7 +916,8 @@ class Drill:
         except ValueError:
             doc = None
         self.flag_set = {"rc": proc.returncode, "doc": doc, "started": started,
-                         "returned": returned}
+                         "returned": returned,
+                         "secret_echoed": AWS_SECRET in proc.stdout + proc.stderr}
         if proc.returncode != 0 or not doc or not doc.get("confirmed_at"):
             raise AssertionError("warden flag set exited %d: %s%s"
                                  % (proc.returncode, proc.stderr[-2000:], proc.stdout[-2000:]))
@@ -1045,7 +1046,8 @@ class Drill:
              "written": [src.get("written") for src in doc.get("sources", [])],
              "confirmed": [src.get("confirmed") for src in doc.get("sources", [])],
              "safe_minus_confirmed": self.safe_at - t,
-             "wait_returned": fs["returned"] - self.safe_at}
+             "wait_returned": fs["returned"] - self.safe_at,
+             "secret_echoed": fs["secret_echoed"]}
         p["params"] = {}
         for region, fake in self.fakes.items():
             try:
@@ -1219,13 +1221,14 @@ def partition_checks(m):
     q = p["quorum"] or {}
     ok = (p["rc"] == 0 and q.get("confirmed", 0) >= 2 and p["confirmed"][1:] == [True, True] and
           not p["written"][0] and abs(p["safe_minus_confirmed"] - wc) < 0.002 and
-          p["wait_returned"] >= 0)
+          p["wait_returned"] >= 0 and not p["secret_echoed"])
     out.append(("flag set from B's side confirmed 2 of 3, --wait returned at safe_at", ok,
                 "exit %d, epoch %s, confirmed %s of %s (written %s); safe_at - confirmed_at "
-                "%.3fs; --wait returned at safe_at%+.3fs"
+                "%.3fs; --wait returned at safe_at%+.3fs%s"
                 % (p["rc"], p["epoch"], q.get("confirmed"), q.get("of"),
                    "/".join("yes" if w else "no" for w in p["written"]),
-                   p["safe_minus_confirmed"], p["wait_returned"])))
+                   p["safe_minus_confirmed"], p["wait_returned"],
+                   "; its output ECHOED THE SECRET KEY" if p["secret_echoed"] else "")))
     own = p["params"].get(REGION_A) or {}
     ok = own.get("active_region") == REGION_A and own.get("epoch") == 1
     out.append(("A's own region's parameter still names A (A cannot see the flip)", ok,
