@@ -85,9 +85,9 @@ sanity checks above (writes flowed, uploads and WebSockets in flight across
 the flip, B took over); for partition also: flag set exited 0 with 2 of 3
 confirmed and --wait returned at safe_at, A's own region's parameter still
 names A at epoch 1, and A's sidecar went active -> stale (never passive),
-stale after the bound with "missing source 2, 3" in its reason. Times are wall clock: the database's
-clock_timestamp(), the app's receive times and t come from one machine's
-clock.
+stale after the bound with "missing source 2, 3" in its reason. Times are
+wall clock: the database's clock_timestamp(), the app's receive times and t
+come from one machine's clock.
 
 Run: WARDEN_BIN=build/warden /usr/bin/python3 tests/drill/drill.py [flip|cut-off|partition ...]
 (DRILL_KEEP=1 keeps the logs of wardens, gates and apps, and says where.)
@@ -828,7 +828,8 @@ class Drill:
         self.holes.append(hole)
 
         def flag(endpoints):
-            return ",".join("ssm:%s?region=%s&endpoint=%s" % (FLAG_NAME, region, endpoints[region])
+            return ",".join("ssm:%s?region=%s&endpoint=%s"
+                            % (FLAG_NAME, region, endpoints[region])
                             for region in (REGION_A, REGION_B, REGION_W))
 
         def env(endpoints):
