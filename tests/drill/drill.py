@@ -924,7 +924,8 @@ class Drill:
                                  % (proc.returncode, proc.stderr[-2000:], proc.stdout[-2000:]))
         self.t_flip = parse_time(doc["confirmed_at"])
         self.safe_at = parse_time(doc["safe_at"])
-        log("flag set confirmed %s at epoch %s on %s of %s at %s; --wait returned at safe_at%+.3fs",
+        log("flag set confirmed %s at epoch %s on %s of %s at %s; "
+            "--wait returned at safe_at%+.3fs",
             REGION_B, doc.get("epoch"), doc["quorum"]["confirmed"], doc["quorum"]["of"],
             doc["confirmed_at"], returned - self.safe_at)
 
@@ -1052,7 +1053,8 @@ class Drill:
         p["params"] = {}
         for region, fake in self.fakes.items():
             try:
-                p["params"][region] = json.loads(fake.get_param(FLAG_NAME, region=region)["Value"])
+                stored = fake.get_param(FLAG_NAME, region=region)
+                p["params"][region] = json.loads(stored["Value"])
             except (OSError, ValueError, KeyError, TypeError, RuntimeError):
                 p["params"][region] = None
         samples = [(ts, d) for ts, d in self.watch.fence_samples("A") if ts > cut and d]
@@ -1069,7 +1071,8 @@ class Drill:
         p["a_last"] = {k: last.get(k) for k in ("state", "reason", "quorum", "epoch",
                                                    "active_region")}
         try:
-            p["a_counts"] = [src.get("counts") for src in self.a.warden.status().get("flag", [])]
+            flag = self.a.warden.status().get("flag", [])
+            p["a_counts"] = [src.get("counts") for src in flag]
         except (OSError, ValueError, AttributeError, http.client.HTTPException):
             p["a_counts"] = None
         return p
@@ -1232,12 +1235,11 @@ def partition_checks(m):
                    "; its output ECHOED THE SECRET KEY" if p["secret_echoed"] else "")))
     own = p["params"].get(REGION_A) or {}
     ok = own.get("active_region") == REGION_A and own.get("epoch") == 1
+    others = "; ".join("%s: %s epoch %s" % (r, (v or {}).get("active_region"),
+                                            (v or {}).get("epoch"))
+                       for r, v in sorted(p["params"].items()) if r != REGION_A)
     out.append(("A's own region's parameter still names A (A cannot see the flip)", ok,
-                "%s: %s; %s" % (REGION_A, json.dumps(own),
-                                "; ".join("%s: %s epoch %s" % (r, (v or {}).get("active_region"),
-                                                               (v or {}).get("epoch"))
-                                          for r, v in sorted(p["params"].items())
-                                          if r != REGION_A))))
+                "%s: %s; %s" % (REGION_A, json.dumps(own), others)))
     last = p["a_last"]
     ok = (p["a_states"][:1] == ["active"] and p["a_states"][-1:] == ["stale"] and
           set(p["a_states"]) <= {"active", "stale"} and p["a_late_states"] == ["stale"] and
