@@ -46,8 +46,10 @@ The sequence, per scenario:
              writes in flight across the flip proves nothing).
   3. flip    write {"active_region": "us-west-2", "epoch": 2} (temp file +
              rename); t = the moment the rename returned (for a file source
-             that is "confirmed").
-  4. wait    until t + worst_case (the runbook's one rule).
+             that is "confirmed"). partition: `warden flag set`, t = its
+             confirmed_at.
+  4. wait    until t + worst_case (the runbook's one rule; partition: until
+             `flag set --wait` returns at safe_at).
   5. promote B's database (pg_ctl promote).
   6. takeover  wait until B is writable, B's proxy forwards writes that land
              in B's database, and B's cron holds the lease and writes there.
@@ -59,17 +61,35 @@ Scenarios:
   cut-off  side A loses the flag store just before the flip (its view
            points nowhere): it never reads epoch 2 and must fence itself when
            its last valid read expires - the worst case the bound is for.
+  partition  the flag lives in three SSM regions (one fake AWS each, SigV4
+           checked): us-east-1 (A), us-west-2 (B) and the witness us-east-2,
+           values {"active_region", "epoch"}, WARDEN_FLAG_QUORUM majority,
+           WARDEN_FLAG_TIMEOUT 400ms (interval + 2 x timeout = 1 s <= ttl).
+           Each side reaches its own region's SSM directly and the others'
+           through a Link; at the flip every Link into or out of region A
+           turns into a black hole (connections accepted, never answered),
+           so A reaches only its own SSM. The orchestrator runs
+           `warden flag set us-west-2 --reason drill --wait` from B's side
+           (A's SSM is a black hole in its WARDEN_FLAG too): it must confirm
+           2 of 3 (exit 0); t = its confirmed_at, and B's database is
+           promoted when --wait returns at safe_at (= t + worst_case). A
+           cannot see the flip - its own region's parameter still names it
+           - and must fence by losing its quorum: `stale`, naming the
+           missing sources 2 and 3.
 
 Checks (FAIL = exit 1, with the numbers): the contract's three clauses on
 side A after t + worst_case (+ SLACK_S for process scheduling on a loaded
 2-core machine): no row reached A's database, no byte of a write reached
 app A, no gated process of A was alive, A's sidecar held no lease; and the
 sanity checks above (writes flowed, uploads and WebSockets in flight across
-the flip, B took over). Times are wall clock: the database's
-clock_timestamp(), the app's receive times and t come from one machine's
-clock.
+the flip, B took over); for partition also: flag set exited 0 with 2 of 3
+confirmed and --wait returned at safe_at, A's own region's parameter still
+names A at epoch 1, and A's sidecar went active -> stale (never passive),
+stale after the bound with "missing source 2, 3" in its reason. Times are
+wall clock: the database's clock_timestamp(), the app's receive times and t
+come from one machine's clock.
 
-Run: WARDEN_BIN=build/warden /usr/bin/python3 tests/drill/drill.py [flip|cut-off ...]
+Run: WARDEN_BIN=build/warden /usr/bin/python3 tests/drill/drill.py [flip|cut-off|partition ...]
 (DRILL_KEEP=1 keeps the logs of wardens, gates and apps, and says where.)
 """
 
@@ -88,17 +108,27 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, os.path.join(HERE, "..", "fakes"))
 
 import harness  # noqa: E402
 import pg  # noqa: E402
+from fake_aws_client import FakeAws  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
 APP_PY = os.path.join(HERE, "app.py")
 CRON_PY = os.path.join(HERE, "cron.py")
 
 REGION_A, REGION_B = "us-east-1", "us-west-2"
+REGION_W = "us-east-2"    # the witness: holds only the parameter
 FLAG_KNOBS = {"WARDEN_FLAG_INTERVAL": "200ms", "WARDEN_FLAG_TIMEOUT": "100ms",
               "WARDEN_FLAG_TTL": "3s"}
+# The partition scenario reads three SSM regions (Python fakes, each checking
+# SigV4 with botocore on a loaded 2-core machine): a longer timeout, still
+# interval + 2 x timeout = 1 s <= ttl; flag set reads back for <= 5 x 400 ms.
+SSM_FLAG_KNOBS = dict(FLAG_KNOBS, WARDEN_FLAG_TIMEOUT="400ms", WARDEN_FLAG_QUORUM="majority")
+FLAG_NAME = "/platform/drill/active-region"
+# The fake's static key: test-only, never printed.
+AWS_AKID, AWS_SECRET = "AKIAWARDENDRILL00001", "drill/Fake+Secret0123456789abcdefghij"
 PROBE_OPTIONS = "interval=250ms&timeout=200ms&rise=1&fall=1"
 PG_USER, PG_PASSWORD = "warden", "Drill-Pg-Pw-7kQ2xv"
 GRACE = "1s"
@@ -184,14 +214,100 @@ class Proc:
         self._log.close()
 
 
+class Link:
+    """One side's network path to one region's fake SSM: a TCP relay on a
+    loopback port that forwards both ways until cut(). After cut() it is a
+    black hole: new connections are accepted and never answered, and bytes
+    on the connections already open go nowhere (the sockets stay open), as
+    a partitioned network does it - not a refused connection."""
+
+    def __init__(self, target_port):
+        self.target = ("127.0.0.1", target_port)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.cut_at = None
+        self._cut = threading.Event()
+        self._stop = threading.Event()
+        self._held = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def cut(self):
+        self._cut.set()
+        self.cut_at = time.time()
+
+    def _hold(self, *socks):
+        with self._lock:
+            self._held.extend(socks)
+
+    def _accept(self):
+        self.sock.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                client, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self._hold(client)
+            if self._cut.is_set():
+                continue  # held open, never answered
+            try:
+                upstream = socket.create_connection(self.target, timeout=2)
+            except OSError:
+                continue
+            self._hold(upstream)
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+
+    def _pump(self, client, upstream):
+        peer = {client: upstream, upstream: client}
+        open_ends = [client, upstream]
+        while open_ends and not self._stop.is_set():
+            try:
+                readable, _, _ = select.select(open_ends, [], [], 0.1)
+            except (OSError, ValueError):
+                return
+            for src in readable:
+                try:
+                    data = src.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    open_ends.remove(src)
+                    if not self._cut.is_set():
+                        try:
+                            peer[src].shutdown(socket.SHUT_WR)
+                        except OSError:
+                            pass
+                    continue
+                if self._cut.is_set():
+                    continue  # swallowed: the other end never hears of it
+                try:
+                    peer[src].sendall(data)
+                except OSError:
+                    pass
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.sock.close()
+        with self._lock:
+            for sock in self._held:
+                sock.close()
+
+
 class Side:
     """One region: its app, its warden serve (proxy + singleton) and two gated crons."""
 
-    def __init__(self, letter, region, db, view, tmp):
+    def __init__(self, letter, region, db, flag_env, tmp):
         self.letter = letter
         self.region = region
         self.db = db
-        self.view = view
+        self.flag_env = flag_env  # WARDEN_FLAG and what goes with it
         self.tmp = tmp
         self.dsn = "host=%s port=%d user=%s dbname=postgres" % (db.sockdir, db.port,
                                                                  pg.SUPERUSER)
@@ -220,10 +336,9 @@ class Side:
     def _start_warden(self):
         for attempt in range(5):
             self.proxy_port = harness.free_port()
-            env = dict(FLAG_KNOBS)
+            env = dict(self.flag_env)
             env.update({
                 "AWS_REGION": self.region,
-                "WARDEN_FLAG": "file:" + self.view,
                 "WARDEN_PROBE_DB": "%s#%s" % (self.db.uri(PG_USER), PROBE_OPTIONS),
                 "WARDEN_PROBE_DB_PASSWORD": PG_PASSWORD,
                 "WARDEN_PROXY_LISTEN": "127.0.0.1:%d" % self.proxy_port,
@@ -647,6 +762,13 @@ class Drill:
         self.t_takeover = None
         self.takeover_error = None
         self.sanitizer = []
+        # partition only
+        self.fakes = {}           # region -> FakeAws (one SSM region each)
+        self.links = {}           # (side letter, region) -> Link
+        self.holes = []           # harness.BlackHole of the orchestrator
+        self.orchestrator_env = None
+        self.flag_set = None      # {rc, doc, started, returned}
+        self.safe_at = None
 
     # -- 1. start --------------------------------------------------------
 
@@ -657,16 +779,12 @@ class Drill:
                     " kind text NOT NULL, ref text, at timestamptz NOT NULL,"
                     " deadline timestamptz)")
         standby = self.cluster.standby(primary)
-        store = self.tmp.join("flag.json")
-        write_flag(store, REGION_A, 1)
-        views = {}
-        for region in (REGION_A, REGION_B):
-            views[region] = self.tmp.join("view-%s.json" % region)
-            point(views[region], store)
-        self.store = store
-        self.views = views
-        self.a = Side("A", REGION_A, primary, views[REGION_A], self.tmp.path)
-        self.b = Side("B", REGION_B, standby, views[REGION_B], self.tmp.path)
+        if self.scenario == "partition":
+            flags = self._ssm_flags()
+        else:
+            flags = self._file_flags()
+        self.a = Side("A", REGION_A, primary, flags[REGION_A], self.tmp.path)
+        self.b = Side("B", REGION_B, standby, flags[REGION_B], self.tmp.path)
         self.sides = [self.a, self.b]
         for side in self.sides:
             side.start()
@@ -678,6 +796,55 @@ class Drill:
                            timeout=READY_TIMEOUT_S, what="A writable and holding the lease")
         harness.wait_until(lambda: (self.watch.last_fence("B") or {}).get("state") == "passive",
                            timeout=READY_TIMEOUT_S, what="B passive")
+
+    def _file_flags(self):
+        """One file: store, each side reading it through its own view; the
+        flag env of each side's region."""
+        store = self.tmp.join("flag.json")
+        write_flag(store, REGION_A, 1)
+        views = {}
+        for region in (REGION_A, REGION_B):
+            views[region] = self.tmp.join("view-%s.json" % region)
+            point(views[region], store)
+        self.store = store
+        self.views = views
+        return {region: dict(FLAG_KNOBS, WARDEN_FLAG="file:" + view)
+                for region, view in views.items()}
+
+    def _ssm_flags(self):
+        """Three SSM regions (one fake AWS each) at epoch 1 naming A; each
+        side reads the other region's SSM through a Link, its own region's
+        and the witness's directly (A: the witness too through a Link, as
+        A's region is the one cut off). The orchestrator, on B's side,
+        reaches A's SSM only through a black hole."""
+        for region in (REGION_A, REGION_B, REGION_W):
+            fake = FakeAws(regions=(region,), static_keys=[(AWS_AKID, AWS_SECRET)])
+            self.fakes[region] = fake
+            fake.set_param(FLAG_NAME, json.dumps({"active_region": REGION_A, "epoch": 1}),
+                           region=region)
+        for letter, region in (("A", REGION_B), ("A", REGION_W), ("B", REGION_A)):
+            self.links[(letter, region)] = Link(self.fakes[region].port)
+        hole = harness.BlackHole()
+        self.holes.append(hole)
+
+        def flag(endpoints):
+            return ",".join("ssm:%s?region=%s&endpoint=%s"
+                            % (FLAG_NAME, region, endpoints[region])
+                            for region in (REGION_A, REGION_B, REGION_W))
+
+        def env(endpoints):
+            return dict(SSM_FLAG_KNOBS, WARDEN_FLAG=flag(endpoints), AWS_ACCESS_KEY_ID=AWS_AKID,
+                        AWS_SECRET_ACCESS_KEY=AWS_SECRET, HOME=self.tmp.path)
+        direct = {region: fake.url for region, fake in self.fakes.items()}
+        flags = {
+            REGION_A: env(dict(direct, **{r: self.links[("A", r)].url
+                                          for r in (REGION_B, REGION_W)})),
+            REGION_B: env(dict(direct, **{REGION_A: self.links[("B", REGION_A)].url})),
+        }
+        self.orchestrator_env = dict(child_env(), AWS_REGION=REGION_B,
+                                     **env(dict(direct, **{REGION_A: "http://127.0.0.1:%d"
+                                                           % hole.port})))
+        return flags
 
     def _worst_case(self):
         """worst_case in seconds, as `warden config` states it for side A."""
@@ -721,16 +888,52 @@ class Drill:
     # -- 3. flip ---------------------------------------------------------
 
     def flip(self):
+        if self.scenario == "partition":
+            self._partition_flip()
+            return
         if self.scenario == "cut-off":
             point(self.views[REGION_A], self.tmp.join("unreachable.json"))
         self.t_flip = write_flag(self.store, REGION_B, 2)
         log("flip to %s at epoch 2 (%s) at %s", REGION_B, self.scenario,
             datetime.datetime.fromtimestamp(self.t_flip, datetime.timezone.utc).isoformat())
 
+    def _partition_flip(self):
+        """Cut region A off (its links to the other two SSM regions, and B's
+        to A's, black-hole from now on), then the orchestrator, from B's
+        side, runs `warden flag set us-west-2 --reason drill --wait`: it
+        reaches B's and the witness's SSM only. t = its confirmed_at."""
+        for link in self.links.values():
+            link.cut()
+        started = time.time()
+        proc = subprocess.run([harness.WARDEN_BIN, "flag", "set", REGION_B, "--reason", "drill",
+                               "--wait"], env=self.orchestrator_env, capture_output=True,
+                              text=True, timeout=60)
+        returned = time.time()
+        with open(self.tmp.join("flag-set.log"), "w") as f:
+            f.write(proc.stderr)
+            f.write(proc.stdout)
+        try:
+            doc = json.loads(proc.stdout)
+        except ValueError:
+            doc = None
+        self.flag_set = {"rc": proc.returncode, "doc": doc, "started": started,
+                         "returned": returned,
+                         "secret_echoed": AWS_SECRET in proc.stdout + proc.stderr}
+        if proc.returncode != 0 or not doc or not doc.get("confirmed_at"):
+            raise AssertionError("warden flag set exited %d: %s%s"
+                                 % (proc.returncode, proc.stderr[-2000:], proc.stdout[-2000:]))
+        self.t_flip = parse_time(doc["confirmed_at"])
+        self.safe_at = parse_time(doc["safe_at"])
+        log("flag set confirmed %s at epoch %s on %s of %s at %s; "
+            "--wait returned at safe_at%+.3fs",
+            REGION_B, doc.get("epoch"), doc["quorum"]["confirmed"], doc["quorum"]["of"],
+            doc["confirmed_at"], returned - self.safe_at)
+
     # -- 4. wait, 5. promote ---------------------------------------------
 
     def promote(self):
-        delay = self.t_flip + self.worst_case - time.time()
+        # partition: `flag set --wait` returned at safe_at (= t + worst_case)
+        delay = max(self.t_flip + self.worst_case, self.safe_at or 0) - time.time()
         if delay > 0:
             time.sleep(delay)  # the runbook's rule: promote only after t + worst_case
         self.t_promote = time.time()
@@ -831,7 +1034,48 @@ class Drill:
         m["b_takeover_error"] = self.takeover_error
         m["b_rows_after_promote"] = self.row_counts(self.b, since=self.t_promote)
         m["b_lease"] = ((self.watch.last_fence("B") or {}).get("leases") or {}).get("cron")
+        if self.scenario == "partition":
+            m["partition"] = self._partition_numbers(t, bound)
         return m
+
+    def _partition_numbers(self, t, bound):
+        """What the partition adds: flag set's result, the three parameters,
+        and the states A's sidecar went through after the cut."""
+        fs, doc = self.flag_set, self.flag_set["doc"]
+        cut = min(link.cut_at for link in self.links.values())
+        p = {"cut": rel(cut, t), "set_started": rel(fs["started"], t), "rc": fs["rc"],
+             "epoch": doc.get("epoch"), "quorum": doc.get("quorum"),
+             "written": [src.get("written") for src in doc.get("sources", [])],
+             "confirmed": [src.get("confirmed") for src in doc.get("sources", [])],
+             "safe_minus_confirmed": self.safe_at - t,
+             "wait_returned": fs["returned"] - self.safe_at,
+             "secret_echoed": fs["secret_echoed"]}
+        p["params"] = {}
+        for region, fake in self.fakes.items():
+            try:
+                stored = fake.get_param(FLAG_NAME, region=region)
+                p["params"][region] = json.loads(stored["Value"])
+            except (OSError, ValueError, KeyError, TypeError, RuntimeError):
+                p["params"][region] = None
+        samples = [(ts, d) for ts, d in self.watch.fence_samples("A") if ts > cut and d]
+        states = []
+        for _, d in samples:
+            if not states or states[-1] != d.get("state"):
+                states.append(d.get("state"))
+        p["a_states"] = states
+        fenced = [ts for ts, d in samples if not d.get("writable")]
+        p["a_fenced"] = rel(min(fenced), t) if fenced else None
+        late = [d for ts, d in samples if ts > bound + SLACK_S]
+        p["a_late_states"] = sorted({d.get("state") for d in late})
+        last = samples[-1][1] if samples else {}
+        p["a_last"] = {k: last.get(k) for k in ("state", "reason", "quorum", "epoch",
+                                                   "active_region")}
+        try:
+            flag = self.a.warden.status().get("flag", [])
+            p["a_counts"] = [src.get("counts") for src in flag]
+        except (OSError, ValueError, AttributeError, http.client.HTTPException):
+            p["a_counts"] = None
+        return p
 
     def _client_outcomes(self, letter, since, until=None):
         """Outcome counts of a side's writes, by kind: POSTs sent, uploads and
@@ -865,6 +1109,10 @@ class Drill:
                 "ws_closed_at": sorted(round(w["closed"] - t, 3) for w in sockets)}
 
     def cleanup(self):
+        for link in self.links.values():
+            link.close()
+        for hole in self.holes:
+            hole.close()
         if self.traffic is not None:
             self.traffic.stopping.set()
         if self.watch is not None:
@@ -875,6 +1123,8 @@ class Drill:
             except Exception as exc:  # noqa: BLE001 - teardown goes on
                 log("stopping side %s: %r", side.letter, exc)
         self.sanitizer = self._sanitizer_reports()
+        for fake in self.fakes.values():
+            fake.stop()
         self.cluster.cleanup()
         if os.environ.get("DRILL_KEEP"):
             log("logs kept in %s", self.tmp.path)
@@ -885,7 +1135,7 @@ class Drill:
         """The warden and gate logs in which a sanitizer reported something."""
         found = []
         for name in sorted(os.listdir(self.tmp.path)):
-            if name.endswith(".log") and name.startswith(("warden-", "gate-")):
+            if name.endswith(".log") and name.startswith(("warden-", "gate-", "flag-set")):
                 with open(self.tmp.join(name), errors="replace") as f:
                     text = f.read()
                 if any(marker in text for marker in SANITIZER_MARKERS):
@@ -960,8 +1210,45 @@ def checks(m):
                 % (fmt_t(m["b_writable"]), fmt_t(m["b_takeover"]), fmt_counts(b_rows) or "none",
                    json.dumps(m["b_lease"]),
                    "; " + m["b_takeover_error"] if m["b_takeover_error"] else "")))
+    if "partition" in m:
+        out.extend(partition_checks(m))
     out.append(("no sanitizer report in any warden or gate log", not m["sanitizer"],
                 ", ".join(m["sanitizer"]) or "none"))
+    return out
+
+
+def partition_checks(m):
+    """The partition's own checks: the flip confirmed on 2 of 3 without A's
+    region, A unable to see it, and fenced by losing its quorum."""
+    p, wc = m["partition"], m["worst_case"]
+    out = []
+    q = p["quorum"] or {}
+    ok = (p["rc"] == 0 and q.get("confirmed", 0) >= 2 and p["confirmed"][1:] == [True, True] and
+          not p["written"][0] and abs(p["safe_minus_confirmed"] - wc) < 0.002 and
+          p["wait_returned"] >= 0 and not p["secret_echoed"])
+    out.append(("flag set from B's side confirmed 2 of 3, --wait returned at safe_at", ok,
+                "exit %d, epoch %s, confirmed %s of %s (written %s); safe_at - confirmed_at "
+                "%.3fs; --wait returned at safe_at%+.3fs%s"
+                % (p["rc"], p["epoch"], q.get("confirmed"), q.get("of"),
+                   "/".join("yes" if w else "no" for w in p["written"]),
+                   p["safe_minus_confirmed"], p["wait_returned"],
+                   "; its output ECHOED THE SECRET KEY" if p["secret_echoed"] else "")))
+    own = p["params"].get(REGION_A) or {}
+    ok = own.get("active_region") == REGION_A and own.get("epoch") == 1
+    others = "; ".join("%s: %s epoch %s" % (r, (v or {}).get("active_region"),
+                                            (v or {}).get("epoch"))
+                       for r, v in sorted(p["params"].items()) if r != REGION_A)
+    out.append(("A's own region's parameter still names A (A cannot see the flip)", ok,
+                "%s: %s; %s" % (REGION_A, json.dumps(own), others)))
+    last = p["a_last"]
+    ok = (p["a_states"][:1] == ["active"] and p["a_states"][-1:] == ["stale"] and
+          set(p["a_states"]) <= {"active", "stale"} and p["a_late_states"] == ["stale"] and
+          "missing source 2, 3" in (last.get("reason") or ""))
+    out.append(("A fenced by losing its quorum: stale, missing sources named", ok,
+                "states after the cut %s, fenced at %s; after the bound %s; %r; sources "
+                "counted %s" % ("->".join(p["a_states"]) or "-", fmt_t(p["a_fenced"]),
+                                ",".join(p["a_late_states"]) or "-", last.get("reason"),
+                                p["a_counts"])))
     return out
 
 
@@ -978,7 +1265,8 @@ def summary(results, elapsed):
     all_ok = True
     print()
     print("=" * 100)
-    print("warden failover drill  (times relative to t = the flag file renamed into place)")
+    print("warden failover drill  (times relative to t = the flag file renamed into place;")
+    print("                        partition: t = confirmed_at of warden flag set)")
     print("=" * 100)
     for m, rows in results:
         print()
@@ -989,6 +1277,15 @@ def summary(results, elapsed):
         print("  A's last writable_until %s; A last seen writable %s; B's database promoted at %s"
               % (fmt_t(m["a_writable_until"]), fmt_t(m["a_last_writable"]),
                  fmt_t(m["promote"])))
+        if "partition" in m:
+            p = m["partition"]
+            last = m["a_last_row"]
+            print("  partition: A cut off at %s; flag set started at %s, confirmed at t, "
+                  "safe_at = t%+.3fs; A fenced at %s"
+                  % (fmt_t(p["cut"]), fmt_t(p["set_started"]), p["safe_minus_confirmed"],
+                     fmt_t(p["a_fenced"])))
+            print("  partition: last write to the old primary %s = safe_at%s"
+                  % (fmt_t(last), "-" if last is None else "%+.3fs" % (last - m["worst_case"])))
         print("  A's writes after t (refused = the proxy's 503, late = the app's, cut, ...): %s"
               % (fmt_counts(m["a_clients"]) or "none"))
         print("  A's rows after t: %s" % (fmt_counts(m["a_rows_after"]) or "none"))
@@ -1008,7 +1305,7 @@ def summary(results, elapsed):
     return all_ok
 
 
-SCENARIOS = ("flip", "cut-off")
+SCENARIOS = ("flip", "cut-off", "partition")
 
 
 def main(argv):
