@@ -268,6 +268,9 @@ class GateTest(unittest.TestCase):
         second = gate.wait_record("start", count=2)[1]
         self.assertNotEqual(first[1], second[1])
         self.assertEqual(gate.records()[:3], [first, ["term", first[1]], second])
+        # The child writes its record before the gate's log line may have been
+        # read: wait for the line, then compare the sequence (a race under load).
+        gate.wait_event("gate.start", count=2)
         self.assertEqual(gate.sequence()[:4], [("gate.start", None), ("gate.stop", "fenced"),
                                                ("gate.exit", "fenced"), ("gate.start", None)])
         exit_event = gate.events("gate.exit")[0]
