@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "aws/aws.h"
 #include "aws/aws_creds.h"
@@ -66,6 +67,24 @@ struct aws_json_result {
 	bool skew_corrected;                     /* the signing clock was corrected */
 	int attempts;                            /* requests sent: 0, 1 or 2 */
 };
+
+/*
+ * Copy the common part of an aws_json_result into a service's public
+ * result (ssm_result, cloudwatch_result), whose members of these names
+ * have the same types and sizes.
+ */
+#define AWS_JSON_RESULT_COPY(dst, src)                                                             \
+	do {                                                                                       \
+		(dst)->outcome = (src)->outcome;                                                   \
+		(dst)->http_status = (src)->http_status;                                           \
+		_Static_assert(sizeof((dst)->error_type) == sizeof((src)->error_type), "");        \
+		_Static_assert(sizeof((dst)->message) == sizeof((src)->message), "");              \
+		_Static_assert(sizeof((dst)->request_id) == sizeof((src)->request_id), "");        \
+		memcpy((dst)->error_type, (src)->error_type, sizeof((dst)->error_type));           \
+		memcpy((dst)->message, (src)->message, sizeof((dst)->message));                    \
+		memcpy((dst)->request_id, (src)->request_id, sizeof((dst)->request_id));           \
+		(dst)->attempts = (src)->attempts;                                                 \
+	} while (0)
 
 struct aws_json_client;
 

@@ -18,9 +18,11 @@
 #define CW_SERVICE      "monitoring"
 #define CW_EPOCH_MAX_S  253402300799LL /* 9999-12-31T23:59:59Z */
 
-struct cloudwatch_client {
-	struct aws_json_client *json; /* the call path: signing, the request, the skew retry */
-};
+/* The handle is the aws_json_client itself (struct cloudwatch_client is never defined). */
+static struct aws_json_client *cw_json(struct cloudwatch_client *c)
+{
+	return (struct aws_json_client *)c;
+}
 
 static int cw_name_check(const char *what, const char *name, struct wd_err *err)
 {
@@ -227,34 +229,20 @@ out:
 struct cloudwatch_client *cloudwatch_client_new(const struct cloudwatch_client_config *cfg,
                                                 struct wd_err *err)
 {
-	struct aws_json_client_config json = {
-	        .what = "cloudwatch",
-	        .service = CW_SERVICE,
-	        .region = cfg->region,
-	        .endpoint = cfg->endpoint,
-	        .creds = cfg->creds,
-	        .prefix_http_errors = true, /* "cloudwatch: HTTP 400 ..." */
-	};
-	struct cloudwatch_client *c = calloc(1, sizeof(*c));
+	/* Error answers read "cloudwatch: HTTP 400 ...". */
+	struct aws_json_client_config json = {.what = "cloudwatch",
+	                                      .service = CW_SERVICE,
+	                                      .region = cfg->region,
+	                                      .endpoint = cfg->endpoint,
+	                                      .creds = cfg->creds,
+	                                      .prefix_http_errors = true};
 
-	if (c == NULL) {
-		wd_err_set(err, -ENOMEM, "cloudwatch: out of memory");
-		return NULL;
-	}
-	c->json = aws_json_client_new(&json, err);
-	if (c->json == NULL) {
-		free(c);
-		return NULL;
-	}
-	return c;
+	return (struct cloudwatch_client *)aws_json_client_new(&json, err);
 }
 
 void cloudwatch_client_free(struct cloudwatch_client *c)
 {
-	if (c == NULL)
-		return;
-	aws_json_client_free(c->json);
-	free(c);
+	aws_json_client_free(cw_json(c));
 }
 
 static int cw_parse_ok(void *arg, const char *body, size_t len, struct wd_err *err)
@@ -275,7 +263,7 @@ enum aws_outcome cloudwatch_get_metric_data(struct cloudwatch_client *c,
 	if (body == NULL)
 		aws_json_result_set(&res, AWS_INTERNAL, "%s", err.msg);
 	else
-		aws_json_run(c->json,
+		aws_json_run(cw_json(c),
 		             &(struct aws_json_call){.target = CW_TARGET,
 		                                     .content_type = CW_CONTENT_TYPE,
 		                                     .body = body,
@@ -284,11 +272,6 @@ enum aws_outcome cloudwatch_get_metric_data(struct cloudwatch_client *c,
 		                                     .parse_arg = &out->stats},
 		             deadline_mono_ms, &res);
 	free(body);
-	out->outcome = res.outcome;
-	out->http_status = res.http_status;
-	memcpy(out->error_type, res.error_type, sizeof(out->error_type));
-	memcpy(out->message, res.message, sizeof(out->message));
-	memcpy(out->request_id, res.request_id, sizeof(out->request_id));
-	out->attempts = res.attempts;
+	AWS_JSON_RESULT_COPY(out, &res);
 	return out->outcome;
 }

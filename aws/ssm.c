@@ -17,9 +17,14 @@
 #define SSM_TARGET_PUT_PARAMETER "AmazonSSM.PutParameter"
 #define SSM_CONTENT_TYPE         "application/x-amz-json-1.1"
 
-struct ssm_client {
-	struct aws_json_client *json; /* the call path: signing, the request, the skew retry */
-};
+/*
+ * An SSM client is the JSON call path set up for SSM: the handle is the
+ * aws_json_client itself (struct ssm_client is never defined).
+ */
+static struct aws_json_client *ssm_json(struct ssm_client *c)
+{
+	return (struct aws_json_client *)c;
+}
 
 int ssm_name_check(const char *name, struct wd_err *err)
 {
@@ -128,51 +133,32 @@ out:
 
 struct ssm_client *ssm_client_new(const struct ssm_client_config *cfg, struct wd_err *err)
 {
-	struct aws_json_client_config json = {
-	        .what = "ssm",
-	        .service = "ssm",
-	        .region = cfg->region,
-	        .endpoint = cfg->endpoint,
-	        .creds = cfg->creds,
-	        .prefix_http_errors = false, /* "HTTP 400 ThrottlingException: ..." */
-	};
-	struct ssm_client *c = calloc(1, sizeof(*c));
+	/* Error answers read "HTTP 400 ThrottlingException: ...", unprefixed, as always. */
+	struct aws_json_client_config json = {.what = "ssm",
+	                                      .service = "ssm",
+	                                      .region = cfg->region,
+	                                      .endpoint = cfg->endpoint,
+	                                      .creds = cfg->creds,
+	                                      .prefix_http_errors = false};
 
-	if (c == NULL) {
-		wd_err_set(err, -ENOMEM, "ssm: out of memory");
-		return NULL;
-	}
-	c->json = aws_json_client_new(&json, err);
-	if (c->json == NULL) {
-		free(c);
-		return NULL;
-	}
-	return c;
+	return (struct ssm_client *)aws_json_client_new(&json, err);
 }
 
 void ssm_client_free(struct ssm_client *c)
 {
-	if (c == NULL)
-		return;
-	aws_json_client_free(c->json);
-	free(c);
+	aws_json_client_free(ssm_json(c));
 }
 
 int64_t ssm_client_skew_ms(const struct ssm_client *c)
 {
-	return aws_json_client_skew_ms(c->json);
+	return aws_json_client_skew_ms((const struct aws_json_client *)c);
 }
 
 /* Copy what the call came to into the public result (its own fields are the caller's). */
 static enum aws_outcome ssm_result_from(struct ssm_result *out, const struct aws_json_result *res)
 {
-	out->outcome = res->outcome;
-	out->http_status = res->http_status;
-	memcpy(out->error_type, res->error_type, sizeof(out->error_type));
-	memcpy(out->message, res->message, sizeof(out->message));
-	memcpy(out->request_id, res->request_id, sizeof(out->request_id));
+	AWS_JSON_RESULT_COPY(out, res);
 	out->skew_corrected = res->skew_corrected;
-	out->attempts = res->attempts;
 	return out->outcome;
 }
 
@@ -239,7 +225,7 @@ enum aws_outcome ssm_get_parameter(struct ssm_client *c, const char *name, int64
 		aws_json_result_set(&res, AWS_INTERNAL, "ssm: out of memory");
 		goto out;
 	}
-	aws_json_run(c->json,
+	aws_json_run(ssm_json(c),
 	             &(struct aws_json_call){.target = SSM_TARGET_GET_PARAMETER,
 	                                     .content_type = SSM_CONTENT_TYPE,
 	                                     .body = body,
@@ -308,7 +294,7 @@ enum aws_outcome ssm_put_parameter(struct ssm_client *c, const char *name, const
 		                    "ssm: the value is not UTF-8, or out of memory");
 		goto out;
 	}
-	aws_json_run(c->json,
+	aws_json_run(ssm_json(c),
 	             &(struct aws_json_call){.target = SSM_TARGET_PUT_PARAMETER,
 	                                     .content_type = SSM_CONTENT_TYPE,
 	                                     .body = body,
