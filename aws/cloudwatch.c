@@ -1,40 +1,28 @@
 /*
- * cloudwatch.c - CloudWatch GetMetricData over curl_deadline, signed with
- * sigv4 (see cloudwatch.h).
+ * cloudwatch.c - CloudWatch GetMetricData over the AWS JSON call path
+ * (aws_json.h; see cloudwatch.h).
  */
 #include "aws/cloudwatch.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "aws/sigv4.h"
-#include "lib/buf.h"
-#include "lib/clock.h"
-#include "net/curl_deadline.h"
+#include "aws/aws_json.h"
 
-#define CW_TARGET           "GraniteServiceVersion20100801.GetMetricData"
-#define CW_CONTENT_TYPE     "application/x-amz-json-1.0"
-#define CW_SERVICE          "monitoring"
-#define CW_HEADER_LINES_MAX (SIGV4_TOKEN_MAX + SIGV4_AUTHORIZATION_MAX + 4 * 1024)
-#define CW_EPOCH_MAX_S      253402300799LL /* 9999-12-31T23:59:59Z */
+#define CW_TARGET       "GraniteServiceVersion20100801.GetMetricData"
+#define CW_CONTENT_TYPE "application/x-amz-json-1.0"
+#define CW_SERVICE      "monitoring"
+#define CW_EPOCH_MAX_S  253402300799LL /* 9999-12-31T23:59:59Z */
 
-enum { CW_CAPTURE_DATE, CW_CAPTURE_REQUEST_ID, CW_CAPTURE_ERROR_TYPE, CW_CAPTURE_COUNT };
-
-struct cloudwatch_client {
-	struct curl_deadline *http;
-	struct aws_creds_provider *creds;
-	struct aws_endpoint endpoint;
-	char region[AWS_REGION_MAX + 1];
-	int64_t skew_ms;
-	struct wd_buf response; /* WD_AWS_RESPONSE_MAX */
-	struct wd_buf lines;    /* the request's header lines; holds the token: zeroed after */
-	struct sigv4_result signature;
-};
+/* The handle is the aws_json_client itself (struct cloudwatch_client is never defined). */
+static struct aws_json_client *cw_json(struct cloudwatch_client *c)
+{
+	return (struct aws_json_client *)c;
+}
 
 static int cw_name_check(const char *what, const char *name, struct wd_err *err)
 {
@@ -238,247 +226,52 @@ out:
 	return rc;
 }
 
-static void cw_wipe_signature(struct sigv4_result *res)
-{
-	aws_buf_wipe(&res->canonical_request);
-	aws_buf_wipe(&res->string_to_sign);
-	sigv4_result_free(res);
-	sigv4_result_init(res);
-}
-
 struct cloudwatch_client *cloudwatch_client_new(const struct cloudwatch_client_config *cfg,
                                                 struct wd_err *err)
 {
-	struct cloudwatch_client *c;
+	/* Error answers read "cloudwatch: HTTP 400 ...". */
+	struct aws_json_client_config json = {.what = "cloudwatch",
+	                                      .service = CW_SERVICE,
+	                                      .region = cfg->region,
+	                                      .endpoint = cfg->endpoint,
+	                                      .creds = cfg->creds,
+	                                      .prefix_http_errors = true};
 
-	if (cfg->region == NULL || aws_region_check(cfg->region, err) != 0) {
-		wd_err_prefix(err, "cloudwatch: region");
-		return NULL;
-	}
-	if (cfg->endpoint == NULL || cfg->endpoint->url[0] == '\0' || cfg->creds == NULL) {
-		wd_err_set(err, -EINVAL, "cloudwatch: no endpoint or no credentials provider");
-		return NULL;
-	}
-	c = calloc(1, sizeof(*c));
-	if (c == NULL) {
-		wd_err_set(err, -ENOMEM, "cloudwatch: out of memory");
-		return NULL;
-	}
-	c->creds = cfg->creds;
-	c->endpoint = *cfg->endpoint;
-	snprintf(c->region, sizeof(c->region), "%s", cfg->region);
-	wd_buf_init(&c->response, WD_AWS_RESPONSE_MAX);
-	wd_buf_init(&c->lines, CW_HEADER_LINES_MAX);
-	sigv4_result_init(&c->signature);
-	c->http = curl_deadline_new(err);
-	if (c->http == NULL) {
-		wd_err_prefix(err, "cloudwatch");
-		cloudwatch_client_free(c);
-		return NULL;
-	}
-	return c;
+	return (struct cloudwatch_client *)aws_json_client_new(&json, err);
 }
 
 void cloudwatch_client_free(struct cloudwatch_client *c)
 {
-	if (c == NULL)
-		return;
-	curl_deadline_free(c->http);
-	aws_buf_wipe(&c->response);
-	wd_buf_free(&c->response);
-	aws_buf_wipe(&c->lines);
-	wd_buf_free(&c->lines);
-	cw_wipe_signature(&c->signature);
-	free(c);
+	aws_json_client_free(cw_json(c));
 }
 
-static enum aws_outcome cw_set(struct cloudwatch_result *out, enum aws_outcome outcome,
-                               const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static enum aws_outcome cw_set(struct cloudwatch_result *out, enum aws_outcome outcome,
-                               const char *fmt, ...)
+static int cw_parse_ok(void *arg, const char *body, size_t len, struct wd_err *err)
 {
-	out->outcome = outcome;
-	WD_ERR_FORMAT_ARGS(out->message, sizeof(out->message), fmt);
-	return outcome;
-}
-
-/* Sign at the corrected clock; every header a "Name: value" line in c->lines. */
-static int cw_sign(struct cloudwatch_client *c, const struct aws_credentials *creds,
-                   const char *body, size_t body_len, const char *line[CURL_DEADLINE_HEADERS_MAX],
-                   struct cloudwatch_result *out)
-{
-	struct sigv4_header headers[3] = {
-	        {"Host", c->endpoint.host},
-	        {"Content-Type", CW_CONTENT_TYPE},
-	        {"X-Amz-Target", CW_TARGET},
-	};
-	struct sigv4_header added[SIGV4_ADDED_HEADERS_MAX];
-	size_t offsets[3 + SIGV4_ADDED_HEADERS_MAX];
-	char amz_date[SIGV4_AMZ_DATE_LEN + 1];
-	struct sigv4_request req = {
-	        .method = "POST",
-	        .path = c->endpoint.path,
-	        .headers = headers,
-	        .header_count = 3,
-	        .body = body,
-	        .body_len = body_len,
-	};
-	struct sigv4_params params = {
-	        .credentials = {creds->access_key_id, creds->secret_access_key,
-	                        creds->session_token},
-	        .region = c->region,
-	        .service = CW_SERVICE,
-	        .amz_date = amz_date,
-	        .token_mode = SIGV4_TOKEN_SIGNED,
-	};
-	struct wd_err err = {0, ""};
-	size_t n_added;
-	size_t n = 0;
-
-	if (sigv4_format_amz_date(clock_wall_ms() + c->skew_ms, amz_date, sizeof(amz_date)) != 0) {
-		cw_set(out, AWS_INTERNAL, "cloudwatch: the signing clock is out of range");
-		return -1;
-	}
-	if (sigv4_sign(&req, &params, &c->signature, &err) != 0) {
-		cw_set(out, err.code == -ENOMEM ? AWS_INTERNAL : AWS_CREDENTIALS, "%s", err.msg);
-		return -1;
-	}
-	n_added = sigv4_headers_to_add(&c->signature, added);
-	aws_buf_wipe(&c->lines);
-	for (size_t i = 0; i < 3 + n_added; i++) {
-		const struct sigv4_header *h = i < 3 ? &headers[i] : &added[i - 3];
-
-		offsets[n++] = c->lines.len;
-		if (wd_buf_printf(&c->lines, "%s: %s", h->name, h->value) != 0 ||
-		    wd_buf_append(&c->lines, "", 1) != 0) {
-			cw_set(out, AWS_INTERNAL, "cloudwatch: request headers too large");
-			return -1;
-		}
-	}
-	for (size_t i = 0; i < n; i++)
-		line[i] = c->lines.data + offsets[i];
-	return (int)n;
-}
-
-static enum aws_outcome cw_attempt(struct cloudwatch_client *c, const struct aws_credentials *creds,
-                                   const char *body, int64_t deadline_mono_ms,
-                                   struct cloudwatch_result *out,
-                                   char date[WD_HTTP_HEADER_VALUE_MAX + 1])
-{
-	static const char *const capture[CW_CAPTURE_COUNT] = {
-	        [CW_CAPTURE_DATE] = "Date",
-	        [CW_CAPTURE_REQUEST_ID] = "x-amzn-RequestId",
-	        [CW_CAPTURE_ERROR_TYPE] = "x-amzn-ErrorType",
-	};
-	const char *lines[CURL_DEADLINE_HEADERS_MAX];
-	struct curl_deadline_result result;
-	struct curl_deadline_request req;
-	struct aws_error aws_err;
-	struct wd_err err = {0, ""};
-	size_t body_len = strlen(body);
-	int count;
-
-	out->http_status = 0;
-	out->error_type[0] = '\0';
-	out->request_id[0] = '\0';
-	date[0] = '\0';
-	count = cw_sign(c, creds, body, body_len, lines, out);
-	if (count < 0)
-		return out->outcome;
-	memset(&req, 0, sizeof(req));
-	req.url = c->endpoint.url;
-	req.method = "POST";
-	req.one_request = true;
-	req.body = body;
-	req.body_len = body_len;
-	req.headers = lines;
-	req.header_count = (size_t)count;
-	req.response_body = &c->response;
-	req.capture = capture;
-	req.capture_count = CW_CAPTURE_COUNT;
-	aws_buf_wipe(&c->response);
-	out->attempts++;
-	curl_deadline_perform(c->http, &req, deadline_mono_ms, &result);
-	aws_buf_wipe(&c->lines);
-	cw_wipe_signature(&c->signature);
-	out->http_status = result.http_status;
-	snprintf(out->request_id, sizeof(out->request_id), "%s",
-	         result.captured[CW_CAPTURE_REQUEST_ID]);
-	snprintf(date, WD_HTTP_HEADER_VALUE_MAX + 1, "%s", result.captured[CW_CAPTURE_DATE]);
-	if (result.outcome != NET_OK) {
-		if (result.truncated)
-			return cw_set(out, AWS_BAD_REPLY, "cloudwatch: truncated answer: %s",
-			              result.detail);
-		return cw_set(out, aws_outcome_from_transfer(result.outcome), "cloudwatch: %s",
-		              result.detail);
-	}
-	if (result.body_too_large)
-		return cw_set(out, AWS_BAD_REPLY,
-		              "cloudwatch: answer larger than %d bytes (HTTP %d)",
-		              WD_AWS_RESPONSE_MAX, result.http_status);
-	if (result.http_status == 200) {
-		if (cloudwatch_parse_get_metric_data(c->response.data != NULL ? c->response.data
-		                                                              : "",
-		                                     c->response.len, &out->stats, &err) != 0)
-			return cw_set(out, AWS_BAD_REPLY, "%s", err.msg);
-		out->outcome = AWS_OK;
-		out->message[0] = '\0';
-		return AWS_OK;
-	}
-	aws_error_parse(c->response.data, c->response.len,
-	                result.captured[CW_CAPTURE_ERROR_TYPE][0] != '\0'
-	                        ? result.captured[CW_CAPTURE_ERROR_TYPE]
-	                        : NULL,
-	                &aws_err);
-	memcpy(out->error_type, aws_err.type, sizeof(out->error_type));
-	return cw_set(out, aws_error_classify(result.http_status, aws_err.type),
-	              "cloudwatch: HTTP %d %s%s%s", result.http_status,
-	              aws_err.type[0] != '\0' ? aws_err.type : "(no type)",
-	              aws_err.message[0] != '\0' ? ": " : "", aws_err.message);
+	return cloudwatch_parse_get_metric_data(body, len, arg, err);
 }
 
 enum aws_outcome cloudwatch_get_metric_data(struct cloudwatch_client *c,
                                             const struct cloudwatch_query *q,
                                             int64_t deadline_mono_ms, struct cloudwatch_result *out)
 {
-	char date[WD_HTTP_HEADER_VALUE_MAX + 1];
-	struct aws_credentials *creds = NULL;
+	struct aws_json_result res = {0};
 	struct wd_err err = {0, ""};
-	enum aws_outcome outcome;
 	char *body;
 
 	memset(out, 0, sizeof(*out));
 	body = cloudwatch_request_body(q, &err);
-	if (body == NULL) {
-		outcome = cw_set(out, AWS_INTERNAL, "%s", err.msg);
-		goto out;
-	}
-	creds = malloc(sizeof(*creds));
-	if (creds == NULL) {
-		outcome = cw_set(out, AWS_INTERNAL, "cloudwatch: out of memory");
-		goto out;
-	}
-	if (aws_creds_get(c->creds, deadline_mono_ms, creds, &err) != 0) {
-		outcome = cw_set(out, AWS_CREDENTIALS, "%s", err.msg);
-		goto out;
-	}
-	outcome = cw_attempt(c, creds, body, deadline_mono_ms, out, date);
-	if (outcome == AWS_AUTH && aws_is_skew_error(out->error_type)) {
-		int64_t new_ms = c->skew_ms;
-
-		if (aws_skew_check(date, clock_wall_ms(), c->skew_ms, &new_ms) == 1) {
-			c->skew_ms = new_ms;
-			outcome = cw_attempt(c, creds, body, deadline_mono_ms, out, date);
-		}
-	}
-	if (outcome == AWS_AUTH && (strcmp(out->error_type, "ExpiredTokenException") == 0 ||
-	                            strcmp(out->error_type, "ExpiredToken") == 0))
-		aws_creds_invalidate(c->creds);
-out:
-	if (creds != NULL)
-		aws_credentials_clear(creds);
-	free(creds);
+	if (body == NULL)
+		aws_json_result_set(&res, AWS_INTERNAL, "%s", err.msg);
+	else
+		aws_json_run(cw_json(c),
+		             &(struct aws_json_call){.target = CW_TARGET,
+		                                     .content_type = CW_CONTENT_TYPE,
+		                                     .body = body,
+		                                     .body_len = strlen(body),
+		                                     .parse_ok = cw_parse_ok,
+		                                     .parse_arg = &out->stats},
+		             deadline_mono_ms, &res);
 	free(body);
-	return outcome;
+	AWS_JSON_RESULT_COPY(out, &res);
+	return out->outcome;
 }

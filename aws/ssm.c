@@ -1,42 +1,30 @@
 /*
- * ssm.c - SSM GetParameter over curl_deadline, signed with sigv4 (see ssm.h).
+ * ssm.c - SSM GetParameter and PutParameter over the AWS JSON call path
+ * (aws_json.h; see ssm.h).
  */
 #include "aws/ssm.h"
 
 #include <errno.h>
 #include <jansson.h>
-#include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/buf.h"
-#include "lib/clock.h"
+#include "aws/aws_json.h"
 #include "lib/text.h"
-#include "net/curl_deadline.h"
-#include "lib/log.h"
-#include "aws/sigv4.h"
 
 #define SSM_TARGET_GET_PARAMETER "AmazonSSM.GetParameter"
 #define SSM_TARGET_PUT_PARAMETER "AmazonSSM.PutParameter"
 #define SSM_CONTENT_TYPE         "application/x-amz-json-1.1"
-/* The request's header lines: three of ours, three from the signer (the token is the big one). */
-#define SSM_HEADER_LINES_MAX (SIGV4_TOKEN_MAX + SIGV4_AUTHORIZATION_MAX + 4 * 1024)
 
-/* The response headers captured, in this order. */
-enum { SSM_CAPTURE_DATE, SSM_CAPTURE_REQUEST_ID, SSM_CAPTURE_ERROR_TYPE, SSM_CAPTURE_COUNT };
-
-struct ssm_client {
-	struct curl_deadline *http;
-	struct aws_creds_provider *creds;
-	struct aws_endpoint endpoint;
-	char region[AWS_REGION_MAX + 1];
-	_Atomic int64_t skew_ms;
-	struct wd_buf response; /* WD_AWS_RESPONSE_MAX */
-	struct wd_buf lines;    /* the request's header lines; holds the token: zeroed after */
-	struct sigv4_result signature;
-};
+/*
+ * An SSM client is the JSON call path set up for SSM: the handle is the
+ * aws_json_client itself (struct ssm_client is never defined).
+ */
+static struct aws_json_client *ssm_json(struct ssm_client *c)
+{
+	return (struct aws_json_client *)c;
+}
 
 int ssm_name_check(const char *name, struct wd_err *err)
 {
@@ -145,226 +133,33 @@ out:
 
 struct ssm_client *ssm_client_new(const struct ssm_client_config *cfg, struct wd_err *err)
 {
-	struct ssm_client *c;
+	/* Error answers read "HTTP 400 ThrottlingException: ...", unprefixed, as always. */
+	struct aws_json_client_config json = {.what = "ssm",
+	                                      .service = "ssm",
+	                                      .region = cfg->region,
+	                                      .endpoint = cfg->endpoint,
+	                                      .creds = cfg->creds,
+	                                      .prefix_http_errors = false};
 
-	if (cfg->region == NULL || aws_region_check(cfg->region, err) != 0) {
-		wd_err_prefix(err, "ssm: region");
-		return NULL;
-	}
-	if (cfg->endpoint == NULL || cfg->endpoint->url[0] == '\0' || cfg->creds == NULL) {
-		wd_err_set(err, -EINVAL, "ssm: no endpoint or no credentials provider");
-		return NULL;
-	}
-	c = calloc(1, sizeof(*c));
-	if (c == NULL) {
-		wd_err_set(err, -ENOMEM, "ssm: out of memory");
-		return NULL;
-	}
-	c->creds = cfg->creds;
-	c->endpoint = *cfg->endpoint;
-	snprintf(c->region, sizeof(c->region), "%s", cfg->region);
-	atomic_init(&c->skew_ms, 0);
-	wd_buf_init(&c->response, WD_AWS_RESPONSE_MAX);
-	wd_buf_init(&c->lines, SSM_HEADER_LINES_MAX);
-	sigv4_result_init(&c->signature);
-	c->http = curl_deadline_new(err);
-	if (c->http == NULL) {
-		wd_err_prefix(err, "ssm");
-		ssm_client_free(c);
-		return NULL;
-	}
-	return c;
-}
-
-/* Forget what signing left behind: the canonical request quotes the session token. */
-static void ssm_wipe_signature(struct sigv4_result *res)
-{
-	aws_buf_wipe(&res->canonical_request);
-	aws_buf_wipe(&res->string_to_sign);
-	sigv4_result_free(res);
-	sigv4_result_init(res);
+	return (struct ssm_client *)aws_json_client_new(&json, err);
 }
 
 void ssm_client_free(struct ssm_client *c)
 {
-	if (c == NULL)
-		return;
-	curl_deadline_free(c->http);
-	aws_buf_wipe(&c->response);
-	wd_buf_free(&c->response);
-	aws_buf_wipe(&c->lines);
-	wd_buf_free(&c->lines);
-	ssm_wipe_signature(&c->signature);
-	free(c);
+	aws_json_client_free(ssm_json(c));
 }
 
 int64_t ssm_client_skew_ms(const struct ssm_client *c)
 {
-	return atomic_load(&((struct ssm_client *)c)->skew_ms);
+	return aws_json_client_skew_ms((const struct aws_json_client *)c);
 }
 
-static enum aws_outcome ssm_set(struct ssm_result *out, enum aws_outcome outcome, const char *fmt,
-                                ...) __attribute__((format(printf, 3, 4)));
-
-static enum aws_outcome ssm_set(struct ssm_result *out, enum aws_outcome outcome, const char *fmt,
-                                ...)
+/* Copy what the call came to into the public result (its own fields are the caller's). */
+static enum aws_outcome ssm_result_from(struct ssm_result *out, const struct aws_json_result *res)
 {
-	out->outcome = outcome;
-	WD_ERR_FORMAT_ARGS(out->message, sizeof(out->message), fmt);
-	return outcome;
-}
-
-/*
- * Sign the request at the corrected clock and turn every header into a
- * "Name: value" line in c->lines; line[] points into it. Returns the number
- * of lines, or -1 with out set.
- */
-static int ssm_sign(struct ssm_client *c, const struct aws_credentials *creds, const char *target,
-                    const char *body, size_t body_len, const char *line[CURL_DEADLINE_HEADERS_MAX],
-                    struct ssm_result *out)
-{
-	struct sigv4_header headers[3] = {
-	        {"Host", c->endpoint.host},
-	        {"Content-Type", SSM_CONTENT_TYPE},
-	        {"X-Amz-Target", target},
-	};
-	struct sigv4_header added[SIGV4_ADDED_HEADERS_MAX];
-	size_t offsets[3 + SIGV4_ADDED_HEADERS_MAX];
-	char amz_date[SIGV4_AMZ_DATE_LEN + 1];
-	struct sigv4_request req = {
-	        .method = "POST",
-	        .path = c->endpoint.path,
-	        .headers = headers,
-	        .header_count = 3,
-	        .body = body,
-	        .body_len = body_len,
-	};
-	struct sigv4_params params = {
-	        .credentials = {creds->access_key_id, creds->secret_access_key,
-	                        creds->session_token},
-	        .region = c->region,
-	        .service = "ssm",
-	        .amz_date = amz_date,
-	        .token_mode = SIGV4_TOKEN_SIGNED,
-	};
-	struct wd_err err = {0, ""};
-	size_t n_added;
-	size_t n = 0;
-
-	if (sigv4_format_amz_date(clock_wall_ms() + atomic_load(&c->skew_ms), amz_date,
-	                          sizeof(amz_date)) != 0) {
-		ssm_set(out, AWS_INTERNAL, "ssm: the signing clock is out of range");
-		return -1;
-	}
-	if (sigv4_sign(&req, &params, &c->signature, &err) != 0) {
-		ssm_set(out, err.code == -ENOMEM ? AWS_INTERNAL : AWS_CREDENTIALS, "%s", err.msg);
-		return -1;
-	}
-	n_added = sigv4_headers_to_add(&c->signature, added);
-	aws_buf_wipe(&c->lines);
-	for (size_t i = 0; i < 3 + n_added; i++) {
-		const struct sigv4_header *h = i < 3 ? &headers[i] : &added[i - 3];
-
-		offsets[n++] = c->lines.len;
-		/* Each line keeps its NUL: the next one starts after it. */
-		if (wd_buf_printf(&c->lines, "%s: %s", h->name, h->value) != 0 ||
-		    wd_buf_append(&c->lines, "", 1) != 0) {
-			ssm_set(out, AWS_INTERNAL, "ssm: request headers too large");
-			return -1;
-		}
-	}
-	for (size_t i = 0; i < n; i++)
-		line[i] = c->lines.data + offsets[i];
-	return (int)n;
-}
-
-/* One call: which operation, on which parameter, with which body. */
-struct ssm_call {
-	const char *target; /* SSM_TARGET_* */
-	const char *name;
-	const char *body;
-	size_t body_len;
-};
-
-/* One signed request and its answer, judged. */
-static enum aws_outcome ssm_attempt(struct ssm_client *c, const struct aws_credentials *creds,
-                                    const struct ssm_call *call, int64_t deadline_mono_ms,
-                                    struct ssm_result *out, char date[WD_HTTP_HEADER_VALUE_MAX + 1])
-{
-	const char *body = call->body;
-	size_t body_len = call->body_len;
-	static const char *const capture[SSM_CAPTURE_COUNT] = {
-	        [SSM_CAPTURE_DATE] = "Date",
-	        [SSM_CAPTURE_REQUEST_ID] = "x-amzn-RequestId",
-	        [SSM_CAPTURE_ERROR_TYPE] = "x-amzn-ErrorType",
-	};
-	const char *lines[CURL_DEADLINE_HEADERS_MAX];
-	struct curl_deadline_result result;
-	struct curl_deadline_request req;
-	struct aws_error aws_err;
-	struct wd_err err = {0, ""};
-	int count;
-
-	out->http_status = 0;
-	out->error_type[0] = '\0';
-	out->request_id[0] = '\0';
-	date[0] = '\0';
-	count = ssm_sign(c, creds, call->target, body, body_len, lines, out);
-	if (count < 0)
-		return out->outcome;
-	memset(&req, 0, sizeof(req));
-	req.url = c->endpoint.url;
-	req.method = "POST";
-	req.one_request = true; /* an SSM call is one request: the quota counts them */
-	req.body = body;
-	req.body_len = body_len;
-	req.headers = lines;
-	req.header_count = (size_t)count;
-	req.response_body = &c->response;
-	req.capture = capture;
-	req.capture_count = SSM_CAPTURE_COUNT;
-	aws_buf_wipe(&c->response);
-	out->attempts++;
-	curl_deadline_perform(c->http, &req, deadline_mono_ms, &result);
-	aws_buf_wipe(&c->lines);
-	ssm_wipe_signature(&c->signature);
-	out->http_status = result.http_status;
-	snprintf(out->request_id, sizeof(out->request_id), "%s",
-	         result.captured[SSM_CAPTURE_REQUEST_ID]);
-	snprintf(date, WD_HTTP_HEADER_VALUE_MAX + 1, "%s", result.captured[SSM_CAPTURE_DATE]);
-	if (result.outcome != NET_OK) {
-		if (result.truncated)
-			return ssm_set(out, AWS_BAD_REPLY, "ssm: truncated answer: %s",
-			               result.detail);
-		return ssm_set(out, aws_outcome_from_transfer(result.outcome), "ssm: %s",
-		               result.detail);
-	}
-	if (result.body_too_large)
-		return ssm_set(out, AWS_BAD_REPLY, "ssm: answer larger than %d bytes (HTTP %d)",
-		               WD_AWS_RESPONSE_MAX, result.http_status);
-	if (result.http_status == 200) {
-		const char *answer = c->response.data != NULL ? c->response.data : "";
-		int rc = strcmp(call->target, SSM_TARGET_PUT_PARAMETER) == 0
-		                 ? ssm_parse_put_parameter(answer, c->response.len, &out->version,
-		                                           &err)
-		                 : ssm_parse_get_parameter(answer, c->response.len, call->name,
-		                                           &out->parameter, &err);
-
-		if (rc != 0)
-			return ssm_set(out, AWS_BAD_REPLY, "%s", err.msg);
-		out->outcome = AWS_OK;
-		out->message[0] = '\0';
-		return AWS_OK;
-	}
-	aws_error_parse(c->response.data, c->response.len,
-	                result.captured[SSM_CAPTURE_ERROR_TYPE][0] != '\0'
-	                        ? result.captured[SSM_CAPTURE_ERROR_TYPE]
-	                        : NULL,
-	                &aws_err);
-	memcpy(out->error_type, aws_err.type, sizeof(out->error_type));
-	return ssm_set(out, aws_error_classify(result.http_status, aws_err.type), "HTTP %d %s%s%s",
-	               result.http_status, aws_err.type[0] != '\0' ? aws_err.type : "(no type)",
-	               aws_err.message[0] != '\0' ? ": " : "", aws_err.message);
+	AWS_JSON_RESULT_COPY(out, res);
+	out->skew_corrected = res->skew_corrected;
+	return out->outcome;
 }
 
 /* The request body: {"Name":"...","WithDecryption":true}, the name JSON-escaped. */
@@ -394,89 +189,53 @@ static char *ssm_put_request_body(const char *name, const char *value, bool over
 	return text;
 }
 
-static void ssm_log_skew(const struct ssm_client *c, int64_t old_ms, int64_t new_ms,
-                         const struct ssm_result *out)
-{
-	struct log_line line;
+/* What a GetParameter answer is parsed into, and against which name. */
+struct ssm_get_parse {
+	const char *name;
+	struct ssm_parameter *parameter;
+};
 
-	log_begin(&line, LOG_WARN, "aws.clock_skew_corrected");
-	log_str(&line, "region", c->region);
-	log_str(&line, "error", out->error_type);
-	log_str(&line, "aws_request_id", out->request_id);
-	log_int(&line, "old_skew_ms", old_ms);
-	log_int(&line, "skew_ms", new_ms);
-	log_end(&line, "AWS says our clock is off by %lld ms; signing with the corrected clock",
-	        (long long)new_ms);
+static int ssm_parse_get_ok(void *arg, const char *body, size_t len, struct wd_err *err)
+{
+	struct ssm_get_parse *p = arg;
+
+	return ssm_parse_get_parameter(body, len, p->name, p->parameter, err);
 }
 
-/*
- * Run one call: credentials, one signed request, and once more after a
- * clock-skew correction, all within the deadline. body is the caller's.
- */
-static enum aws_outcome ssm_run(struct ssm_client *c, const struct ssm_call *call,
-                                int64_t deadline_mono_ms, struct ssm_result *out)
+static int ssm_parse_put_ok(void *arg, const char *body, size_t len, struct wd_err *err)
 {
-	char date[WD_HTTP_HEADER_VALUE_MAX + 1];
-	struct aws_credentials *creds = malloc(sizeof(struct aws_credentials));
-	struct wd_err err = {0, ""};
-	enum aws_outcome outcome;
-
-	if (creds == NULL) {
-		outcome = ssm_set(out, AWS_INTERNAL, "ssm: out of memory");
-		goto out;
-	}
-	if (aws_creds_get(c->creds, deadline_mono_ms, creds, &err) != 0) {
-		outcome = ssm_set(out, AWS_CREDENTIALS, "%s", err.msg);
-		goto out;
-	}
-	outcome = ssm_attempt(c, creds, call, deadline_mono_ms, out, date);
-	if (outcome == AWS_AUTH && aws_is_skew_error(out->error_type)) {
-		int64_t old_ms = atomic_load(&c->skew_ms);
-		int64_t new_ms = old_ms;
-
-		if (aws_skew_check(date, clock_wall_ms(), old_ms, &new_ms) == 1) {
-			atomic_store(&c->skew_ms, new_ms);
-			out->skew_corrected = true;
-			ssm_log_skew(c, old_ms, new_ms, out);
-			outcome = ssm_attempt(c, creds, call, deadline_mono_ms, out, date);
-		}
-	}
-	if (outcome == AWS_AUTH && (strcmp(out->error_type, "ExpiredTokenException") == 0 ||
-	                            strcmp(out->error_type, "ExpiredToken") == 0))
-		aws_creds_invalidate(c->creds); /* AWS says so before Expiration: fetch anew */
-out:
-	if (creds != NULL)
-		aws_credentials_clear(creds);
-	free(creds);
-	return outcome;
+	return ssm_parse_put_parameter(body, len, arg, err);
 }
 
 enum aws_outcome ssm_get_parameter(struct ssm_client *c, const char *name, int64_t deadline_mono_ms,
                                    struct ssm_result *out)
 {
+	struct ssm_get_parse parse = {name, &out->parameter};
+	struct aws_json_result res = {0};
 	struct wd_err err = {0, ""};
 	char *body = NULL;
-	enum aws_outcome outcome;
 
 	memset(out, 0, sizeof(*out));
 	if (ssm_name_check(name, &err) != 0) {
-		outcome = ssm_set(out, AWS_INTERNAL, "%s", err.msg);
+		aws_json_result_set(&res, AWS_INTERNAL, "%s", err.msg);
 		goto out;
 	}
 	body = ssm_request_body(name);
 	if (body == NULL) {
-		outcome = ssm_set(out, AWS_INTERNAL, "ssm: out of memory");
+		aws_json_result_set(&res, AWS_INTERNAL, "ssm: out of memory");
 		goto out;
 	}
-	outcome = ssm_run(c,
-	                  &(struct ssm_call){.target = SSM_TARGET_GET_PARAMETER,
-	                                     .name = name,
+	aws_json_run(ssm_json(c),
+	             &(struct aws_json_call){.target = SSM_TARGET_GET_PARAMETER,
+	                                     .content_type = SSM_CONTENT_TYPE,
 	                                     .body = body,
-	                                     .body_len = strlen(body)},
-	                  deadline_mono_ms, out);
+	                                     .body_len = strlen(body),
+	                                     .parse_ok = ssm_parse_get_ok,
+	                                     .parse_arg = &parse},
+	             deadline_mono_ms, &res);
 out:
 	free(body);
-	return outcome;
+	return ssm_result_from(out, &res);
 }
 
 int ssm_parse_put_parameter(const char *body, size_t len, uint64_t *version, struct wd_err *err)
@@ -512,37 +271,40 @@ out:
 enum aws_outcome ssm_put_parameter(struct ssm_client *c, const char *name, const char *value,
                                    bool overwrite, int64_t deadline_mono_ms, struct ssm_result *out)
 {
+	struct aws_json_result res = {0};
 	struct wd_err err = {0, ""};
 	char *body = NULL;
 	size_t value_len = value != NULL ? strnlen(value, SSM_VALUE_MAX + 1) : 0;
-	enum aws_outcome outcome;
 
 	memset(out, 0, sizeof(*out));
 	if (ssm_name_check(name, &err) != 0 || strchr(name, ':') != NULL) {
-		outcome = ssm_set(out, AWS_INTERNAL, "%s",
-		                  err.msg[0] ? err.msg : "ssm: PutParameter wants a plain name");
+		aws_json_result_set(&res, AWS_INTERNAL, "%s",
+		                    err.msg[0] ? err.msg : "ssm: PutParameter wants a plain name");
 		goto out;
 	}
 	if (value_len == 0 || value_len > SSM_VALUE_MAX) {
-		outcome = ssm_set(out, AWS_INTERNAL,
-		                  "ssm: the value is empty or longer than %d bytes", SSM_VALUE_MAX);
+		aws_json_result_set(&res, AWS_INTERNAL,
+		                    "ssm: the value is empty or longer than %d bytes",
+		                    SSM_VALUE_MAX);
 		goto out;
 	}
 	body = ssm_put_request_body(name, value, overwrite);
 	if (body == NULL) {
-		outcome =
-		        ssm_set(out, AWS_INTERNAL, "ssm: the value is not UTF-8, or out of memory");
+		aws_json_result_set(&res, AWS_INTERNAL,
+		                    "ssm: the value is not UTF-8, or out of memory");
 		goto out;
 	}
-	outcome = ssm_run(c,
-	                  &(struct ssm_call){.target = SSM_TARGET_PUT_PARAMETER,
-	                                     .name = name,
+	aws_json_run(ssm_json(c),
+	             &(struct aws_json_call){.target = SSM_TARGET_PUT_PARAMETER,
+	                                     .content_type = SSM_CONTENT_TYPE,
 	                                     .body = body,
-	                                     .body_len = strlen(body)},
-	                  deadline_mono_ms, out);
+	                                     .body_len = strlen(body),
+	                                     .parse_ok = ssm_parse_put_ok,
+	                                     .parse_arg = &out->version},
+	             deadline_mono_ms, &res);
 out:
 	if (body != NULL)
 		explicit_bzero(body, strlen(body)); /* a value may be a secret */
 	free(body);
-	return outcome;
+	return ssm_result_from(out, &res);
 }
