@@ -44,6 +44,7 @@ import base64
 import datetime
 import hashlib
 import json
+import os
 import queue
 import socket
 import sys
@@ -53,7 +54,9 @@ import time
 import psycopg2
 import psycopg2.errors
 
-WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from upstream import WS_GUID, BufferedConn, ws_frame, ws_read_frame  # noqa: E402
+
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 DB_POOL = 10
 
@@ -169,14 +172,13 @@ class Db:
             self._put(conn, broken)
 
 
-class Conn:
+class Conn(BufferedConn):
     """Buffered reading on one accepted socket; records write bytes as they arrive."""
 
     def __init__(self, sock, conn_id, events):
-        self.sock = sock
+        super().__init__(sock)
         self.id = conn_id
         self.events = events
-        self.buf = b""
         self.recording = None  # kind of the write being received, or None
         self.last_fill = None
 
@@ -196,21 +198,6 @@ class Conn:
         self.recording = kind
         if self.buf and self.last_fill is not None:
             self.events.add(self.last_fill, len(self.buf), kind, self.id)
-
-    def read_until(self, marker, limit=1 << 20):
-        while marker not in self.buf:
-            if len(self.buf) > limit:
-                raise ValueError("too long")
-            self.fill()
-        at = self.buf.index(marker) + len(marker)
-        out, self.buf = self.buf[:at], self.buf[at:]
-        return out
-
-    def read_exact(self, n):
-        while len(self.buf) < n:
-            self.fill()
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
 
 
 class App:
@@ -311,41 +298,17 @@ class App:
         if writable:
             conn.record("ws")
         while True:
-            opcode, payload = ws_read_frame(conn)
+            opcode, payload = ws_read_frame(conn, expect_mask=True)
             if opcode == 8:
-                conn.sock.sendall(ws_frame(8, payload[:2]))
+                conn.sock.sendall(ws_frame(8, payload[:2], mask=False))
                 return False
             if opcode == 9:
-                conn.sock.sendall(ws_frame(10, payload))
+                conn.sock.sendall(ws_frame(10, payload, mask=False))
                 continue
             text = payload.decode("utf-8", "replace")
             result = self.db.write("ws", text[:100], None) if writable else "read-only"
-            conn.sock.sendall(ws_frame(1, json.dumps({"result": result, "msg": text}).encode()))
-
-
-def ws_frame(opcode, payload):
-    """One final, unmasked frame (as a server sends)."""
-    n = len(payload)
-    if n < 126:
-        head = bytes([0x80 | opcode, n])
-    else:
-        head = bytes([0x80 | opcode, 126]) + n.to_bytes(2, "big")
-    return head + payload
-
-
-def ws_read_frame(conn):
-    """(opcode, payload) of the next client frame (masked)."""
-    b0, b1 = conn.read_exact(2)
-    n = b1 & 0x7F
-    if n == 126:
-        n = int.from_bytes(conn.read_exact(2), "big")
-    elif n == 127:
-        n = int.from_bytes(conn.read_exact(8), "big")
-    key = conn.read_exact(4) if b1 & 0x80 else b""
-    payload = conn.read_exact(n)
-    if key:
-        payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-    return b0 & 0x0F, payload
+            answer = json.dumps({"result": result, "msg": text}).encode()
+            conn.sock.sendall(ws_frame(1, answer, mask=False))
 
 
 def main():

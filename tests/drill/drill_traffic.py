@@ -11,6 +11,7 @@ import time
 
 from drill_world import (CHUNK_EVERY_S, POSTERS, POST_EVERY_S, RECONNECT_PAUSE_S,
                          SHORT_UPLOAD_CHUNKS, UPLOADERS, UPLOAD_CHUNKS, WS_CLIENTS, WS_EVERY_S)
+from upstream import BufferedConn, ws_frame, ws_read_frame  # noqa: E402 (drill_world set the path)
 
 
 # ------------------------------------------------------------------ clients
@@ -31,35 +32,12 @@ class Record:
             getattr(self, kind).append(item)
 
 
-class SockReader:
-    """Buffered reads with a timeout on a client socket."""
-
-    def __init__(self, sock):
-        self.sock = sock
-        self.buf = b""
-
-    def fill(self):
-        data = self.sock.recv(65536)
-        if not data:
-            raise EOFError
-        self.buf += data
-
-    def until(self, marker):
-        while marker not in self.buf:
-            self.fill()
-        at = self.buf.index(marker) + len(marker)
-        out, self.buf = self.buf[:at], self.buf[at:]
-        return out
-
-    def exact(self, n):
-        while len(self.buf) < n:
-            self.fill()
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
+class SockReader(BufferedConn):
+    """Buffered reads on a client socket, and the next HTTP response."""
 
     def response(self):
         """(status, headers lowercased, body) of the next response."""
-        head = self.until(b"\r\n\r\n").decode("latin-1").split("\r\n")
+        head = self.read_until(b"\r\n\r\n").decode("latin-1").split("\r\n")
         status = int(head[0].split(" ", 2)[1])
         headers = {}
         for line in head[1:]:
@@ -68,14 +46,14 @@ class SockReader:
                 headers[k.strip().lower()] = v.strip()
         body = b""
         if "content-length" in headers:
-            body = self.exact(int(headers["content-length"]))
+            body = self.read_exact(int(headers["content-length"]))
         elif headers.get("transfer-encoding", "").lower() == "chunked":
             while True:
-                size = int(self.until(b"\r\n").split(b";")[0], 16)
+                size = int(self.read_until(b"\r\n").split(b";")[0], 16)
                 if size == 0:
-                    self.until(b"\r\n")
+                    self.read_until(b"\r\n")
                     break
-                body += self.exact(size + 2)[:-2]
+                body += self.read_exact(size + 2)[:-2]
         return status, headers, body
 
 
@@ -245,10 +223,10 @@ class Traffic:
             sock.settimeout(2.0)
             while not self.stopping.is_set():
                 text = ("%s-%d" % (ws_id, item["msgs"])).encode()
-                sock.sendall(ws_client_frame(1, text))
+                sock.sendall(ws_frame(1, text))
                 item["msgs"] += 1
                 item["last_msg"] = time.time()
-                opcode, payload = ws_client_read(reader)
+                opcode, payload = ws_read_frame(reader, expect_mask=False)
                 if opcode == 8:
                     raise EOFError
                 if b'"read-only"' in payload:
@@ -266,21 +244,3 @@ class Traffic:
             with self.record.lock:
                 self.record.open_ws.pop(ws_id, None)
                 self.record.ws.append(item)
-
-
-def ws_client_frame(opcode, payload):
-    """One final masked frame (payload < 126 bytes), as a client sends."""
-    mask = os.urandom(4)
-    return (bytes([0x80 | opcode, 0x80 | len(payload)]) + mask +
-            bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
-
-
-def ws_client_read(reader):
-    """Read one server frame: (opcode, payload)."""
-    b0, b1 = reader.exact(2)
-    n = b1 & 0x7F
-    if n == 126:
-        n = int.from_bytes(reader.exact(2), "big")
-    elif n == 127:
-        n = int.from_bytes(reader.exact(8), "big")
-    return b0 & 0x0F, reader.exact(n)

@@ -19,7 +19,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from upstream import Upstream, _Conn, ws_frame, ws_read_frame  # noqa: E402
+from upstream import Upstream, BufferedConn, ws_frame, ws_read_frame  # noqa: E402
 import harness  # noqa: E402
 
 TOOLS_DIR = os.environ.get("WARDEN_TOOLS_DIR") or os.path.join(
@@ -568,7 +568,7 @@ class ProxyTest(unittest.TestCase):
         s = connect(self.port)
         s.sendall(b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-        conn = _Conn(s)
+        conn = BufferedConn(s)
         head = conn.read_until(b"\r\n\r\n")
         self.assertTrue(head.startswith(b"HTTP/1.1 101"), head)
         self.assertIn(b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", head)

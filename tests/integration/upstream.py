@@ -33,8 +33,8 @@ import urllib.parse
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
-class _Conn:
-    """Buffered reading on one accepted socket."""
+class BufferedConn:
+    """Buffered reading on one socket (the upstream's, the tests' and the drill's)."""
 
     def __init__(self, sock):
         self.sock = sock
@@ -124,7 +124,7 @@ class Upstream:
             threading.Thread(target=self._serve, args=(sock, conn_id), daemon=True).start()
 
     def _serve(self, sock, conn_id):
-        conn = _Conn(sock)
+        conn = BufferedConn(sock)
         n = 0
         try:
             while True:
@@ -298,7 +298,7 @@ def ws_frame(opcode, payload, mask=True):
 
 
 def ws_read_frame(conn, expect_mask):
-    """(opcode, payload) of the next frame on a _Conn."""
+    """(opcode, payload) of the next frame on a BufferedConn."""
     b0, b1 = conn.read_exact(2)
     opcode = b0 & 0x0F
     masked = bool(b1 & 0x80)
