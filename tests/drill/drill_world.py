@@ -64,11 +64,7 @@ def log(fmt, *args):
 
 
 def child_env():
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-    for key in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
-        if key in os.environ:
-            env[key] = os.environ[key]
-    return env
+    return harness.base_env()
 
 
 def write_flag(path, region, epoch):

@@ -25,6 +25,17 @@ WARDEN_BIN = os.environ.get("WARDEN_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "warden")
 
 
+def base_env(**extra):
+    """The environment a warden process starts from: PATH and this run's
+    sanitizer options (ASan, UBSan, LSan), then extra."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    env.update(extra)
+    return env
+
+
 def free_port(host="127.0.0.1"):
     """A TCP port that was free a moment ago on host."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -95,12 +106,8 @@ class Warden:
         self.log_path = self.tmp.join("warden.log")
         for attempt in range(self.PORT_TRIES):
             self.port = port or free_port()
-            full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                        "WARDEN_LISTEN": "127.0.0.1:%d" % self.port,
-                        "WARDEN_DRAIN_SECONDS": "0"}
-            for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
-                if name in os.environ:
-                    full_env[name] = os.environ[name]
+            full_env = base_env(WARDEN_LISTEN="127.0.0.1:%d" % self.port,
+                                WARDEN_DRAIN_SECONDS="0")
             full_env.update(env or {})
             self.env = full_env
             self._log = open(self.log_path, "wb")

@@ -19,10 +19,7 @@ import harness  # noqa: E402
 
 
 def check(env, *args):
-    full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-    for key in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
-        if key in os.environ:
-            full[key] = os.environ[key]
+    full = harness.base_env()
     full.update(env)
     return subprocess.run([harness.WARDEN_BIN, "check", *args], env=full, capture_output=True,
                           text=True, timeout=10)
@@ -51,11 +48,7 @@ class CheckTest(unittest.TestCase):
         for _ in range(5):   # the free port may be taken before warden binds it
             port = harness.free_port()
             path = self.config_file({"listen": "%s:%d" % (host, port)})
-            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "WARDEN_CONFIG": path,
-                   "WARDEN_DRAIN_SECONDS": "0"}
-            for key in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
-                if key in os.environ:
-                    env[key] = os.environ[key]
+            env = harness.base_env(WARDEN_CONFIG=path, WARDEN_DRAIN_SECONDS="0")
             proc = subprocess.Popen([harness.WARDEN_BIN, "serve"], env=env,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             self.procs.append(proc)

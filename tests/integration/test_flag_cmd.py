@@ -84,9 +84,7 @@ class FlagCmdTest(unittest.TestCase):
                "AWS_ACCESS_KEY_ID": AKID, "AWS_SECRET_ACCESS_KEY": SECRET,
                "HOME": self.tmp.path, "WARDEN_FLAG": flag, "WARDEN_FLAG_TTL": "4s",
                "WARDEN_FLAG_INTERVAL": "1s", "WARDEN_FLAG_TIMEOUT": "500ms"}
-        for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
-            if name in os.environ:
-                env[name] = os.environ[name]
+        env.update(harness.base_env())
         env.update(extra)
         return env
 

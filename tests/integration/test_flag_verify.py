@@ -49,9 +49,7 @@ class FlagVerifyTest(unittest.TestCase):
                "AWS_SECRET_ACCESS_KEY": SECRET, "WARDEN_FLAG": "file:" + self.flag_path,
                "AWS_ENDPOINT_URL_MONITORING": self.fake.url}
         env.update(KNOBS)
-        for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
-            if name in os.environ:
-                env[name] = os.environ[name]
+        env.update(harness.base_env())
         env.update(extra)
         return env
 

@@ -22,7 +22,6 @@ import datetime
 import http.server
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -93,9 +92,7 @@ class Gate:
                # The gate must replace these, never pass ours through.
                "WARDEN_EPOCH": "999", "WARDEN_FENCING_TOKEN": "999",
                "WARDEN_DEADLINE": "1999-01-01T00:00:00.000Z"}
-        for key in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
-            if key in os.environ:
-                env[key] = os.environ[key]
+        env.update(harness.base_env())
         self._log = open(self.log_path, "wb")
         self._err = open(self.tmp.join("gate.err"), "wb")
         self.proc = subprocess.Popen(args, env=env, stdout=self._log, stderr=self._err)

@@ -57,10 +57,7 @@ class Driver:
         self.statuses = []  # parsed status lines, in order
         self.events = []    # parsed log lines (lease.acquired, ...)
         self.raw = []       # every line, for the secret check
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-        for key in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
-            if key in os.environ:
-                env[key] = os.environ[key]
+        env = harness.base_env()
         if password:
             env["LEASE_DRIVER_PASSWORD"] = password
         self.proc = subprocess.Popen(
