@@ -33,20 +33,9 @@ NOFILE=${NOFILE:-64}
 TMP=$(mktemp -d /tmp/warden-emfile.XXXXXX)
 PIDS=()
 
-log() { printf '%s\n' "$*" >&2; }
+. "$ROOT/tests/bench/lib.sh"
 
-cleanup() {
-	set +e
-	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-	sleep 0.2
-	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-	for pid in "${PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
-	rm -rf "$TMP"
-}
+cleanup() { stop_pids; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -58,9 +47,6 @@ WARDEN_BIN=${WARDEN_BIN:-$ROOT/build/warden}
 [ -x "$WARDEN_BIN" ] || { log "emfile.sh: no $WARDEN_BIN (build first)"; exit 1; }
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 HEALTH_PORT=$(free_port)
 PROXY_PORT=$(free_port)

@@ -27,26 +27,14 @@ TMP=$(mktemp -d /tmp/warden-bench.XXXXXX)
 PIDS=()
 PG_DATA=""
 
-log() { printf '%s\n' "$*" >&2; }
+. "$ROOT/tests/bench/lib.sh"
 
 cleanup() {
 	set +e
-	for pid in "${PIDS[@]}"; do
-		kill -TERM "$pid" 2>/dev/null
-	done
-	sleep 0.2
-	for pid in "${PIDS[@]}"; do
-		kill -TERM "$pid" 2>/dev/null # a second TERM cuts warden's drain short
-	done
-	for pid in "${PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
 	if [ -n "$PG_DATA" ]; then
 		as_pg pg_ctl -D "$PG_DATA" -m immediate stop >/dev/null 2>&1
 	fi
-	rm -rf "$TMP"
+	stop_pids
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -55,9 +43,6 @@ for tool in wrk nginx curl python3; do
 	command -v "$tool" >/dev/null || { log "health.sh: $tool is missing (make deps)"; exit 1; }
 done
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # Run a postgres tool as the postgres user when we are root (initdb refuses root).
 as_pg() {
@@ -68,14 +53,6 @@ as_pg() {
 	fi
 }
 
-wait_http() { # url what
-	for _ in $(seq 100); do
-		curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	log "health.sh: $2 did not answer at $1"
-	exit 1
-}
 
 if [ -z "${WARDEN_BIN:-}" ]; then
 	if [ ! -f "$ROOT/build/CMakeCache.txt" ]; then

@@ -31,20 +31,9 @@ WARMUP_SECONDS=2
 TMP=$(mktemp -d /tmp/warden-proxy-bench.XXXXXX)
 PIDS=()
 
-log() { printf '%s\n' "$*" >&2; }
+. "$ROOT/tests/bench/lib.sh"
 
-cleanup() {
-	set +e
-	for pid in "${PIDS[@]}"; do
-		kill -TERM "$pid" 2>/dev/null
-	done
-	for pid in "${PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
-	rm -rf "$TMP"
-}
+cleanup() { stop_pids; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -60,18 +49,7 @@ if [ -z "$WARDEN_BIN" ] || [ ! -x "$WARDEN_BIN" ]; then
 	WARDEN_BIN="$ROOT/build/warden"
 fi
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
-wait_http() { # url name
-	for _ in $(seq 100); do
-		if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
-		sleep 0.05
-	done
-	log "proxy.sh: $2 did not come up at $1"
-	exit 1
-}
 
 nginx_conf() { # dir workers body
 	mkdir -p "$1"

@@ -21,20 +21,9 @@ SECONDS_ATTACK=${BENCH_SECONDS:-30}
 TMP=$(mktemp -d /tmp/warden-slowloris.XXXXXX)
 PIDS=()
 
-log() { printf '%s\n' "$*" >&2; }
+. "$ROOT/tests/bench/lib.sh"
 
-cleanup() {
-	set +e
-	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-	sleep 0.2
-	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-	for pid in "${PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
-	rm -rf "$TMP"
-}
+cleanup() { stop_pids; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -44,17 +33,6 @@ done
 WARDEN_BIN=${WARDEN_BIN:-$ROOT/build/warden}
 [ -x "$WARDEN_BIN" ] || { log "slowloris.sh: no $WARDEN_BIN (build first)"; exit 1; }
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_http() { # url what
-	for _ in $(seq 100); do
-		curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	log "slowloris.sh: $2 did not answer at $1"
-	exit 1
-}
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # --- nginx ----------------------------------------------------------------
